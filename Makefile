@@ -1,0 +1,69 @@
+# Every task a developer or a workflow runs. `make help` lists them.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+UV_VERSION := $(shell sed -n 's/^uv==//p' requirements-dev.lock)
+export PATH := $(BIN):$(PATH)
+# Telemetry off in everything the project runs; nothing may reach the internet at run time.
+export DVC_NO_ANALYTICS := 1
+export MLFLOW_DISABLE_TELEMETRY := true
+export DO_NOT_TRACK := true
+export BENTOML_DO_NOT_TRACK := true
+export ITERATIVE_DO_NOT_TRACK := 1
+
+.PHONY: help setup setup-dev data retrain repro summary test lint typecheck pytest bench lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.runtime: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+$(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements-dev.lock
+	touch $@
+
+setup: $(VENV)/.runtime ## create .venv and install the locked runtime dependencies
+
+setup-dev: $(VENV)/.dev ## setup, plus the dev tools (pytest, ruff, mypy, uv)
+
+data: setup ## fetch the batches the pointers name: `dvc pull` with a remote, else regenerate the bundled data
+	if [[ -n "$$(dvc remote list)" ]]; then dvc pull; else retrain bootstrap; fi
+
+repro: data ## dvc repro: run the stages whose inputs changed
+	dvc repro
+
+retrain: repro summary ## setup, data, dvc repro, then print the headline metrics and where the outputs are
+
+summary: setup ## print the headline metrics of the current model
+	retrain summary
+
+test: lint typecheck pytest ## ruff, mypy and every test
+
+lint: setup-dev ## ruff check and format check
+	ruff check .
+	ruff format --check .
+
+typecheck: setup-dev ## mypy --strict on src and tests
+	mypy
+
+pytest: setup-dev ## all tests: unit, data, model, integration
+	pytest
+
+bench: setup-dev ## benchmark the pipeline and print a table (see README)
+	python bench/pipeline.py
+
+lock: setup-dev ## re-resolve requirements*.lock from pyproject.toml
+	uv pip compile --quiet --python-version 3.11 pyproject.toml -o requirements.lock
+	uv pip compile --quiet --python-version 3.11 pyproject.toml --extra dev -o requirements-dev.lock
+
+clean: ## remove generated files (keeps .venv, data and the DVC cache)
+	rm -rf .mypy_cache .pytest_cache .ruff_cache mlartifacts mlflow.db

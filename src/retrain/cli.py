@@ -1,0 +1,234 @@
+"""`retrain`: one subcommand per pipeline stage, plus the data commands. The only place that parses arguments.
+
+Exit codes: 0 ok; 2 bad usage or bad input (a clear message); 3 gate blocked; 1 unexpected error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from retrain import io
+from retrain.params import Params, ParamsError, load
+from retrain.tracking import TrackingError
+
+log = logging.getLogger("retrain")
+
+EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_BLOCKED = 0, 1, 2, 3
+
+
+class BadInput(Exception):
+    """Input that the user must fix; the message says what and where."""
+
+
+def _git_commit(root: Path) -> str:
+    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=False)
+    return result.stdout.strip() or "unknown"
+
+
+def validate(params: Params, root: Path) -> None:
+    """Stage validate: check every batch against the data contract; write the validated flights."""
+    from retrain.validate import combine
+    from retrain.validate import validate as check
+
+    paths = params.paths
+    batches = io.read_batches(paths.landing)
+    weather = (str(paths.weather), io.read_frame(paths.weather))
+    report = check(batches, weather, params.validate_, params.featurize.late_minutes)
+    io.write_json(report.to_dict(), paths.validation)
+    if not report.passed:
+        for violation in report.violations:
+            log.error(violation.message())
+        raise BadInput(
+            f"{len(report.violations)} contract violation(s); see {paths.validation}. "
+            f"Nothing in {paths.landing} was changed."
+        )
+    io.write_frame(combine(batches), paths.validated)
+    log.info("validate: %d batch(es), %d rows passed", len(batches), sum(len(f) for f in batches.values()))
+
+
+def featurize(params: Params, root: Path) -> None:
+    """Stage featurize: clean, join the weather, label, split by time."""
+    from retrain.featurize import featurize as build
+
+    paths = params.paths
+    split = build(io.read_frame(paths.validated), io.read_frame(paths.weather), params.featurize)
+    io.write_frame(split.train, paths.train)
+    io.write_frame(split.test, paths.test)
+    io.write_json(split.stats, paths.data_metrics)
+    log.info("featurize: %d training rows, %d test rows", len(split.train), len(split.test))
+
+
+def train(params: Params, root: Path) -> None:
+    """Stage train: fit the Pipeline, save it with skops, log it to MLflow."""
+    from retrain import schema, tracking
+    from retrain.train import metadata
+    from retrain.train import train as fit
+
+    paths = params.paths
+    frame = io.read_frame(paths.train)
+    model = fit(frame, params.train)
+    io.save_model(model, paths.model)
+    meta = metadata(frame, params.train, io.md5(paths.train), _git_commit(root))
+    model_md5 = io.md5(paths.model)
+    io.write_json(meta, paths.model_meta)
+    tracking.log_training(
+        root,
+        params.tracking.experiment,
+        model,
+        frame[list(schema.FEATURES)].head(5),
+        params.train.model_dump(),
+        {"model_md5": model_md5, "data_md5": meta["data_md5"], "git_commit": meta["git_commit"]},
+    )
+    log.info(
+        "train: %s fitted on %d rows, saved to %s (md5 %s)",
+        params.train.estimator,
+        len(frame),
+        paths.model,
+        model_md5,
+    )
+
+
+def evaluate(params: Params, root: Path) -> None:
+    """Stage evaluate: metrics, slices and plots on the test window."""
+    from retrain import plots, tracking
+    from retrain.evaluate import evaluate as score
+
+    paths = params.paths
+    result = score(io.load_model(paths.model), io.read_frame(paths.test), params.evaluate)
+    io.write_json(result.metrics, paths.metrics)
+    io.write_json(result.slices, paths.slices)
+    for name, frame in result.curves.items():
+        io.write_json(frame.to_dict("records"), paths.plots / f"{name}.json")
+    figures = plots.all_plots({"model": result.curves}, paths.figures)
+    tracking.log_evaluation(root, params.tracking.experiment, io.md5(paths.model), result.metrics, figures)
+    log.info("evaluate: roc_auc %.4f, pr_auc %.4f", result.metrics["roc_auc"], result.metrics["pr_auc"])
+
+
+def _dvc(*args: str) -> None:
+    result = subprocess.run(["dvc", *args], capture_output=True, text=True, check=False)
+    if result.returncode:
+        raise RuntimeError(f"dvc {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}")
+
+
+def new_batch(params: Params, root: Path, month: str) -> None:
+    """Simulate the arrival of a month of flights: write the batch and track it with DVC."""
+    from retrain import bundled
+
+    match = re.fullmatch(r"(\d{4})-(\d{2})", month)
+    if not match:
+        raise BadInput(f"month must look like 2013-07, not {month!r}")
+    path = params.paths.landing / f"{month}.parquet"
+    if path.exists():
+        raise BadInput(f"{path} already exists; batches are immutable (remove it and its .dvc pointer to redo)")
+    try:
+        frame = bundled.flights(int(match[1]), int(match[2]))
+    except ValueError as error:
+        raise BadInput(str(error)) from error
+    io.write_frame(frame, path)
+    _dvc("add", "--quiet", str(path))
+    log.info(
+        "new-batch: wrote %s (%d flights) and %s.dvc; commit the pointer, then `make retrain`",
+        path,
+        len(frame),
+        path,
+    )
+
+
+def bootstrap(params: Params, root: Path) -> None:
+    """Recreate the bundled data named by the committed pointers, byte for byte, when no DVC remote holds it."""
+    from retrain import bundled
+
+    pointers = sorted(params.paths.landing.glob("*.parquet.dvc"))
+    weather_pointer = params.paths.weather.with_name(params.paths.weather.name + ".dvc")
+    if weather_pointer.exists():
+        pointers.append(weather_pointer)
+    written = []
+    for pointer in pointers:
+        path = pointer.with_suffix("")
+        expected = io.pointer_md5(pointer)
+        if path.exists() and io.md5(path) == expected:
+            continue
+        if path == params.paths.weather:
+            frame = bundled.weather()
+        else:
+            match = re.fullmatch(r"(\d{4})-(\d{2})\.parquet", path.name)
+            if not match:
+                raise BadInput(f"{pointer}: not a YYYY-MM.parquet batch; fetch it with `dvc pull`")
+            frame = bundled.flights(int(match[1]), int(match[2]))
+        io.write_frame(frame, path)
+        if io.md5(path) != expected:
+            path.unlink()
+            raise BadInput(
+                f"{pointer}: the bundled data does not reproduce md5 {expected}; "
+                "this batch came from elsewhere: configure a DVC remote and run `dvc pull`"
+            )
+        written.append(str(pointer))
+    if written:
+        _dvc("commit", "--force", "--quiet", *written)
+    log.info("bootstrap: %d file(s) regenerated, %d already in place", len(written), len(pointers) - len(written))
+
+
+def summary(params: Params, root: Path) -> None:
+    """Print the headline metrics and where the outputs are."""
+    paths = params.paths
+    metrics = io.read_json(paths.metrics)
+    data = io.read_json(paths.data_metrics)
+    meta = io.read_json(paths.model_meta)
+    print(f"model     {paths.model} ({meta['estimator']}, trained on {data['train']['rows']:,} flights)")
+    print(
+        f"window    train {data['train']['first'][:10]} .. {data['train']['last'][:10]}, "
+        f"test {data['test']['first'][:10]} .. {data['test']['last'][:10]} ({data['test']['rows']:,} flights)"
+    )
+    print("metrics   " + ", ".join(f"{k} {metrics[k]:.4f}" for k in ("roc_auc", "pr_auc", "log_loss", "brier", "f1")))
+    print(f"outputs   {paths.metrics}, {paths.slices}, plots in {paths.plots}/ and {paths.figures}/")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="retrain",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: params.yaml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, function in COMMANDS.items():
+        commands.add_parser(name, help=(function.__doc__ or "").splitlines()[0])
+    batch = commands.add_parser("new-batch", help=(new_batch.__doc__ or "").splitlines()[0])
+    batch.add_argument("month", help="YYYY-MM, e.g. 2013-07")
+    return parser
+
+
+STAGES: dict[str, Callable[[Params, Path], None]] = {
+    "validate": validate,
+    "featurize": featurize,
+    "train": train,
+    "evaluate": evaluate,
+}
+COMMANDS: dict[str, Callable[[Params, Path], None]] = STAGES | {"bootstrap": bootstrap, "summary": summary}
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if arguments.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        params = load(arguments.params)
+        root = arguments.params.resolve().parent
+        if arguments.command == "new-batch":
+            new_batch(params, root, arguments.month)
+        else:
+            COMMANDS[arguments.command](params, root)
+    except (BadInput, ParamsError, io.InputError, TrackingError) as error:
+        log.error("%s", error)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

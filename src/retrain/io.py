@@ -1,0 +1,112 @@
+"""The only module that reads and writes files: parquet frames, JSON reports and the skops model."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+BATCH_NAME = re.compile(r"^(\d{4})-(\d{2})\.parquet$")
+
+# Types a saved Pipeline may contain beyond skops' defaults. Loading refuses anything else: no pickle.
+TRUSTED_TYPES = [
+    "functools.partial",
+    "retrain.pipeline.derive_features",
+    "sklearn._loss.link.Interval",
+    "sklearn._loss.link.LogitLink",
+    "sklearn._loss.loss.HalfBinomialLoss",
+    "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
+    "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
+    "sklearn.utils.validation.check_array",
+]
+
+
+class InputError(ValueError):
+    """A file the pipeline needs is missing or unreadable; the message names it."""
+
+
+def read_frame(path: Path) -> pd.DataFrame:
+    """Read a parquet file, naming it in the error if that fails."""
+    try:
+        return pd.read_parquet(path)
+    except FileNotFoundError as error:
+        raise InputError(f"{path}: file not found") from error
+    except Exception as error:  # pyarrow raises several types for a corrupt file
+        raise InputError(f"{path}: not a readable parquet file ({error})") from error
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
+    """Write a frame as parquet, deterministically (same frame, same bytes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False, compression="zstd")
+
+
+def batch_paths(landing: Path) -> list[Path]:
+    """The monthly batch files in the landing folder, oldest first; any other parquet name is an error."""
+    if not landing.is_dir():
+        raise InputError(f"{landing}: landing folder not found (run `make data`)")
+    files = sorted(landing.glob("*.parquet"))
+    wrong = [path.name for path in files if not BATCH_NAME.match(path.name)]
+    if wrong:
+        raise InputError(f"{landing}: batch files must be named YYYY-MM.parquet, found {', '.join(wrong)}")
+    if not files:
+        raise InputError(f"{landing}: no batch files (YYYY-MM.parquet)")
+    return files
+
+
+def read_batches(landing: Path) -> dict[str, pd.DataFrame]:
+    """Every monthly batch, keyed by its file path."""
+    return {str(path): read_frame(path) for path in batch_paths(landing)}
+
+
+def write_json(data: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as error:
+        raise InputError(f"{path}: file not found") from error
+
+
+def md5(path: Path) -> str:
+    """The md5 of a file, as DVC computes it for a single file."""
+    digest = hashlib.md5()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def pointer_md5(pointer: Path) -> str:
+    """The md5 a `.dvc` pointer records for its single output."""
+    data = yaml.safe_load(pointer.read_text())
+    return str(data["outs"][0]["md5"])
+
+
+def save_model(model: Any, path: Path) -> None:
+    """Save a fitted Pipeline with skops; fail if it holds a type that loading would not trust."""
+    import skops.io as sio
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sio.dump(model, path)
+    untrusted = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
+    if untrusted:
+        path.unlink()
+        raise TypeError(f"{path}: the model holds types not in io.TRUSTED_TYPES: {untrusted}")
+
+
+def load_model(path: Path) -> Any:
+    """Load a Pipeline saved by `save_model`, trusting only TRUSTED_TYPES."""
+    import skops.io as sio
+
+    if not path.is_file():
+        raise InputError(f"{path}: model file not found (run `dvc repro` or `dvc pull`)")
+    return sio.load(path, trusted=TRUSTED_TYPES)

@@ -1,0 +1,74 @@
+"""PNG images of the aggregated curves, for reports: DVC's own plots render only to HTML that needs a CDN.
+
+Matplotlib `Figure` objects are used directly: no pyplot state, no backend switched at import.
+
+Each function takes one or more labelled curves, so a report can overlay champion and challenger.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from matplotlib.figure import Figure
+
+Curves = Mapping[str, pd.DataFrame]
+
+
+def _save(figure: Figure, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100, metadata={"Software": None})
+    return path
+
+
+def _lines(curves: Curves, x: str, y: str, title: str, path: Path, diagonal: bool) -> Path:
+    figure = Figure(figsize=(4.5, 4))
+    axes = figure.subplots()
+    if diagonal:
+        axes.plot([0, 1], [0, 1], linestyle=":", color="grey", linewidth=1)
+    for name, frame in curves.items():
+        axes.plot(frame[x], frame[y], label=name, linewidth=1.8)
+    axes.set(xlabel=x, ylabel=y, title=title, xlim=(0, 1), ylim=(0, 1))
+    axes.legend(loc="best")
+    return _save(figure, path)
+
+
+def roc(curves: Curves, path: Path) -> Path:
+    return _lines(curves, "fpr", "tpr", "ROC curve", path, diagonal=True)
+
+
+def pr(curves: Curves, path: Path) -> Path:
+    return _lines(curves, "recall", "precision", "Precision-recall curve", path, diagonal=False)
+
+
+def calibration(curves: Curves, path: Path) -> Path:
+    return _lines(curves, "predicted", "observed", "Calibration (quantile bins)", path, diagonal=True)
+
+
+def confusion(matrices: Curves, path: Path) -> Path:
+    """One heatmap per model, side by side."""
+    figure = Figure(figsize=(4 * len(matrices), 3.6))
+    axes_row = figure.subplots(1, len(matrices), squeeze=False)
+    for axes, (name, frame) in zip(axes_row[0], matrices.items(), strict=True):
+        table = frame.pivot(index="actual", columns="predicted", values="count")
+        counts = table.to_numpy(dtype=int)
+        axes.imshow(counts, cmap="Blues")
+        axes.set_xticks(range(len(table.columns)), list(table.columns))
+        axes.set_yticks(range(len(table.index)), list(table.index))
+        for row, col in np.ndindex(counts.shape):
+            axes.text(col, row, f"{counts[row, col]:,}", ha="center", va="center")
+        axes.set(xlabel="predicted", ylabel="actual", title=f"Confusion: {name}")
+    return _save(figure, path)
+
+
+def all_plots(curves: Mapping[str, Curves], directory: Path) -> list[Path]:
+    """Every plot for a mapping of model name to its curves; returns the files written."""
+    return [
+        roc({name: c["roc"] for name, c in curves.items()}, directory / "roc.png"),
+        pr({name: c["pr"] for name, c in curves.items()}, directory / "pr.png"),
+        calibration({name: c["calibration"] for name, c in curves.items()}, directory / "calibration.png"),
+        confusion({name: c["confusion"] for name, c in curves.items()}, directory / "confusion.png"),
+    ]

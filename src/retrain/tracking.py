@@ -1,0 +1,123 @@
+"""MLflow tracking: the only module that imports mlflow.
+
+The store is `MLFLOW_TRACKING_URI` when set, else `sqlite:///mlflow.db` at the repository root. `train` logs a run
+(params, model, tags) and `evaluate` adds its metrics to the run of the same model, found by the model's md5.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.error
+import urllib.request
+import warnings
+from collections.abc import Iterable
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from retrain.io import TRUSTED_TYPES
+
+log = logging.getLogger(__name__)
+
+TELEMETRY_OFF = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+
+
+class TrackingError(RuntimeError):
+    """The tracking store cannot be used; the message names the URI and how to change it."""
+
+
+def tracking_uri(root: Path) -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / 'mlflow.db').resolve()}"
+
+
+def _check_reachable(uri: str) -> None:
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=5):
+            pass
+    except (urllib.error.URLError, OSError) as error:
+        raise TrackingError(
+            f"MLflow tracking server {uri} cannot be reached ({getattr(error, 'reason', error)}); "
+            "set MLFLOW_TRACKING_URI to a running server, or unset it to use sqlite:///mlflow.db"
+        ) from error
+
+
+def _start(root: Path, experiment: str) -> Any:
+    """Point mlflow at the store and the experiment; return the mlflow module."""
+    for key, value in TELEMETRY_OFF.items():
+        os.environ.setdefault(key, value)
+    uri = tracking_uri(root)
+    _check_reachable(uri)
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    if mlflow.get_experiment_by_name(experiment) is None:
+        location = (root / "mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
+        mlflow.create_experiment(experiment, artifact_location=location)
+    mlflow.set_experiment(experiment)
+    return mlflow
+
+
+def _requirements() -> list[str]:
+    return [f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "pandas", "numpy", "scipy")]
+
+
+def log_training(
+    root: Path,
+    experiment: str,
+    model: Any,
+    example: pd.DataFrame,
+    params: dict[str, Any],
+    tags: dict[str, str],
+) -> str:
+    """Log a fitted Pipeline with its params, signature and input example; returns the run id."""
+    mlflow = _start(root, experiment)
+    from mlflow.models import infer_signature
+
+    with warnings.catch_warnings():  # integer columns are never missing: the contract says so
+        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+        signature = infer_signature(example, model.predict_proba(example)[:, 1])
+    with mlflow.start_run(run_name=f"train-{tags['model_md5'][:8]}") as run:
+        mlflow.log_params(_flat(params))
+        mlflow.set_tags(tags | {"dvc_stage": "train"})
+        mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=signature,
+            input_example=example,
+            serialization_format="skops",
+            skops_trusted_types=TRUSTED_TYPES,
+            pip_requirements=_requirements(),
+        )
+        return str(run.info.run_id)
+
+
+def log_evaluation(
+    root: Path, experiment: str, model_md5: str, metrics: dict[str, float], artifacts: Iterable[Path]
+) -> str:
+    """Add test metrics and plot images to the training run of the model with this md5 (or a new run)."""
+    mlflow = _start(root, experiment)
+    runs = mlflow.search_runs(
+        filter_string=f"tags.model_md5 = '{model_md5}'", order_by=["start_time DESC"], max_results=1
+    )
+    run_id = None if runs.empty else str(runs["run_id"].iloc[0])
+    with mlflow.start_run(run_id=run_id, run_name=None if run_id else f"evaluate-{model_md5[:8]}") as run:
+        mlflow.set_tags({"model_md5": model_md5, "evaluated": "true"})
+        mlflow.log_metrics({f"test_{k}": float(v) for k, v in metrics.items()})
+        for path in artifacts:
+            mlflow.log_artifact(str(path), artifact_path="figures")
+        return str(run.info.run_id)
+
+
+def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
