@@ -6,6 +6,7 @@ dropped. The same package version gives the same frames, and `io.write_frame` th
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from pathlib import Path
 
@@ -37,11 +38,16 @@ def _typed(frame: pd.DataFrame, table: tuple[schema.Column, ...]) -> pd.DataFram
     return pd.DataFrame(typed)
 
 
+@functools.cache
+def _all_flights() -> pd.DataFrame:
+    return pd.read_csv(_data_dir() / "flights.csv.zip")
+
+
 def flights(year: int, month: int) -> pd.DataFrame:
     """One month of flights, in the raw `flights` columns."""
     if year != 2013 or not 1 <= month <= 12:
         raise ValueError(f"the bundled data covers 2013-01 to 2013-12, not {year}-{month:02d}")
-    raw = pd.read_csv(_data_dir() / "flights.csv.zip")
+    raw = _all_flights()
     batch = raw[(raw["year"] == year) & (raw["month"] == month)].reset_index(drop=True)
     return _typed(batch, schema.FLIGHTS)
 

@@ -65,8 +65,7 @@ def featurize(params: Params, root: Path) -> None:
 
 
 def train(params: Params, root: Path) -> None:
-    """Stage train: fit the Pipeline, save it with skops, log it to MLflow."""
-    from retrain import schema, tracking
+    """Stage train: fit the Pipeline and save it with skops, metadata beside it."""
     from retrain.train import metadata
     from retrain.train import train as fit
 
@@ -74,39 +73,34 @@ def train(params: Params, root: Path) -> None:
     frame = io.read_frame(paths.train)
     model = fit(frame, params.train)
     io.save_model(model, paths.model)
-    meta = metadata(frame, params.train, io.md5(paths.train), _git_commit(root))
-    model_md5 = io.md5(paths.model)
-    io.write_json(meta, paths.model_meta)
-    tracking.log_training(
-        root,
-        params.tracking.experiment,
-        model,
-        frame[list(schema.FEATURES)].head(5),
-        params.train.model_dump(),
-        {"model_md5": model_md5, "data_md5": meta["data_md5"], "git_commit": meta["git_commit"]},
-    )
-    log.info(
-        "train: %s fitted on %d rows, saved to %s (md5 %s)",
-        params.train.estimator,
-        len(frame),
-        paths.model,
-        model_md5,
-    )
+    io.write_json(metadata(frame, params.train, io.md5(paths.train), _git_commit(root)), paths.model_meta)
+    log.info("train: %s fitted on %d rows, saved to %s", params.train.estimator, len(frame), paths.model)
 
 
 def evaluate(params: Params, root: Path) -> None:
-    """Stage evaluate: metrics, slices and plots on the test window."""
-    from retrain import plots, tracking
+    """Stage evaluate: metrics, slices and plots on the test window; log the model and all of it to MLflow."""
+    from retrain import plots, schema, tracking
     from retrain.evaluate import evaluate as score
 
     paths = params.paths
-    result = score(io.load_model(paths.model), io.read_frame(paths.test), params.evaluate)
+    model, test = io.load_model(paths.model), io.read_frame(paths.test)
+    result = score(model, test, params.evaluate)
     io.write_json(result.metrics, paths.metrics)
     io.write_json(result.slices, paths.slices)
     for name, frame in result.curves.items():
         io.write_json(frame.to_dict("records"), paths.plots / f"{name}.json")
     figures = plots.all_plots({"model": result.curves}, paths.figures)
-    tracking.log_evaluation(root, params.tracking.experiment, io.md5(paths.model), result.metrics, figures)
+    meta = io.read_json(paths.model_meta)
+    tracking.log_run(
+        root,
+        params.tracking.experiment,
+        model,
+        test[list(schema.FEATURES)].head(5),
+        {"train": params.train.model_dump(), "featurize": params.featurize.model_dump()},
+        result.metrics,
+        {"model_md5": io.md5(paths.model), "data_md5": meta["data_md5"], "git_commit": meta["git_commit"]},
+        figures,
+    )
     log.info("evaluate: roc_auc %.4f, pr_auc %.4f", result.metrics["roc_auc"], result.metrics["pr_auc"])
 
 

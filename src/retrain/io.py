@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -97,10 +98,41 @@ def save_model(model: Any, path: Path) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     sio.dump(model, path)
+    _normalise_skops(path)
     untrusted = sorted(set(sio.get_untrusted_types(file=path)) - set(TRUSTED_TYPES))
     if untrusted:
         path.unlink()
         raise TypeError(f"{path}: the model holds types not in io.TRUSTED_TYPES: {untrusted}")
+
+
+def _normalise_skops(path: Path) -> None:
+    """Make a skops file a function of the model alone: skops names objects by `id()` and stamps the time, so
+    the same fitted Pipeline would get new bytes (and a new md5) on every save. Renumber the ids in order of
+    appearance and give every zip entry a fixed timestamp."""
+    with zipfile.ZipFile(path) as source:
+        schema = json.loads(source.read("schema.json"))
+        arrays = {name: source.read(name) for name in source.namelist() if name != "schema.json"}
+    numbers: dict[str, str] = {}
+
+    def renumber(node: Any) -> Any:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "__id__":
+                    node[key] = int(numbers.setdefault(str(value), str(len(numbers) + 1)))
+                elif key == "file" and isinstance(value, str) and value.endswith(".npy"):
+                    node[key] = numbers.setdefault(value[:-4], str(len(numbers) + 1)) + ".npy"
+                else:
+                    renumber(value)
+        elif isinstance(node, list):
+            for item in node:
+                renumber(item)
+        return node
+
+    entries = {"schema.json": json.dumps(renumber(schema), indent=2).encode()}
+    entries |= {numbers[name[:-4]] + ".npy": data for name, data in arrays.items()}
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as target:
+        for name in sorted(entries):
+            target.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), entries[name])
 
 
 def load_model(path: Path) -> Any:
