@@ -17,6 +17,7 @@ BATCH_NAME = re.compile(r"^(\d{4})-(\d{2})\.parquet$")
 # Types a saved Pipeline may contain beyond skops' defaults. Loading refuses anything else: no pickle.
 TRUSTED_TYPES = [
     "functools.partial",
+    "numpy.dtype",
     "retrain.pipeline.derive_features",
     "sklearn._loss.link.Interval",
     "sklearn._loss.link.LogitLink",

@@ -29,7 +29,7 @@ def derive_features(frame: pd.DataFrame) -> pd.DataFrame:
     dates = pd.to_datetime(frame[["year", "month", "day"]])
     derived = pd.DataFrame(
         {
-            "day_of_week": dates.dt.dayofweek.astype("float64"),
+            "day_of_week": dates.dt.day_of_week.astype("float64"),
             "dep_hour": (frame["sched_dep_time"] // 100).astype("float64"),
             "dep_minute_of_day": _minute_of_day(frame["sched_dep_time"]).astype("float64"),
             "arr_minute_of_day": _minute_of_day(frame["sched_arr_time"]).astype("float64"),

@@ -77,7 +77,16 @@ class _Checker:
 
 
 def _plain(row: dict[Any, Any]) -> dict[str, Any]:
-    return {str(k): (None if pd.isna(v) else v.item() if hasattr(v, "item") else str(v)) for k, v in row.items()}
+    """A row as JSON-ready values: numbers and strings stay, NaN becomes None, anything else its text."""
+
+    def plain(value: Any) -> Any:
+        if pd.isna(value):
+            return None
+        if isinstance(value, int | float | str):
+            return value
+        return value.item() if hasattr(value, "item") else str(value)
+
+    return {str(key): plain(value) for key, value in row.items()}
 
 
 def _dtype_ok(series: pd.Series, kind: schema.Kind) -> bool:

@@ -1,0 +1,50 @@
+"""Shared fixtures: real slices of the bundled flights, the repository's own params, a temp MLflow store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from retrain import bundled
+from retrain.params import Params, load
+
+ROOT = Path(__file__).resolve().parents[1]
+
+os.environ.setdefault("DVC_NO_ANALYTICS", "1")
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "true")
+
+
+@pytest.fixture(scope="session")
+def params() -> Params:
+    return load(ROOT / "params.yaml")
+
+
+@pytest.fixture(scope="session")
+def _january() -> pd.DataFrame:
+    return bundled.flights(2013, 1)
+
+
+@pytest.fixture
+def january(_january: pd.DataFrame) -> pd.DataFrame:
+    """The real January 2013 batch (a fresh copy per test, so tests may change it)."""
+    return _january.copy()
+
+
+@pytest.fixture(scope="session")
+def _weather() -> pd.DataFrame:
+    return bundled.weather()
+
+
+@pytest.fixture
+def weather(_weather: pd.DataFrame) -> pd.DataFrame:
+    return _weather.copy()
+
+
+@pytest.fixture(autouse=True)
+def _tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test that reaches MLflow writes to a store under its own temp dir."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")

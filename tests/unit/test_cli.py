@@ -1,0 +1,60 @@
+"""The CLI's contract: exit 2 and one clear message for bad usage and bad input, never a traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from retrain import cli
+
+from ..conftest import ROOT
+
+
+def _params(tmp_path: Path, change: dict[str, dict[str, object]] | None = None) -> Path:
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for section, values in (change or {}).items():
+        params[section].update(values)
+    params["paths"] = {key: str(tmp_path / value) for key, value in params["paths"].items()}
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def test_a_wrong_param_names_the_file_and_the_key(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = _params(tmp_path, {"evaluate": {"threshold": 1.5}})
+    assert cli.main(["--params", str(path), "evaluate"]) == cli.EXIT_BAD_INPUT
+    assert f"{path}: evaluate.threshold: Input should be less than 1" in caplog.text
+
+
+def test_a_missing_landing_folder_is_bad_input(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    assert cli.main(["--params", str(_params(tmp_path)), "validate"]) == cli.EXIT_BAD_INPUT
+    assert "landing folder not found" in caplog.text
+
+
+def test_a_batch_with_a_wrong_name_is_bad_input(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = _params(tmp_path)
+    (tmp_path / "data/landing").mkdir(parents=True)
+    (tmp_path / "data/landing/july.parquet").write_bytes(b"")
+    assert cli.main(["--params", str(path), "validate"]) == cli.EXIT_BAD_INPUT
+    assert "must be named YYYY-MM.parquet, found july.parquet" in caplog.text
+
+
+def test_a_corrupt_batch_is_bad_input(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    path = _params(tmp_path)
+    (tmp_path / "data/landing").mkdir(parents=True)
+    (tmp_path / "data/landing/2013-01.parquet").write_bytes(b"not parquet")
+    assert cli.main(["--params", str(path), "validate"]) == cli.EXIT_BAD_INPUT
+    assert "2013-01.parquet: not a readable parquet file" in caplog.text
+
+
+def test_unknown_command_is_bad_usage() -> None:
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["fly"])
+    assert exit_.value.code == cli.EXIT_BAD_INPUT
+
+
+def test_every_stage_in_dvc_yaml_is_a_subcommand_of_the_same_name() -> None:
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    assert {name: stage["cmd"] for name, stage in stages.items()} == {name: f"retrain {name}" for name in cli.STAGES}
