@@ -72,7 +72,9 @@ def main() -> None:
             noop.append(timed(["dvc", "repro"], repo, env)[0])
         for attempt in range(REPEATS):
             settings = yaml.safe_load((repo / "params.yaml").read_text())
-            settings["train"]["hyperparameters"]["hist_gradient_boosting"]["learning_rate"] = 0.1 + 0.001 * (attempt + 1)
+            settings["train"]["hyperparameters"]["hist_gradient_boosting"]["learning_rate"] = 0.1 + 0.001 * (
+                attempt + 1
+            )
             (repo / "params.yaml").write_text(yaml.safe_dump(settings, sort_keys=False))
             seconds, rss = timed(["dvc", "repro"], repo, env)
             retrain_params.append(seconds)

@@ -88,7 +88,7 @@ def log_run(
     with mlflow.start_run(run_name=f"model-{tags['model_md5'][:8]}") as run:
         mlflow.log_params(_flat(params))
         mlflow.log_metrics({f"test_{k}": float(v) for k, v in metrics.items()})
-        mlflow.set_tags(tags)
+        mlflow.set_tags(tags | {"dvc_stage": "train+evaluate"})
         for path in artifacts:
             mlflow.log_artifact(str(path), artifact_path="figures")
         mlflow.sklearn.log_model(
