@@ -19,11 +19,10 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
-
-from integration.conftest import copy_repository, environment  # noqa: E402
+sys.path.insert(0, str(ROOT))  # the benchmark builds its repository copy as the integration tests do
 
 from retrain import evaluate, io, params, train  # noqa: E402
+from tests.integration.conftest import copy_repository, environment  # noqa: E402
 
 REPEATS = 3
 
