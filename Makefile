@@ -15,7 +15,9 @@ export DO_NOT_TRACK := true
 export BENTOML_DO_NOT_TRACK := true
 export ITERATIVE_DO_NOT_TRACK := 1
 
-.PHONY: help setup setup-dev data retrain repro summary test lint typecheck pytest bench lock clean
+BASE ?= main
+
+.PHONY: help setup setup-dev data retrain repro summary compare report test lint typecheck pytest bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -41,10 +43,17 @@ data: setup ## fetch the batches the pointers name: `dvc pull` with a remote, el
 repro: data ## dvc repro: run the stages whose inputs changed
 	dvc repro
 
-retrain: repro summary ## setup, data, dvc repro, then print the headline metrics and where the outputs are
+retrain: repro summary report ## setup, data, dvc repro, headline metrics, then compare with $(BASE) and the verdict
 
 summary: setup ## print the headline metrics of the current model
 	retrain summary
+
+compare: setup ## champion ($(BASE)) against the working tree's model; exits 3 when the gate blocks (for CI)
+	retrain compare --base $(BASE)
+
+report: setup ## compare, then render reports/report.md and print the verdict (a blocked gate is not an error here)
+	retrain compare --base $(BASE) || [[ $$? == 3 ]]
+	retrain report --base $(BASE)
 
 test: lint typecheck pytest ## ruff, mypy and every test
 

@@ -6,12 +6,14 @@ Exit codes: 0 ok; 2 bad usage or bad input (a clear message); 3 gate blocked; 1 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import re
 import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from retrain import io
 from retrain.params import Params, ParamsError, load
@@ -24,11 +26,6 @@ EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_BLOCKED = 0, 1, 2, 3
 
 class BadInput(Exception):
     """Input that the user must fix; the message says what and where."""
-
-
-def _git_commit(root: Path) -> str:
-    result = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=False)
-    return result.stdout.strip() or "unknown"
 
 
 def validate(params: Params, root: Path) -> None:
@@ -73,13 +70,15 @@ def train(params: Params, root: Path) -> None:
     frame = io.read_frame(paths.train)
     model = fit(frame, params.train)
     io.save_model(model, paths.model)
-    io.write_json(metadata(frame, params.train, io.md5(paths.train), _git_commit(root)), paths.model_meta)
+    io.write_json(
+        metadata(frame, params.train, io.md5(paths.train), io.git_commit(root) or "unknown"), paths.model_meta
+    )
     log.info("train: %s fitted on %d rows, saved to %s", params.train.estimator, len(frame), paths.model)
 
 
 def evaluate(params: Params, root: Path) -> None:
     """Stage evaluate: metrics, slices and plots on the test window; log the model and all of it to MLflow."""
-    from retrain import plots, schema, tracking
+    from retrain import plots
     from retrain.evaluate import evaluate as score
 
     paths = params.paths
@@ -90,18 +89,127 @@ def evaluate(params: Params, root: Path) -> None:
     for name, frame in result.curves.items():
         io.write_json(frame.to_dict("records"), paths.plots / f"{name}.json")
     figures = plots.all_plots({"model": result.curves}, paths.figures)
-    meta = io.read_json(paths.model_meta)
-    tracking.log_run(
+    _log_model(params, root, model, test, result.metrics, figures)
+    log.info("evaluate: roc_auc %.4f, pr_auc %.4f", result.metrics["roc_auc"], result.metrics["pr_auc"])
+
+
+def _log_model(
+    params: Params, root: Path, model: Any, test: Any, metrics: dict[str, float], figures: list[Path]
+) -> str:
+    """Log the working tree's model to MLflow with its metrics; returns the run id."""
+    from retrain import schema, tracking
+
+    meta = io.read_json(params.paths.model_meta)
+    return tracking.log_run(
         root,
         params.tracking.experiment,
         model,
         test[list(schema.FEATURES)].head(5),
         {"train": params.train.model_dump(), "featurize": params.featurize.model_dump()},
-        result.metrics,
-        {"model_md5": io.md5(paths.model), "data_md5": meta["data_md5"], "git_commit": meta["git_commit"]},
+        metrics,
+        {"model_md5": io.md5(params.paths.model), "data_md5": meta["data_md5"], "git_commit": meta["git_commit"]},
         figures,
     )
-    log.info("evaluate: roc_auc %.4f, pr_auc %.4f", result.metrics["roc_auc"], result.metrics["pr_auc"])
+
+
+def compare(params: Params, root: Path, base: str) -> int:
+    """Champion (the model dvc.lock names at BASE) against the working tree's model; exit 3 if the gate blocks."""
+    import tempfile
+
+    import pandas as pd
+
+    from retrain import compare as statistics
+    from retrain import evaluate as scoring
+    from retrain import plots, schema, tracking
+
+    paths, threshold = params.paths, params.evaluate.threshold
+    model = io.load_model(paths.model)
+    challenger_md5 = io.md5(paths.model)
+    locked = io.lock_md5((root / "dvc.lock").read_text(), paths.model)
+    if locked != challenger_md5:
+        raise BadInput(f"{paths.model} has md5 {challenger_md5} but dvc.lock names {locked}: run `dvc repro` first")
+    test = io.read_frame(paths.test)
+    y = test[schema.TARGET].to_numpy()
+    predictions = {"challenger": scoring.predict(model, test)}
+    windows = {"challenger": _window(io.read_json(paths.model_meta))}
+
+    base_commit = io.git_commit(root, base)
+    champion_md5 = io.lock_md5(io.git_show(root, base, "dvc.lock"), paths.model) if base_commit else None
+    problem, champion = None, None
+    if base_commit is None:
+        problem = f"base {base!r} names no commit here (a shallow CI checkout needs `git fetch origin {base}`)"
+    elif champion_md5 == challenger_md5:
+        predictions["champion"] = predictions["challenger"]
+    elif champion_md5:
+        with tempfile.TemporaryDirectory() as scratch:
+            try:
+                io.fetch_dvc_output(root, base, paths.model, champion_md5, Path(scratch) / "champion.skops")
+                champion = io.load_model(Path(scratch) / "champion.skops")
+            except Exception as error:
+                problem = (
+                    f"the champion {champion_md5} that dvc.lock names at {base} could not be fetched "
+                    f"({str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__}); "
+                    "configure the DVC remote it was pushed to, or `dvc pull` it"
+                )
+            else:
+                predictions["champion"] = scoring.predict(champion, test)
+    champion_meta = json.loads(io.git_show(root, base, paths.model_meta) or "{}") if base_commit else {}
+    if champion_meta and "champion" in predictions:
+        windows["champion"] = _window(champion_meta)
+
+    metrics = {name: scoring.scores(y, proba, threshold) for name, proba in predictions.items()}
+    if problem:
+        decision: dict[str, Any] = {"promote": False, "reasons": [problem], "first_model": False}
+        decision["summary"] = "champion unavailable"
+    else:
+        decision = statistics.compare(
+            test,
+            predictions.get("champion"),
+            predictions["challenger"],
+            metrics["challenger"],
+            params.compare,
+            params.gate,
+            threshold,
+        )
+    decision |= {
+        "base": {"ref": base, "commit": base_commit},
+        "champion": {"model_md5": champion_md5, "trained_from": champion_meta.get("git_commit")},
+        "challenger": {
+            "model_md5": challenger_md5,
+            "commit": io.git_commit(root),
+            "trained_from": io.read_json(paths.model_meta)["git_commit"],
+        },
+        "metrics": metrics,
+        "threshold": threshold,
+        "test_window": io.read_json(paths.data_metrics)["test"],
+    }
+    io.write_json(decision, paths.decision)
+
+    figures = paths.report.parent
+    curves: dict[str, dict[str, pd.DataFrame]] = {
+        name: scoring.curves(y, predictions[name], threshold, params.evaluate.curve_points)
+        for name in ("champion", "challenger")
+        if name in predictions
+    }
+    plots.all_plots(curves, figures)
+    history = pd.concat([io.read_frame(paths.train), test], ignore_index=True)
+    models = {"challenger": model} | ({"champion": champion} if champion is not None and "champion" in windows else {})
+    by_month = statistics.metric_by_month(history, {n: scoring.predict(m, history) for n, m in models.items()}, windows)
+    plots.by_month(by_month, "roc_auc", figures / "by_month.png")
+
+    run_id = tracking.find_run(root, params.tracking.experiment, challenger_md5)
+    if run_id is None:
+        run_id = _log_model(params, root, model, test, metrics["challenger"], [])
+    tracking.set_alias(
+        root, params.tracking.experiment, params.tracking.registered_model, run_id, challenger_md5, "challenger"
+    )
+    verdict = "PROMOTE" if decision["promote"] else "BLOCK"
+    log.info("compare: %s against %s (%s): %s", verdict, base, decision["summary"], "; ".join(decision["reasons"]))
+    return EXIT_OK if decision["promote"] else EXIT_BLOCKED
+
+
+def _window(meta: dict[str, Any]) -> tuple[str, str]:
+    return meta["training_window"]["first"], meta["training_window"]["last"]
 
 
 def _dvc(*args: str) -> None:
@@ -168,6 +276,21 @@ def bootstrap(params: Params, root: Path) -> None:
     log.info("bootstrap: %d file(s) regenerated, %d already in place", len(written), len(pointers) - len(written))
 
 
+def report(params: Params, root: Path, base: str) -> None:
+    """Render reports/report.md (for CML) from the decision of `retrain compare`, and print the verdict."""
+    import os
+
+    from retrain import report as markdown
+
+    paths = params.paths
+    decision = io.read_json(paths.decision)
+    context = markdown.gather(params, root, base, os.environ)
+    figures = {path.name for path in paths.report.parent.glob("*.png")}
+    paths.report.write_text(markdown.render(decision, context, figures))
+    print(f"{'PROMOTE' if decision['promote'] else 'BLOCK'}: {'; '.join(decision['reasons'])}")
+    print(f"report    {paths.report} (+ {len(figures)} PNGs beside it)")
+
+
 def summary(params: Params, root: Path) -> None:
     """Print the headline metrics and where the outputs are."""
     paths = params.paths
@@ -196,6 +319,14 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser(name, help=(function.__doc__ or "").splitlines()[0])
     batch = commands.add_parser("new-batch", help=(new_batch.__doc__ or "").splitlines()[0])
     batch.add_argument("month", help="YYYY-MM, e.g. 2013-07")
+    gated: tuple[tuple[str, Callable[..., Any]], ...] = (("compare", compare), ("report", report))
+    for name, function in gated:
+        command = commands.add_parser(
+            name,
+            help=(function.__doc__ or "").splitlines()[0],
+            description=(function.__doc__ or "") + "\n\nExit codes: 0 promote, 3 blocked, 2 bad input, 1 error.",
+        )
+        command.add_argument("--base", default=None, help="git ref of the champion (default: compare.base in params)")
     return parser
 
 
@@ -216,6 +347,10 @@ def main(argv: list[str] | None = None) -> int:
         root = arguments.params.resolve().parent
         if arguments.command == "new-batch":
             new_batch(params, root, arguments.month)
+        elif arguments.command == "compare":
+            return compare(params, root, arguments.base or params.compare.base)
+        elif arguments.command == "report":
+            report(params, root, arguments.base or params.compare.base)
         else:
             COMMANDS[arguments.command](params, root)
     except (BadInput, ParamsError, io.InputError, TrackingError) as error:

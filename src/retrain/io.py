@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -143,3 +145,54 @@ def load_model(path: Path) -> Any:
     if not path.is_file():
         raise InputError(f"{path}: model file not found (run `dvc repro` or `dvc pull`)")
     return sio.load(path, trusted=TRUSTED_TYPES)
+
+
+# --- files as they are at a git ref (never by checking it out) ----------------------------------------------
+
+
+def git_commit(root: Path, ref: str = "HEAD") -> str | None:
+    """The commit a ref names, or None if it names none."""
+    result = subprocess.run(
+        ["git", "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}"], cwd=root, capture_output=True, text=True
+    )
+    return result.stdout.strip() or None
+
+
+def git_show(root: Path, ref: str, path: Path | str) -> str | None:
+    """A text file as committed at `ref`, or None if it is not there."""
+    result = subprocess.run(["git", "show", f"{ref}:{path}"], cwd=root, capture_output=True, text=True)
+    return result.stdout if result.returncode == 0 else None
+
+
+def git_files(root: Path, ref: str, folder: Path | str) -> list[str]:
+    """The names of the files committed in a folder at `ref`."""
+    result = subprocess.run(
+        ["git", "ls-tree", "--name-only", f"{ref}:{folder}"], cwd=root, capture_output=True, text=True
+    )
+    return result.stdout.split() if result.returncode == 0 else []
+
+
+def lock_md5(lock_text: str | None, path: Path | str) -> str | None:
+    """The md5 that a dvc.lock records for an output, or None if it has none."""
+    stages = (yaml.safe_load(lock_text or "") or {}).get("stages", {})
+    for stage in stages.values():
+        for out in stage.get("outs", []):
+            if out["path"] == str(path):
+                return str(out["md5"])
+    return None
+
+
+def fetch_dvc_output(root: Path, ref: str, path: Path, expected: str, target: Path) -> None:
+    """Copy the version of a DVC output that `ref` names to `target`: from the local cache if it is there, else
+    through `dvc.api` (which reads the ref's git objects and the configured remote). The md5 is checked."""
+    cached = root / ".dvc" / "cache" / "files" / "md5" / expected[:2] / expected[2:]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if cached.is_file():
+        shutil.copyfile(cached, target)
+    else:
+        import dvc.api
+
+        with dvc.api.open(str(path), repo=str(root), rev=ref, mode="rb") as source, target.open("wb") as sink:
+            shutil.copyfileobj(source, sink)
+    if md5(target) != expected:
+        raise InputError(f"{path} at {ref}: fetched file has md5 {md5(target)}, dvc.lock says {expected}")

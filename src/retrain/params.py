@@ -27,6 +27,8 @@ class Paths(Section):
     slices: Path
     plots: Path
     figures: Path
+    decision: Path
+    report: Path
 
 
 class Validate(Section):
@@ -60,6 +62,23 @@ class Evaluate(Section):
     curve_points: int = Field(ge=2)
 
 
+class Compare(Section):
+    base: str
+    bootstrap_resamples: int = Field(ge=100)
+    seed: int
+    alpha: float = Field(gt=0, lt=1)
+    slices: tuple[str, ...]
+
+
+class Gate(Section):
+    primary_metric: Literal["roc_auc", "pr_auc"]
+    min_delta: float
+    max_loss: float = Field(ge=0)
+    floors: dict[Literal["roc_auc", "pr_auc", "precision", "recall", "f1"], float]
+    min_slice_rows: int = Field(ge=1)
+    max_slice_loss: float = Field(ge=0)
+
+
 class Tracking(Section):
     experiment: str
     registered_model: str
@@ -75,6 +94,8 @@ class Params(Section):
     featurize: Featurize
     train: Train
     evaluate: Evaluate
+    compare: Compare
+    gate: Gate
     tracking: Tracking
 
 

@@ -53,14 +53,34 @@ def confusion(matrices: Curves, path: Path) -> Path:
     figure = Figure(figsize=(4 * len(matrices), 3.6))
     axes_row = figure.subplots(1, len(matrices), squeeze=False)
     for axes, (name, frame) in zip(axes_row[0], matrices.items(), strict=True):
-        table = frame.pivot(index="actual", columns="predicted", values="count")
+        order = list(dict.fromkeys(frame["actual"]))  # as written: on time, then late
+        table = frame.pivot(index="actual", columns="predicted", values="count").loc[order, order]
         counts = table.to_numpy(dtype=int)
         axes.imshow(counts, cmap="Blues")
         axes.set_xticks(range(len(table.columns)), list(table.columns))
         axes.set_yticks(range(len(table.index)), list(table.index))
         for row, col in np.ndindex(counts.shape):
-            axes.text(col, row, f"{counts[row, col]:,}", ha="center", va="center")
+            dark = counts[row, col] > counts.max() / 2
+            axes.text(col, row, f"{counts[row, col]:,}", ha="center", va="center", color="white" if dark else "black")
         axes.set(xlabel="predicted", ylabel="actual", title=f"Confusion: {name}")
+    return _save(figure, path)
+
+
+def by_month(frame: pd.DataFrame, metric: str, path: Path) -> Path:
+    """The metric per month for each model; hollow markers are months inside the model's training window."""
+    figure = Figure(figsize=(6, 3.6))
+    axes = figure.subplots()
+    months = sorted(frame["month"].unique())
+    position = {month: index for index, month in enumerate(months)}
+    for name, rows in frame.groupby("model", sort=False):
+        x = rows["month"].map(position)
+        line = axes.plot(x, rows[metric], label=str(name), linewidth=1.5)[0]
+        inside = rows["in_sample"].to_numpy(dtype=bool)
+        axes.plot(x[~inside], rows[metric][~inside], "o", color=line.get_color())
+        axes.plot(x[inside], rows[metric][inside], "o", markerfacecolor="white", color=line.get_color())
+    axes.set_xticks(range(len(months)), months)
+    axes.set(xlabel="month", ylabel=metric, title=f"{metric} per month (hollow: in the training window)")
+    axes.legend(loc="best")
     return _save(figure, path)
 
 

@@ -91,7 +91,7 @@ def log_run(
         mlflow.set_tags(tags | {"dvc_stage": "train+evaluate"})
         for path in artifacts:
             mlflow.log_artifact(str(path), artifact_path="figures")
-        mlflow.sklearn.log_model(
+        info = mlflow.sklearn.log_model(
             model,
             name="model",
             signature=signature,
@@ -100,7 +100,35 @@ def log_run(
             skops_trusted_types=TRUSTED_TYPES,
             pip_requirements=_requirements(),
         )
+        mlflow.set_tag("model_uri", info.model_uri)
         return str(run.info.run_id)
+
+
+def find_run(root: Path, experiment: str, model_md5: str) -> str | None:
+    """The newest run that logged the model with this md5 (and the model itself), if any."""
+    mlflow = _start(root, experiment)
+    runs = mlflow.search_runs(filter_string=f"tags.model_md5 = '{model_md5}'", order_by=["start_time DESC"])
+    if runs.empty or "tags.model_uri" not in runs:
+        return None
+    logged = runs[runs["tags.model_uri"].notna()]
+    return None if logged.empty else str(logged["run_id"].iloc[0])
+
+
+def set_alias(root: Path, experiment: str, name: str, run_id: str, model_md5: str, alias: str) -> int:
+    """Point a registry alias at the model of a run, registering it as a new version only if it is not one yet."""
+    mlflow = _start(root, experiment)
+    client = mlflow.MlflowClient()
+    existing = []
+    if client.search_registered_models(filter_string=f"name = '{name}'"):
+        existing = [v for v in client.search_model_versions(f"name = '{name}'") if v.tags.get("model_md5") == model_md5]
+    if existing:
+        version = int(existing[0].version)
+    else:
+        model_uri = client.get_run(run_id).data.tags["model_uri"]
+        version = int(mlflow.register_model(model_uri, name, tags={"model_md5": model_md5}).version)
+    client.set_registered_model_alias(name, alias, str(version))
+    log.info("registry: %s version %d (model %s) is now @%s", name, version, model_md5[:8], alias)
+    return version
 
 
 def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
