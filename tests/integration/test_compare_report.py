@@ -1,0 +1,106 @@
+"""`retrain compare` and `retrain report` against real git refs, a real DVC cache and a real MLflow registry."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import mlflow
+import pytest
+import yaml
+
+from retrain import bundled, io
+
+from .conftest import Run
+from .test_dvc_pipeline import write_slice
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def repo(make_repo: Callable[[], tuple[Path, Run]]) -> tuple[Path, Run]:
+    """`first` has no model; `main` has a model trained on quarter slices of months 1-3; `lost` names a model
+    that no cache or remote holds."""
+    path, run = make_repo()
+    for pointer in [*path.glob("data/landing/*.dvc"), path / "data/weather.parquet.dvc"]:
+        pointer.unlink()
+    (path / "dvc.lock").unlink()
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "no model yet")
+    run("git", "branch", "first")
+    for month in (1, 2, 3):
+        write_slice(path / "data/landing", month)
+    io.write_frame(bundled.weather(), path / "data/weather.parquet")
+    run("dvc", "repro")
+    run("git", "add", "-A")
+    run("git", "commit", "-qm", "first model")
+    lock = (path / "dvc.lock").read_text()
+    run("git", "checkout", "-q", "-b", "lost")
+    (path / "dvc.lock").write_text(lock.replace(io.md5(path / "models/model.skops"), "0" * 32))
+    run("git", "commit", "-qam", "a model nobody pushed")
+    run("git", "checkout", "-q", "main")
+    return path, run
+
+
+def decision(path: Path) -> dict[str, object]:
+    return dict(json.loads((path / "reports/decision.json").read_text()))
+
+
+def test_the_same_model_as_main_promotes_with_no_significant_change(repo: tuple[Path, Run]) -> None:
+    path, run = repo
+    result = run("retrain", "compare", "--base", "main", check=False)
+    assert result.returncode == 0, result.stderr
+    made = decision(path)
+    assert made["promote"] is True and str(made["summary"]).startswith("no significant change")
+    assert made["comparison"]["roc_auc"]["delta"] == 0.0  # type: ignore[index]
+    assert made["champion"]["model_md5"] == made["challenger"]["model_md5"] == io.md5(path / "models/model.skops")  # type: ignore[index]
+
+
+def test_a_first_model_is_judged_on_floors(repo: tuple[Path, Run]) -> None:
+    path, run = repo
+    assert run("retrain", "compare", "--base", "first", check=False).returncode == 0
+    made = decision(path)
+    assert made["first_model"] is True and made["champion"]["model_md5"] is None  # type: ignore[index]
+    assert any("floors alone decide" in reason for reason in made["reasons"])  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize(("base", "why"), [("lost", "could not be fetched"), ("no-such-branch", "names no commit")])
+def test_a_champion_that_cannot_be_had_blocks(repo: tuple[Path, Run], base: str, why: str) -> None:
+    path, run = repo
+    result = run("retrain", "compare", "--base", base, check=False)
+    assert result.returncode == 3
+    made = decision(path)
+    assert made["promote"] is False and why in made["reasons"][0]  # type: ignore[index]
+
+
+def test_a_degraded_challenger_is_blocked_and_the_report_says_why(repo: tuple[Path, Run]) -> None:
+    path, run = repo
+    params = yaml.safe_load((path / "params.yaml").read_text())
+    params["train"]["hyperparameters"]["hist_gradient_boosting"]["max_iter"] = 3
+    (path / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    run("dvc", "repro")
+    result = run("retrain", "compare", "--base", "main", check=False)
+    assert result.returncode == 3, result.stderr
+    made = decision(path)
+    assert made["promote"] is False and str(made["reasons"][0]).startswith("roc_auc")  # type: ignore[index]
+    assert made["comparison"]["roc_auc"]["ci_high"] < 0  # type: ignore[index]
+
+    shown = run("retrain", "report", "--base", "main", GITHUB_EVENT_NAME="workflow_dispatch", RETRAIN_REASON="test")
+    assert shown.stdout.startswith("BLOCK: roc_auc")
+    text = (path / "reports/report.md").read_text()
+    assert text.startswith("## ❌ Block: roc_auc")
+    assert "manual dispatch: test" in text
+    assert "`train.hyperparameters.hist_gradient_boosting.max_iter` | `300` | `3`" in text
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert sorted(links) == ["by_month.png", "calibration.png", "confusion.png", "pr.png", "roc.png"]
+    for link in links:
+        assert (path / "reports" / link).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_registry_alias_challenger_follows_the_last_comparison(repo: tuple[Path, Run]) -> None:
+    path, _ = repo
+    client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{path.parent / 'home' / 'mlflow.db'}")
+    version = client.get_model_version_by_alias("flight-delays", "challenger")
+    assert version.tags["model_md5"] == io.md5(path / "models/model.skops")

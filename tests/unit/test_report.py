@@ -1,0 +1,96 @@
+"""The report: a verdict on top, every section, and image links only to files that exist."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from retrain import report
+
+SECTIONS = ("Gate checks", "Slices", "Params changed", "Data", "Validation", "Drift", "Confusion", "Models")
+
+
+def _decision(promote: bool) -> dict[str, Any]:
+    scores = {
+        "roc_auc": 0.74,
+        "pr_auc": 0.58,
+        "log_loss": 0.54,
+        "brier": 0.18,
+        "precision": 0.5,
+        "recall": 0.6,
+        "f1": 0.55,
+    }
+    worse = scores | {"roc_auc": 0.70}
+    return {
+        "promote": promote,
+        "reasons": ["roc_auc changed by -0.0400 (less than the required -0.002)"] if not promote else ["fine"],
+        "checks": [{"rule": "roc_auc delta", "passed": promote, "detail": "roc_auc changed by -0.0400"}],
+        "first_model": False,
+        "summary": "significantly worse (p = 0.000)",
+        "comparison": {
+            m: {"delta": -0.04, "ci_low": -0.05, "ci_high": -0.03, "p_value": 0.0} for m in ("roc_auc", "pr_auc")
+        },
+        "mcnemar": {"only_champion_right": 120, "only_challenger_right": 80, "p_value": 0.005},
+        "slices": [
+            {"slice": "origin", "value": "JFK", "rows": 900, "champion": 0.74, "challenger": 0.7, "delta": -0.04}
+        ],
+        "metrics": {"champion": scores, "challenger": worse},
+        "threshold": 0.3,
+        "base": {"ref": "main", "commit": "a" * 40},
+        "champion": {"model_md5": "b" * 32, "trained_from": "c" * 40},
+        "challenger": {"model_md5": "d" * 32, "commit": "e" * 40, "trained_from": "f" * 40},
+        "test_window": {"rows": 27075, "first": "2013-06-01 09:00:00+00:00", "last": "2013-07-01 03:00:00+00:00"},
+    }
+
+
+CONTEXT = report.Context(
+    base="main",
+    params_diff=[("train.seed", 42, 43)],
+    data={"added": ["2013-07.parquet"], "removed": [], "now": {}, "before": None},
+    validation={"passed": True, "violations": [], "batches": [{"file": "x.parquet", "rows": 10, "passed": True}]},
+    drift={"summary": "1 of 11 features drifted", "features": [{"feature": "month", "psi": 3.1, "drifted": True}]},
+    trigger="manual dispatch by @ana: new July data",
+)
+
+
+def test_a_blocked_report_leads_with_the_reason_and_has_every_section() -> None:
+    text = report.render(_decision(False), CONTEXT, set(report.FIGURES.values()))
+    assert text.startswith("## ❌ Block: roc_auc changed by -0.0400")
+    for section in SECTIONS:
+        assert f"<summary>{section}" in text, section
+    assert "| ROC AUC | 0.7400 | 0.7000 | -0.0400 | [-0.0500, -0.0300] | < 0.001 |" in text
+    assert "manual dispatch by @ana: new July data" in text and "2013-07.parquet" in text
+    assert "`train.seed` | `42` | `43`" in text
+
+
+def test_images_are_linked_by_relative_path_only_when_they_exist() -> None:
+    text = report.render(_decision(True), CONTEXT, {"roc.png", "pr.png"})
+    assert text.startswith("## ✅ Promote")
+    assert re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text) == ["roc.png", "pr.png"]
+
+
+def test_the_top_of_the_report_fits_on_one_screen() -> None:
+    text = report.render(_decision(False), CONTEXT, set(report.FIGURES.values()))
+    assert len(text.split("<details>")[0].splitlines()) <= 25
+
+
+def test_trigger_names_the_event_the_actor_the_reason_and_links_the_run() -> None:
+    env = {
+        "GITHUB_EVENT_NAME": "repository_dispatch",
+        "GITHUB_ACTOR": "monitor-bot",
+        "RETRAIN_REASON": "PSI of dep_hour 0.31",
+        "GITHUB_SERVER_URL": "https://github.com",
+        "GITHUB_REPOSITORY": "acme/retrain",
+        "GITHUB_RUN_ID": "42",
+    }
+    assert report.trigger(env) == (
+        "monitoring event by @monitor-bot ([run 42](https://github.com/acme/retrain/actions/runs/42)): "
+        "PSI of dep_hour 0.31"
+    )
+    assert report.trigger({"USER": "ana"}) == "local run by ana"
+
+
+def test_params_diff_lists_changed_added_and_removed_keys() -> None:
+    before = {"train": {"seed": 1, "old": True}, "gate": {"floors": {"roc_auc": 0.7}}}
+    after = {"train": {"seed": 2}, "gate": {"floors": {"roc_auc": 0.7}}, "new": 1}
+    assert report.params_diff(before, after) == [("new", None, 1), ("train.old", True, None), ("train.seed", 1, 2)]
