@@ -12,6 +12,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -114,8 +115,6 @@ def _log_model(
 
 def compare(params: Params, root: Path, base: str) -> int:
     """Champion (the model dvc.lock names at BASE) against the working tree's model; exit 3 if the gate blocks."""
-    import tempfile
-
     import pandas as pd
 
     from retrain import compare as statistics
@@ -133,33 +132,15 @@ def compare(params: Params, root: Path, base: str) -> int:
     predictions = {"challenger": scoring.predict(model, test)}
     windows = {"challenger": _window(io.read_json(paths.model_meta))}
 
-    base_commit = io.git_commit(root, base)
-    champion_md5 = io.lock_md5(io.git_show(root, base, "dvc.lock"), paths.model) if base_commit else None
-    problem, champion = None, None
-    if base_commit is None:
-        problem = f"base {base!r} names no commit here (a shallow CI checkout needs `git fetch origin {base}`)"
-    elif champion_md5 == challenger_md5:
-        predictions["champion"] = predictions["challenger"]
-    elif champion_md5:
-        with tempfile.TemporaryDirectory() as scratch:
-            try:
-                io.fetch_dvc_output(root, base, paths.model, champion_md5, Path(scratch) / "champion.skops")
-                champion = io.load_model(Path(scratch) / "champion.skops")
-            except Exception as error:
-                problem = (
-                    f"the champion {champion_md5} that dvc.lock names at {base} could not be fetched "
-                    f"({str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__}); "
-                    "configure the DVC remote it was pushed to, or `dvc pull` it"
-                )
-            else:
-                predictions["champion"] = scoring.predict(champion, test)
-    champion_meta = json.loads(io.git_show(root, base, paths.model_meta) or "{}") if base_commit else {}
-    if champion_meta and "champion" in predictions:
-        windows["champion"] = _window(champion_meta)
+    champion = _champion(params, root, base, challenger_md5, model)
+    if champion.model is not None:
+        predictions["champion"] = scoring.predict(champion.model, test)
+        if "training_window" in champion.meta:
+            windows["champion"] = _window(champion.meta)
 
     metrics = {name: scoring.scores(y, proba, threshold) for name, proba in predictions.items()}
-    if problem:
-        decision: dict[str, Any] = {"promote": False, "reasons": [problem], "first_model": False}
+    if champion.problem:
+        decision: dict[str, Any] = {"promote": False, "reasons": [champion.problem], "first_model": False}
         decision["summary"] = "champion unavailable"
     else:
         decision = statistics.compare(
@@ -172,8 +153,8 @@ def compare(params: Params, root: Path, base: str) -> int:
             threshold,
         )
     decision |= {
-        "base": {"ref": base, "commit": base_commit},
-        "champion": {"model_md5": champion_md5, "trained_from": champion_meta.get("git_commit")},
+        "base": {"ref": base, "commit": champion.commit},
+        "champion": {"model_md5": champion.md5, "trained_from": champion.meta.get("git_commit")},
         "challenger": {
             "model_md5": challenger_md5,
             "commit": io.git_commit(root),
@@ -193,7 +174,9 @@ def compare(params: Params, root: Path, base: str) -> int:
     }
     plots.all_plots(curves, figures)
     history = pd.concat([io.read_frame(paths.train), test], ignore_index=True)
-    models = {"challenger": model} | ({"champion": champion} if champion is not None and "champion" in windows else {})
+    models = {"challenger": model} | ({"champion": champion.model} if "champion" in windows else {})
+    if champion.md5 == challenger_md5:
+        models.pop("champion", None)  # the same model: one line is enough
     by_month = statistics.metric_by_month(history, {n: scoring.predict(m, history) for n, m in models.items()}, windows)
     plots.by_month(by_month, "roc_auc", figures / "by_month.png")
 
@@ -206,6 +189,48 @@ def compare(params: Params, root: Path, base: str) -> int:
     verdict = "PROMOTE" if decision["promote"] else "BLOCK"
     log.info("compare: %s against %s (%s): %s", verdict, base, decision["summary"], "; ".join(decision["reasons"]))
     return EXIT_OK if decision["promote"] else EXIT_BLOCKED
+
+
+@dataclass(frozen=True)
+class _Champion:
+    commit: str | None
+    md5: str | None
+    model: Any = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None
+
+
+def _champion(params: Params, root: Path, base: str, challenger_md5: str, challenger: Any) -> _Champion:
+    """The model that dvc.lock names at `base`, read through git objects and DVC (never a checkout)."""
+    import tempfile
+
+    path = params.paths.model
+    commit = io.git_commit(root, base)
+    if commit is None:
+        return _Champion(
+            None,
+            None,
+            problem=f"base {base!r} names no commit here (a shallow CI checkout needs `git fetch origin {base}`)",
+        )
+    md5 = io.lock_md5(io.git_show(root, base, "dvc.lock"), path)
+    meta = json.loads(io.git_show(root, base, params.paths.model_meta) or "{}")
+    if md5 is None:
+        return _Champion(commit, None)  # the first model
+    if md5 == challenger_md5:
+        return _Champion(commit, md5, challenger, meta)
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            io.fetch_dvc_output(root, base, path, md5, Path(scratch) / "champion.skops")
+            return _Champion(commit, md5, io.load_model(Path(scratch) / "champion.skops"), meta)
+        except Exception as error:
+            detail = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+            return _Champion(
+                commit,
+                md5,
+                meta=meta,
+                problem=f"the champion {md5} that dvc.lock names at {base} could not be fetched ({detail}); "
+                "configure the DVC remote it was pushed to, or `dvc pull` it",
+            )
 
 
 def _window(meta: dict[str, Any]) -> tuple[str, str]:
