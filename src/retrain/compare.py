@@ -195,11 +195,12 @@ def verdict(checks: list[dict[str, Any]]) -> tuple[bool, list[str]]:
 def significance(comparison: dict[str, dict[str, Any]], alpha: float) -> str:
     """One phrase for the primary difference: significant or not, and which way."""
     roc = comparison["roc_auc"]
+    p = "p < 0.001" if roc["p_value"] < 0.001 else f"p = {roc['p_value']:.3f}"
     if roc["delta"] == 0 and roc["ci_low"] == roc["ci_high"] == 0:
         return "no significant change (identical predictions)"
     if roc["p_value"] >= alpha:
-        return f"no significant change (p = {roc['p_value']:.3f})"
-    return f"significantly {'better' if roc['delta'] > 0 else 'worse'} (p = {roc['p_value']:.3f})"
+        return f"no significant change in ROC AUC ({p})"
+    return f"ROC AUC significantly {'better' if roc['delta'] > 0 else 'worse'} ({p})"
 
 
 def compare(

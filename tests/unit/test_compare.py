@@ -54,7 +54,7 @@ def test_a_clearly_better_model_is_significant() -> None:
     strong = 1.5 * y + rng.normal(size=len(y))
     result = compare.paired_bootstrap(y, weak, strong, resamples=300, seed=0)
     assert result["roc_auc"]["ci_low"] > 0 and result["roc_auc"]["p_value"] < 0.01
-    assert compare.significance(result, 0.05).startswith("significantly better")
+    assert compare.significance(result, 0.05) == "ROC AUC significantly better (p < 0.001)"
 
 
 def test_the_bootstrap_interval_covers_a_known_difference_at_about_the_nominal_rate() -> None:
