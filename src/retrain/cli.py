@@ -62,6 +62,18 @@ def featurize(params: Params, root: Path) -> None:
     log.info("featurize: %d training rows, %d test rows", len(split.train), len(split.test))
 
 
+def drift(params: Params, root: Path) -> None:
+    """Stage drift: the newest batch against the training window, per feature; JSON and a PNG for the report."""
+    from retrain import plots
+    from retrain.drift import drift as measure
+
+    paths = params.paths
+    result = measure(io.read_frame(paths.train), io.read_frame(paths.test), params.drift)
+    plots.drift(result["features"], paths.drift_figure)
+    io.write_json(result | {"figure": paths.drift_figure.name}, paths.drift)
+    log.info("drift: %s", result["summary"])
+
+
 def train(params: Params, root: Path) -> None:
     """Stage train: fit the Pipeline and save it with skops, metadata beside it."""
     from retrain.train import metadata
@@ -358,6 +370,7 @@ def _parser() -> argparse.ArgumentParser:
 STAGES: dict[str, Callable[[Params, Path], None]] = {
     "validate": validate,
     "featurize": featurize,
+    "drift": drift,
     "train": train,
     "evaluate": evaluate,
 }

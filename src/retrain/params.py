@@ -27,6 +27,8 @@ class Paths(Section):
     slices: Path
     plots: Path
     figures: Path
+    drift: Path
+    drift_figure: Path
     decision: Path
     report: Path
 
@@ -62,6 +64,15 @@ class Evaluate(Section):
     curve_points: int = Field(ge=2)
 
 
+class Drift(Section):
+    exclude: tuple[str, ...]
+    psi_bins: int = Field(ge=2)
+    psi_floor: float = Field(gt=0)
+    psi_threshold: float = Field(gt=0)
+    alpha: float = Field(gt=0, lt=1)
+    dataset_share: float = Field(gt=0, le=1)
+
+
 class Compare(Section):
     base: str
     bootstrap_resamples: int = Field(ge=100)
@@ -94,6 +105,7 @@ class Params(Section):
     featurize: Featurize
     train: Train
     evaluate: Evaluate
+    drift: Drift
     compare: Compare
     gate: Gate
     tracking: Tracking

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -81,6 +82,23 @@ def by_month(frame: pd.DataFrame, metric: str, path: Path) -> Path:
     axes.set_xticks(range(len(months)), months)
     axes.set(xlabel="month", ylabel=metric, title=f"{metric} per month (hollow: in the training window)")
     axes.legend(loc="best")
+    return _save(figure, path)
+
+
+def drift(features: list[dict[str, Any]], path: Path, top: int = 4, max_bins: int = 12) -> Path:
+    """Reference against current shares for the `top` features by PSI (largest bins only for many categories)."""
+    shown = features[:top]
+    figure = Figure(figsize=(4 * len(shown), 3.4))
+    for axes, feature in zip(figure.subplots(1, len(shown), squeeze=False)[0], shown, strict=True):
+        bins = pd.DataFrame(feature["bins"])
+        bins = bins.loc[bins[["reference", "current"]].max(axis=1).nlargest(max_bins).index.sort_values()]
+        x = np.arange(len(bins))
+        axes.bar(x - 0.2, bins["reference"], width=0.4, label="reference (training)")
+        axes.bar(x + 0.2, bins["current"], width=0.4, label="current (newest batch)")
+        axes.set_xticks(x, bins["bin"], rotation=60, ha="right", fontsize=7)
+        flag = "drifted" if feature["drifted"] else "stable"
+        axes.set(title=f"{feature['feature']}: PSI {feature['psi']:.2f} ({flag})", ylabel="share")
+    figure.axes[0].legend(loc="best", fontsize=7)
     return _save(figure, path)
 
 

@@ -104,8 +104,7 @@ def gather(params: Params, root: Path, base: str, env: Mapping[str, str]) -> Con
         "before": json.loads(io.git_show(root, base, paths.data_metrics) or "null"),
     }
     validation = io.read_json(paths.validation) if paths.validation.exists() else None
-    drift_path = Path(getattr(paths, "drift", paths.report.parent / "drift.json"))
-    drift = io.read_json(drift_path) if drift_path.exists() else None
+    drift = io.read_json(paths.drift) if paths.drift.exists() else None
     return Context(base, params_diff(before_params, after_params), data, validation, drift, trigger(env))
 
 
@@ -240,7 +239,7 @@ def _validation(context: Context) -> str:
     return head + "\n\n" + _table(["batch", "rows", "late share", "cancelled", "passed"], rows)
 
 
-def _drift(context: Context) -> str:
+def _drift(context: Context, figures: set[str]) -> str:
     drift = context.drift or {}
     features = drift.get("features", [])
     head = drift.get("summary", "Drift of the newest batch against the training window.")
@@ -249,14 +248,15 @@ def _drift(context: Context) -> str:
             f["feature"],
             f.get("test", "-"),
             _number(f.get("statistic")),
-            _p(f.get("p_value")),
+            _p(f.get("p_value_adjusted", f.get("p_value"))),
             _number(f.get("psi")),
             "yes" if f.get("drifted") else "no",
         ]
         for f in features
     ]
-    table = _table(["feature", "test", "statistic", "p-value", "PSI", "drifted"], rows) if rows else ""
-    image = "\n\n![drift](drift.png)" if drift.get("figure") else ""
+    header = ["feature", "test", "statistic", "p-value (Holm)", "PSI", "drifted"]
+    table = _table(header, rows) if rows else ""
+    image = f"\n\n![drift]({drift['figure']})" if drift.get("figure") in figures else ""
     return f"{head}\n\n{table}{image}"
 
 
@@ -317,7 +317,7 @@ def render(decision: dict[str, Any], context: Context, figures: set[str]) -> str
     parts.append(_details("Data", _data(context)))
     parts.append(_details("Validation", _validation(context)))
     if context.drift is not None:
-        parts.append(_details("Drift", _drift(context)))
+        parts.append(_details("Drift", _drift(context, figures)))
     pictures = [
         image("confusion", "confusion matrices"),
         image("calibration", "calibration"),

@@ -94,7 +94,8 @@ def test_a_degraded_challenger_is_blocked_and_the_report_says_why(repo: tuple[Pa
     assert "manual dispatch: test" in text
     assert "`train.hyperparameters.hist_gradient_boosting.max_iter` | `300` | `3`" in text
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert sorted(links) == ["by_month.png", "calibration.png", "confusion.png", "pr.png", "roc.png"]
+    assert sorted(links) == ["by_month.png", "calibration.png", "confusion.png", "drift.png", "pr.png", "roc.png"]
+    assert "<summary>Drift" in text and "temp" in text
     for link in links:
         assert (path / "reports" / link).read_bytes()[:4] == b"\x89PNG"
 
