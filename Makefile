@@ -67,8 +67,16 @@ typecheck: setup-dev ## mypy --strict on src and tests
 pytest: setup-dev ## all tests: unit, data, model, integration
 	pytest
 
-bench: setup-dev ## benchmark the pipeline and print a table (see README)
+EVIDENTLY := .bench/evidently
+$(EVIDENTLY)/.installed:  # Evidently is a benchmark-only dependency; 0.7.23 needs pandas < 3, so its own venv
+	$(PYTHON) -m venv $(EVIDENTLY)
+	$(EVIDENTLY)/bin/pip install --quiet "uv==$(UV_VERSION)"
+	$(EVIDENTLY)/bin/uv pip install --quiet --python $(EVIDENTLY)/bin/python "evidently==0.7.23" "pandas<3" pyarrow
+	touch $@
+
+bench: setup-dev $(EVIDENTLY)/.installed ## benchmark the pipeline and drift (against Evidently); prints tables
 	python bench/pipeline.py
+	python bench/drift.py --evidently $(EVIDENTLY)/bin/python
 
 lock: setup-dev ## re-resolve requirements*.lock from pyproject.toml
 	uv pip compile --quiet --python-version 3.11 pyproject.toml -o requirements.lock

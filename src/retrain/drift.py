@@ -13,6 +13,7 @@ the raw data; the results equal `scipy.stats.ks_2samp` and `scipy.stats.chi2_con
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -24,70 +25,96 @@ from retrain.params import Drift
 
 MISSING = "(missing)"
 EXACT_KS_MAX_ROWS = 10_000  # scipy's ks_2samp computes exact p-values up to this size, asymptotic ones above
+LOG_SMALLEST = np.log(np.nextafter(0, 1))  # about -744.4: exp() of anything lower is 0.0 in float64
 
 
-def _counts(values: pd.Series) -> pd.Series:
-    return values.value_counts(sort=False, dropna=True)
+@dataclass(frozen=True)
+class Counts:
+    """One feature on both sides, reduced to value counts (one hash pass each) and missing counts."""
+
+    reference: pd.Series
+    current: pd.Series
+    reference_rows: int
+    current_rows: int
+
+    @classmethod
+    def of(cls, reference: pd.Series, current: pd.Series, categorical: bool) -> Counts:
+        def counts(values: pd.Series) -> pd.Series:
+            counted = values.value_counts(sort=False, dropna=True)
+            return counted if categorical else counted.sort_index()
+
+        return cls(counts(reference), counts(current), len(reference), len(current))
+
+    def missing(self) -> tuple[int, int]:
+        return self.reference_rows - int(self.reference.sum()), self.current_rows - int(self.current.sum())
 
 
-def ks_test(reference: pd.Series, current: pd.Series) -> tuple[float, float]:
-    """Two-sided KS statistic and p-value from value counts, as `scipy.stats.ks_2samp` gives them."""
-    ref, cur = reference.dropna(), current.dropna()
-    if max(len(ref), len(cur)) <= EXACT_KS_MAX_ROWS:
-        result = stats.ks_2samp(ref.to_numpy(), cur.to_numpy())
+def ks_test(reference: pd.Series, current: pd.Series, counts: Counts | None = None) -> tuple[float, float]:
+    """Two-sided KS statistic and p-value of the non-missing values, as `scipy.stats.ks_2samp` gives them."""
+    counts = counts or Counts.of(reference, current, categorical=False)
+    n1, n2 = int(counts.reference.sum()), int(counts.current.sum())
+    if max(n1, n2) <= EXACT_KS_MAX_ROWS:
+        result = stats.ks_2samp(reference.dropna().to_numpy(), current.dropna().to_numpy())
         return float(result.statistic), float(result.pvalue)
-    ref_counts, cur_counts = _counts(ref), _counts(cur)
-    values = np.union1d(ref_counts.index.to_numpy(), cur_counts.index.to_numpy())
-    ref_cdf = np.cumsum(ref_counts.reindex(values, fill_value=0).to_numpy()) / len(ref)
-    cur_cdf = np.cumsum(cur_counts.reindex(values, fill_value=0).to_numpy()) / len(cur)
+    values = np.union1d(counts.reference.index.to_numpy(), counts.current.index.to_numpy())
+    ref_cdf = np.cumsum(counts.reference.reindex(values, fill_value=0).to_numpy()) / n1
+    cur_cdf = np.cumsum(counts.current.reindex(values, fill_value=0).to_numpy()) / n2
     statistic = float(np.max(np.abs(ref_cdf - cur_cdf)))
-    m, n = sorted([float(len(ref)), float(len(cur))], reverse=True)
-    p_value = float(np.clip(stats.kstwo.sf(statistic, np.round(m * n / (m + n))), 0, 1))
-    return statistic, p_value
+    m, n = sorted([float(n1), float(n2)], reverse=True)
+    effective = np.round(m * n / (m + n))
+    # The Dvoretzky-Kiefer-Wolfowitz bound 2 exp(-2 n D^2) caps the p-value; when it underflows to 0, scipy's
+    # (slow, 50 ms) exact tail is 0.0 too, so skip it.
+    if -2 * effective * statistic**2 < LOG_SMALLEST:
+        return statistic, 0.0
+    return statistic, float(np.clip(stats.kstwo.sf(statistic, effective), 0, 1))
 
 
-def chi_square_test(reference: pd.Series, current: pd.Series) -> tuple[float, float]:
+def chi_square_test(reference: pd.Series, current: pd.Series, counts: Counts | None = None) -> tuple[float, float]:
     """Chi-square test of independence on the 2 x categories table, as `scipy.stats.chi2_contingency` gives it.
     A category seen on one side only is a column with a zero, which the test handles."""
-    table = pd.concat([_counts(reference), _counts(current)], axis=1).fillna(0).to_numpy().T
+    counts = counts or Counts.of(reference, current, categorical=True)
+    table = pd.concat([counts.reference, counts.current], axis=1).fillna(0).to_numpy().T
     if table.shape[1] < 2:
         return 0.0, 1.0
     result = stats.chi2_contingency(table)
     return float(result.statistic), float(result.pvalue)
 
 
-def _quantile_edges(reference: pd.Series, bins: int) -> np.ndarray:
+def _quantile_edges(counts: pd.Series, bins: int) -> np.ndarray:
     """Interior bin edges at reference quantiles (the inverted-CDF definition, so every edge is an observed value),
-    from value counts; ties can merge bins."""
-    counts = _counts(reference).sort_index()
+    from sorted value counts; ties can merge bins."""
     cumulative = np.cumsum(counts.to_numpy()) / counts.sum()
     quantiles = np.linspace(0, 1, bins + 1)[1:-1]
     positions = np.minimum(np.searchsorted(cumulative, quantiles, side="left"), len(counts) - 1)
     return np.unique(counts.index.to_numpy()[positions])
 
 
-def binned_shares(reference: pd.Series, current: pd.Series, categorical: bool, bins: int) -> pd.DataFrame:
-    """Share of each side in each bin (quantile bins or categories, plus a bin for missing values)."""
+def binned_shares(
+    reference: pd.Series, current: pd.Series, categorical: bool, bins: int, counts: Counts | None = None
+) -> pd.DataFrame:
+    """Share of each side in each bin (quantile bins or categories), plus a bin for missing values."""
+    counts = counts or Counts.of(reference, current, categorical)
+    missing = counts.missing()
     if categorical:
-        ref_counts = _counts(reference.astype(object).fillna(MISSING))
-        cur_counts = _counts(current.astype(object).fillna(MISSING))
-        table = pd.concat([ref_counts, cur_counts], axis=1).fillna(0)
+        table = pd.concat([counts.reference, counts.current], axis=1).fillna(0)
         labels = [str(label) for label in table.index]
         ref_bins, cur_bins = table.iloc[:, 0].to_numpy(), table.iloc[:, 1].to_numpy()
     else:
-        edges = _quantile_edges(reference.dropna(), bins)
+        edges = _quantile_edges(counts.reference, bins)
 
-        def binned(values: pd.Series) -> np.ndarray:
-            counts = _counts(values)
-            index = np.searchsorted(edges, counts.index.to_numpy(), side="right")
-            binned = np.bincount(index, weights=counts.to_numpy(), minlength=len(edges) + 1)
-            return np.append(binned, values.isna().sum())
+        def binned(counted: pd.Series) -> np.ndarray:
+            index = np.searchsorted(edges, counted.index.to_numpy(), side="right")
+            return np.bincount(index, weights=counted.to_numpy(), minlength=len(edges) + 1)
 
         bounds = [-np.inf, *edges, np.inf]
-        labels = [f"[{low:g}, {high:g})" for low, high in itertools.pairwise(bounds)] + [MISSING]
-        ref_bins, cur_bins = binned(reference), binned(current)
+        labels = [f"[{low:g}, {high:g})" for low, high in itertools.pairwise(bounds)]
+        ref_bins, cur_bins = binned(counts.reference), binned(counts.current)
     return pd.DataFrame(
-        {"bin": labels, "reference": ref_bins / max(len(reference), 1), "current": cur_bins / max(len(current), 1)}
+        {
+            "bin": [*labels, MISSING],
+            "reference": np.append(ref_bins, missing[0]) / max(counts.reference_rows, 1),
+            "current": np.append(cur_bins, missing[1]) / max(counts.current_rows, 1),
+        }
     )
 
 
@@ -117,9 +144,10 @@ def drift(
     rows: list[dict[str, Any]] = []
     for name in features:
         categorical = not pd.api.types.is_numeric_dtype(reference[name])
+        counts = Counts.of(reference[name], current[name], categorical)
         test = chi_square_test if categorical else ks_test
-        statistic, p_value = test(reference[name], current[name])
-        shares = binned_shares(reference[name], current[name], categorical, params.psi_bins)
+        statistic, p_value = test(reference[name], current[name], counts)
+        shares = binned_shares(reference[name], current[name], categorical, params.psi_bins, counts)
         rows.append(
             {
                 "feature": name,

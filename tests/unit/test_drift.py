@@ -15,11 +15,14 @@ PARAMS = Drift(
 )
 
 
-@pytest.mark.parametrize("rows", [(800, 300), (40_000, 12_000)])  # scipy's exact and asymptotic branches
-def test_ks_equals_scipy_with_ties_and_missing_values(rows: tuple[int, int]) -> None:
+@pytest.mark.parametrize(
+    ("rows", "shift"),
+    [((800, 300), 0.05), ((40_000, 12_000), 0.05), ((40_000, 12_000), 1.0)],  # exact, asymptotic, underflow
+)
+def test_ks_equals_scipy_with_ties_and_missing_values(rows: tuple[int, int], shift: float) -> None:
     rng = np.random.default_rng(0)
     reference = pd.Series(np.round(rng.normal(size=rows[0]), 1))
-    current = pd.Series(np.round(rng.normal(0.05, 1.1, size=rows[1]), 1))
+    current = pd.Series(np.round(rng.normal(shift, 1.1, size=rows[1]), 1))
     reference.iloc[::50] = np.nan
     expected = stats.ks_2samp(reference.dropna(), current.dropna())
     statistic, p_value = drift.ks_test(reference, current)
