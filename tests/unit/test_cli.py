@@ -33,20 +33,21 @@ def test_a_missing_landing_folder_is_bad_input(tmp_path: Path, caplog: pytest.Lo
     assert "landing folder not found" in caplog.text
 
 
-def test_a_batch_with_a_wrong_name_is_bad_input(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("july.parquet", b"", "must be named YYYY-MM.parquet, found july.parquet"),
+        ("2013-01.parquet", b"not parquet", "2013-01.parquet: not a readable parquet file"),
+    ],
+)
+def test_a_bad_batch_file_is_bad_input(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, name: str, content: bytes, message: str
+) -> None:
     path = _params(tmp_path)
     (tmp_path / "data/landing").mkdir(parents=True)
-    (tmp_path / "data/landing/july.parquet").write_bytes(b"")
+    (tmp_path / "data/landing" / name).write_bytes(content)
     assert cli.main(["--params", str(path), "validate"]) == cli.EXIT_BAD_INPUT
-    assert "must be named YYYY-MM.parquet, found july.parquet" in caplog.text
-
-
-def test_a_corrupt_batch_is_bad_input(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    path = _params(tmp_path)
-    (tmp_path / "data/landing").mkdir(parents=True)
-    (tmp_path / "data/landing/2013-01.parquet").write_bytes(b"not parquet")
-    assert cli.main(["--params", str(path), "validate"]) == cli.EXIT_BAD_INPUT
-    assert "2013-01.parquet: not a readable parquet file" in caplog.text
+    assert message in caplog.text
 
 
 def test_unknown_command_is_bad_usage() -> None:
