@@ -17,7 +17,7 @@ export ITERATIVE_DO_NOT_TRACK := 1
 
 BASE ?= main
 
-.PHONY: help setup setup-dev data retrain repro summary compare report test lint typecheck pytest bench lock clean
+.PHONY: help setup setup-dev data retrain repro summary compare report monitor alert test lint typecheck pytest bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -54,6 +54,12 @@ compare: setup ## champion ($(BASE)) against the working tree's model; exits 3 w
 report: setup ## compare, then render reports/report.md and print the verdict (a blocked gate is not an error here)
 	retrain compare --base $(BASE) || [[ $$? == 3 ]]
 	retrain report --base $(BASE)
+
+monitor: setup ## decide from the inference log ($$RETRAIN_INFERENCE_LOG) whether to retrain: reports/monitor.json
+	retrain monitor
+
+alert: setup ## render reports/alert.md from the last verdict; POST it to $$RETRAIN_WEBHOOK_URL when retraining
+	retrain alert
 
 test: lint typecheck pytest ## ruff, mypy and every test
 

@@ -313,6 +313,71 @@ def bootstrap(params: Params, root: Path) -> None:
     log.info("bootstrap: %d file(s) regenerated, %d already in place", len(written), len(pointers) - len(written))
 
 
+def monitor(params: Params, root: Path, now: str | None = None) -> None:
+    """Decide whether to retrain from the inference log and late labels; writes reports/monitor.json (and, in
+    GitHub Actions, step outputs `retrain` and `reason` and a job summary)."""
+    import os
+
+    import pandas as pd
+
+    from retrain import alert
+    from retrain import monitor as watch
+
+    paths = params.paths
+    log_dir = Path(os.environ.get("RETRAIN_INFERENCE_LOG") or params.monitor.log_dir)
+    labels_dir = Path(os.environ.get("RETRAIN_LABELS") or params.monitor.labels_dir)
+    traffic, malformed = watch.parse_log(io.read_lines(log_dir))
+    labels, malformed_labels = watch.parse_labels(io.read_lines(labels_dir))
+    verdict = watch.monitor(
+        traffic,
+        labels,
+        io.read_frame(paths.train),
+        io.read_json(paths.metrics),
+        pd.Timestamp(io.read_json(paths.model_meta)["training_window"]["last"]),
+        pd.Timestamp(now) if now else pd.Timestamp.now(tz="UTC"),
+        params.monitor,
+        params.drift,
+        params.featurize.late_minutes,
+    )
+    verdict |= {
+        "inference_log": str(log_dir),
+        "malformed_lines": malformed,
+        "malformed_label_lines": malformed_labels,
+        "models_seen": sorted(traffic["model"].dropna().unique().tolist()),
+    }
+    io.write_json(verdict, paths.monitor)
+    if os.environ.get("GITHUB_OUTPUT"):
+        reason = "; ".join(verdict["reasons"]).replace("\n", " ")
+        with Path(os.environ["GITHUB_OUTPUT"]).open("a") as outputs:
+            outputs.write(f"retrain={str(verdict['retrain']).lower()}\nreason={reason}\n")
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with Path(os.environ["GITHUB_STEP_SUMMARY"]).open("a") as summary_file:
+            summary_file.write(alert.render(verdict, os.environ))
+    if malformed or malformed_labels:
+        log.warning(
+            "monitor: skipped %d malformed log line(s), %d malformed label line(s)", malformed, malformed_labels
+        )
+    log.info("monitor: retrain=%s %s", verdict["retrain"], "; ".join(verdict["reasons"]) or "(nothing fired)")
+
+
+def alert(params: Params, root: Path, webhook: str | None = None) -> None:
+    """Render the alert for the last monitoring verdict (reports/alert.md); POST it to a webhook when retraining."""
+    import os
+
+    from retrain import alert as alerting
+
+    verdict = io.read_json(params.paths.monitor)
+    params.paths.alert.write_text(alerting.render(verdict, os.environ))
+    print(alerting.title(verdict))
+    url = webhook or os.environ.get("RETRAIN_WEBHOOK_URL")
+    if url and verdict["retrain"]:
+        try:
+            status = alerting.post(url, alerting.payload(verdict, os.environ))
+        except ConnectionError as error:
+            raise BadInput(str(error)) from error
+        log.info("alert: posted to the webhook (HTTP %d)", status)
+
+
 def report(params: Params, root: Path, base: str) -> None:
     """Render reports/report.md (for CML) from the decision of `retrain compare`, and print the verdict."""
     import os
@@ -356,6 +421,10 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser(name, help=(function.__doc__ or "").splitlines()[0])
     batch = commands.add_parser("new-batch", help=(new_batch.__doc__ or "").splitlines()[0])
     batch.add_argument("month", help="YYYY-MM, e.g. 2013-07")
+    watch = commands.add_parser("monitor", help=(monitor.__doc__ or "").splitlines()[0], description=monitor.__doc__)
+    watch.add_argument("--now", help="evaluate as of this ISO time (default: now), e.g. to replay a log")
+    warn = commands.add_parser("alert", help=(alert.__doc__ or "").splitlines()[0], description=alert.__doc__)
+    warn.add_argument("--webhook", help="URL to POST the alert to (default: $RETRAIN_WEBHOOK_URL; only if retraining)")
     gated: tuple[tuple[str, Callable[..., Any]], ...] = (("compare", compare), ("report", report))
     for name, function in gated:
         command = commands.add_parser(
@@ -389,6 +458,10 @@ def main(argv: list[str] | None = None) -> int:
             return compare(params, root, arguments.base or params.compare.base)
         elif arguments.command == "report":
             report(params, root, arguments.base or params.compare.base)
+        elif arguments.command == "monitor":
+            monitor(params, root, arguments.now)
+        elif arguments.command == "alert":
+            alert(params, root, arguments.webhook)
         else:
             COMMANDS[arguments.command](params, root)
     except (BadInput, ParamsError, io.InputError, TrackingError) as error:

@@ -147,6 +147,16 @@ def load_model(path: Path) -> Any:
     return sio.load(path, trusted=TRUSTED_TYPES)
 
 
+def read_lines(directory: Path) -> list[str]:
+    """Every line of the JSON-lines files in a folder (oldest file name first); none if the folder is missing."""
+    if not directory.is_dir():
+        return []
+    lines: list[str] = []
+    for path in sorted(directory.glob("*.jsonl")):
+        lines += path.read_text(errors="replace").splitlines()
+    return lines
+
+
 # --- files as they are at a git ref (never by checking it out) ----------------------------------------------
 
 

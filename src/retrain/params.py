@@ -30,6 +30,8 @@ class Paths(Section):
     drift: Path
     drift_figure: Path
     decision: Path
+    monitor: Path
+    alert: Path
     report: Path
 
 
@@ -73,6 +75,16 @@ class Drift(Section):
     dataset_share: float = Field(gt=0, le=1)
 
 
+class Monitor(Section):
+    log_dir: Path
+    labels_dir: Path
+    window_days: int = Field(ge=1)
+    min_predictions: int = Field(ge=1)
+    min_labelled: int = Field(ge=1)
+    max_roc_auc_drop: float = Field(ge=0)
+    max_staleness_days: int = Field(ge=0)
+
+
 class Compare(Section):
     base: str
     bootstrap_resamples: int = Field(ge=100)
@@ -106,6 +118,7 @@ class Params(Section):
     train: Train
     evaluate: Evaluate
     drift: Drift
+    monitor: Monitor
     compare: Compare
     gate: Gate
     tracking: Tracking

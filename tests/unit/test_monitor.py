@@ -1,0 +1,183 @@
+"""Monitoring on simulated traffic: real flights scored by a real model, written as the service's inference log."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from sklearn.pipeline import Pipeline
+
+from retrain import alert, bundled, cli, featurize, monitor, schema, train
+from retrain.params import Params
+
+from ..conftest import ROOT
+
+NOW = pd.Timestamp("2026-11-27 12:00", tz="UTC")
+
+
+@pytest.fixture(scope="module")
+def weather() -> pd.DataFrame:
+    return bundled.weather()
+
+
+@pytest.fixture(scope="module")
+def reference(weather: pd.DataFrame) -> pd.DataFrame:
+    flights = pd.concat([bundled.flights(2013, m) for m in (3, 4, 5)], ignore_index=True)
+    return featurize.label(featurize.join_weather(flights, weather), 15)[0]
+
+
+@pytest.fixture(scope="module")
+def model(reference: pd.DataFrame, params: Params) -> Pipeline:
+    settings = params.train.model_copy(update={"hyperparameters": {"hist_gradient_boosting": {"max_iter": 40}}})
+    return train.train(reference, settings)
+
+
+def log_lines(model: Pipeline, flights: pd.DataFrame, rows: int = 2000, seed: int = 0) -> list[str]:
+    """Inference log records for a sample of flights, timestamped within the last day."""
+    sample = flights.sample(rows, random_state=seed).reset_index(drop=True)
+    probabilities = model.predict_proba(sample[list(schema.FEATURES)])[:, 1]
+    lines = []
+    for index, row in enumerate(sample[[*schema.FEATURES, "flight"]].to_dict("records")):
+        record = {
+            "request_id": f"r{index}",
+            "timestamp": (NOW - pd.Timedelta(minutes=index)).isoformat(),
+            "model": "a" * 32,
+            "features": {name: (None if pd.isna(value) else value) for name, value in row.items()},
+            "probability": float(probabilities[index]),
+        }
+        lines.append(json.dumps(record, default=str))
+    return lines
+
+
+def label_lines(flights: pd.DataFrame, flip: bool = False) -> list[str]:
+    delays = -flights["arr_delay"] + 20 if flip else flights["arr_delay"]
+    return [
+        json.dumps(
+            {**{k: row[k].item() if hasattr(row[k], "item") else row[k] for k in schema.FLIGHT_KEY}, "arr_delay": d}
+        )
+        for (_, row), d in zip(flights.iterrows(), delays, strict=True)
+    ]
+
+
+def check(lines: list[str], labels: list[str], reference: pd.DataFrame, params: Params) -> dict[str, Any]:
+    traffic, _ = monitor.parse_log(lines)
+    labelled, _ = monitor.parse_labels(labels)
+    promoted = {"roc_auc": 0.75}
+    last = pd.Timestamp("2013-06-01 03:00", tz="UTC")
+    return monitor.monitor(traffic, labelled, reference, promoted, last, NOW, params.monitor, params.drift, 15)
+
+
+def test_a_fresh_healthy_log_does_not_trigger(model: Pipeline, reference: pd.DataFrame, params: Params) -> None:
+    verdict = check(log_lines(model, reference), label_lines(reference.head(20_000)), reference, params)
+    assert verdict["retrain"] is False, verdict["reasons"]
+    assert verdict["checks"]["performance"]["labelled"] >= params.monitor.min_labelled
+
+
+def test_degraded_accuracy_on_labelled_traffic_triggers(
+    model: Pipeline, reference: pd.DataFrame, params: Params
+) -> None:
+    labels = label_lines(reference.head(20_000), flip=True)  # the world now does the opposite of what we learnt
+    verdict = check(log_lines(model, reference), labels, reference, params)
+    assert verdict["retrain"] is True
+    assert verdict["reasons"][0].startswith("live ROC AUC")
+
+
+def test_drifted_stale_traffic_triggers(
+    model: Pipeline, reference: pd.DataFrame, weather: pd.DataFrame, params: Params
+) -> None:
+    august = featurize.join_weather(bundled.flights(2013, 8), weather)
+    verdict = check(log_lines(model, august), [], reference, params)
+    assert verdict["retrain"] is True
+    assert any(r.startswith("data drift in recent traffic") and "temp" in r for r in verdict["reasons"])
+    assert any("days older than the traffic" in r for r in verdict["reasons"])
+    assert verdict["checks"]["performance"]["labelled"] == 0
+
+
+def test_malformed_lines_are_counted_and_skipped(model: Pipeline, reference: pd.DataFrame) -> None:
+    good = log_lines(model, reference, rows=10)
+    bad = ["not json", "{}", '{"request_id": 1}', good[0].replace('"probability": ', '"probability": "high", "x": ')]
+    traffic, malformed = monitor.parse_log([*good, *bad, ""])
+    assert (len(traffic), malformed) == (10, 4)
+
+
+def test_a_quiet_window_is_not_judged(model: Pipeline, reference: pd.DataFrame, params: Params) -> None:
+    verdict = check(log_lines(model, reference, rows=50), [], reference, params)
+    assert "drift" not in verdict["checks"] and "fewer than" in verdict["checks"]["volume"]["note"]
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: ClassVar[list[dict[str, Any]]] = []
+
+    def do_POST(self) -> None:
+        self.received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def receiver() -> Iterator[str]:
+    server = HTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}/hook"
+    server.shutdown()
+
+
+def test_monitor_and_alert_commands_write_outputs_and_post_the_webhook(
+    tmp_path: Path,
+    model: Pipeline,
+    weather: pd.DataFrame,
+    reference: pd.DataFrame,
+    receiver: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = yaml.safe_load((ROOT / "params.yaml").read_text())
+    settings["paths"] = {key: str(tmp_path / value) for key, value in settings["paths"].items()}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(settings))
+    (tmp_path / "data/features").mkdir(parents=True)
+    reference.to_parquet(tmp_path / "data/features/train.parquet")
+    (tmp_path / "metrics").mkdir()
+    (tmp_path / "metrics/metrics.json").write_text(json.dumps({"roc_auc": 0.75}))
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models/model.json").write_text(json.dumps({"training_window": {"last": "2013-06-01 03:00:00+00:00"}}))
+    (tmp_path / "log").mkdir()
+    august = featurize.join_weather(bundled.flights(2013, 8), weather)
+    (tmp_path / "log/predictions-2026-11-27.jsonl").write_text("\n".join([*log_lines(model, august), "garbage"]))
+    monkeypatch.setenv("RETRAIN_INFERENCE_LOG", str(tmp_path / "log"))
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "outputs"))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.com")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "acme/retrain")
+    monkeypatch.setenv("GITHUB_RUN_ID", "7")
+    params = str(tmp_path / "params.yaml")
+
+    assert cli.main(["--params", params, "monitor", "--now", NOW.isoformat()]) == 0
+    verdict = json.loads((tmp_path / "reports/monitor.json").read_text())
+    assert verdict["retrain"] is True and verdict["malformed_lines"] == 1
+    outputs = (tmp_path / "outputs").read_text().splitlines()
+    assert outputs[0] == "retrain=true" and outputs[1].startswith("reason=data drift in recent traffic")
+    assert (tmp_path / "summary.md").read_text().startswith("## Retraining triggered")
+
+    assert cli.main(["--params", params, "alert", "--webhook", receiver]) == 0
+    (posted,) = _Receiver.received
+    assert posted["retrain"] is True and posted["label"] == alert.LABEL
+    assert "https://github.com/acme/retrain/actions/runs/7" in posted["text"]
+    assert (tmp_path / "reports/alert.md").read_text() == posted["text"]
+    assert cli.main(["--params", params, "alert", "--webhook", "http://127.0.0.1:9/hook"]) == cli.EXIT_BAD_INPUT
+
+
+def test_probabilities_in_the_log_are_the_models(model: Pipeline, reference: pd.DataFrame) -> None:
+    traffic, _ = monitor.parse_log(log_lines(model, reference, rows=20))
+    again = model.predict_proba(traffic[list(schema.FEATURES)])[:, 1]
+    np.testing.assert_allclose(traffic["probability"], again, rtol=1e-12)
