@@ -17,7 +17,7 @@ export ITERATIVE_DO_NOT_TRACK := 1
 
 BASE ?= main
 
-.PHONY: help setup setup-dev data retrain repro summary compare report monitor alert test lint typecheck pytest bench lock clean
+.PHONY: help setup setup-dev data retrain repro summary compare report monitor alert serve bento test lint typecheck pytest bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -60,6 +60,12 @@ monitor: setup ## decide from the inference log ($$RETRAIN_INFERENCE_LOG) whethe
 
 alert: setup ## render reports/alert.md from the last verdict; POST it to $$RETRAIN_WEBHOOK_URL when retraining
 	retrain alert
+
+serve: setup ## serve the model dvc.lock names on 127.0.0.1:3000 (BentoML); logs to $$RETRAIN_INFERENCE_LOG if set
+	OMP_NUM_THREADS=1 bentoml serve retrain.serve:FlightDelayService --host 127.0.0.1 --port 3000
+
+bento: setup-dev ## build the Bento (offline: requirements come from requirements.lock)
+	bentoml build
 
 test: lint typecheck pytest ## ruff, mypy and every test
 

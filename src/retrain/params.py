@@ -85,6 +85,13 @@ class Monitor(Section):
     max_staleness_days: int = Field(ge=0)
 
 
+class Serve(Section):
+    max_records: int = Field(ge=1)
+    max_body_bytes: int = Field(ge=1024)
+    log_sample: float = Field(ge=0, le=1)
+    log_max_bytes: int = Field(ge=1024)
+
+
 class Compare(Section):
     base: str
     bootstrap_resamples: int = Field(ge=100)
@@ -119,6 +126,7 @@ class Params(Section):
     evaluate: Evaluate
     drift: Drift
     monitor: Monitor
+    serve: Serve
     compare: Compare
     gate: Gate
     tracking: Tracking

@@ -1,0 +1,259 @@
+"""The BentoML service for real: `bentoml serve` on a free port, answering real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from sklearn.pipeline import Pipeline
+
+from retrain import bundled, featurize, io, schema, train
+from retrain.params import Params
+
+from ..conftest import ROOT
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+@dataclass
+class Server:
+    url: str
+    root: Path
+    log_dir: Path
+    output: Path
+    model: Pipeline
+    shadow: Pipeline
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _env(home: Path, root: Path, **extra: str) -> dict[str, str]:
+    return dict(
+        os.environ,
+        PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}",
+        BENTOML_HOME=str(home),
+        BENTOML_DO_NOT_TRACK="true",
+        OMP_NUM_THREADS="1",
+        RETRAIN_ROOT=str(root),
+        **extra,
+    )
+
+
+def post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
+
+
+def get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read()
+    except (urllib.error.URLError, ConnectionError) as error:
+        return getattr(error, "code", 0), b""
+
+
+@pytest.fixture(scope="module")
+def flights() -> pd.DataFrame:
+    weather = bundled.weather()
+    return featurize.label(featurize.join_weather(bundled.flights(2013, 2), weather), 15)[0]
+
+
+def _fit(frame: pd.DataFrame, params: Params, iterations: int) -> Pipeline:
+    settings = params.train.model_copy(update={"hyperparameters": {"hist_gradient_boosting": {"max_iter": iterations}}})
+    return train.train(frame, settings)
+
+
+def deploy_root(root: Path, model: Pipeline) -> None:
+    """What the service needs from a repository: params, dvc.lock naming the model, the model and its metadata."""
+    (root / "models").mkdir(parents=True)
+    shutil.copy(ROOT / "params.yaml", root / "params.yaml")
+    io.save_model(model, root / "models/model.skops")
+    lock = {
+        "schema": "2.0",
+        "stages": {"train": {"outs": [{"path": "models/model.skops", "md5": io.md5(root / "models/model.skops")}]}},
+    }
+    (root / "dvc.lock").write_text(yaml.safe_dump(lock))
+    (root / "models/model.json").write_text(
+        json.dumps({"training_window": {"first": "2013-02-01", "last": "2013-03-01"}})
+    )
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, flights: pd.DataFrame, params: Params) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp("service")
+    model, shadow = _fit(flights, params, 30), _fit(flights, params, 5)
+    deploy_root(base / "repo", model)
+    io.save_model(shadow, base / "shadow.skops")
+    port, output = _free_port(), base / "server.log"
+    env = _env(
+        base / "bentoml",
+        base / "repo",
+        RETRAIN_INFERENCE_LOG=str(base / "log"),
+        RETRAIN_SHADOW_MODEL=str(base / "shadow.skops"),
+    )
+    with output.open("w") as sink:
+        process = subprocess.Popen(
+            ["bentoml", "serve", "retrain.serve:FlightDelayService", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT / "src",
+            env=env,
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while get(f"{url}/readyz")[0] != 200:
+            assert process.poll() is None and time.monotonic() < deadline, output.read_text()
+            time.sleep(0.3)
+        yield Server(url, base / "repo", base / "log", output, model, shadow)
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def _records(frame: pd.DataFrame, rows: int) -> list[dict[str, Any]]:
+    sample = frame.head(rows)[[*schema.FEATURES, "flight"]]
+    return [{str(k): (None if pd.isna(v) else v) for k, v in row.items()} for row in sample.to_dict("records")]
+
+
+def test_answers_equal_the_in_process_pipeline(server: Server, flights: pd.DataFrame) -> None:
+    records = _records(flights, 100)
+    status, answer = post(f"{server.url}/predict", json.dumps({"records": records}).encode())
+    assert status == 200
+    expected = server.model.predict_proba(flights.head(100)[list(schema.FEATURES)])[:, 1]
+    np.testing.assert_allclose(answer["probabilities"], expected, rtol=1e-9)
+    assert answer["predictions"] == [int(p >= 0.3) for p in expected]
+    assert answer["model"] == io.md5(server.root / "models/model.skops")
+
+
+def test_one_record_and_a_thousand_records(server: Server, flights: pd.DataFrame) -> None:
+    for rows in (1, 1000):
+        status, answer = post(f"{server.url}/predict", json.dumps({"records": _records(flights, rows)}).encode())
+        assert status == 200 and len(answer["probabilities"]) == rows
+
+
+def _bad_inputs(good: dict[str, Any]) -> dict[str, tuple[bytes, str, int, str]]:
+    def body(**changes: Any) -> bytes:
+        return json.dumps({"records": [good | changes]}).encode()
+
+    without_dest = {k: v for k, v in good.items() if k != "dest"}
+    return {
+        "malformed JSON": (b'{"records": [', "application/json", 400, "not valid JSON"),
+        "not JSON at all": (b"year=2013", "application/x-www-form-urlencoded", 415, "Content-Type"),
+        "body over the limit": (b'{"records": "' + b"x" * 2_100_000 + b'"}', "application/json", 413, "body over"),
+        "empty list": (b'{"records": []}', "application/json", 422, "at least 1 item"),
+        "too many records": (json.dumps({"records": [good] * 2001}).encode(), "application/json", 422, "at most 2000"),
+        "records is not a list": (b'{"records": {"year": 2013}}', "application/json", 422, "records"),
+        "no records key": (b'{"rows": []}', "application/json", 422, "records: Field required"),
+        "missing field": (
+            json.dumps({"records": [without_dest]}).encode(),
+            "application/json",
+            422,
+            "dest: Field required",
+        ),
+        "unknown field": (body(gate="A1"), "application/json", 422, "gate: Extra inputs are not permitted"),
+        "string in a number": (body(distance="far"), "application/json", 422, "distance"),
+        "out of range": (body(month=13), "application/json", 422, "month: Input should be less than or equal to 12"),
+        "not a time": (body(sched_dep_time=1275), "application/json", 422, "sched_dep_time"),
+        "unknown origin": (body(origin="BOS"), "application/json", 422, "origin"),
+        "not a date": (body(month=2, day=30), "application/json", 422, "not a date"),
+        "null where required": (body(carrier=None), "application/json", 422, "carrier"),
+    }
+
+
+def test_each_kind_of_bad_input_gets_its_4xx_and_the_service_keeps_serving(
+    server: Server, flights: pd.DataFrame
+) -> None:
+    good = _records(flights, 1)[0]
+    cases = _bad_inputs(good)
+    assert len(cases) >= 12
+    for kind, (payload, content_type, expected, words) in cases.items():
+        status, answer = post(f"{server.url}/predict", payload, content_type)
+        assert status == expected, (kind, status, answer)
+        assert words in json.dumps(answer), (kind, answer)
+    assert post(f"{server.url}/predict", json.dumps({"records": [good]}).encode())[0] == 200
+    log = server.output.read_text()
+    assert "Traceback" not in log and "[ERROR]" not in log
+    metrics = get(f"{server.url}/metrics")[1].decode()
+    assert 'retrain_rejected_requests_total{reason="invalid_records"}' in metrics
+    assert 'retrain_rejected_requests_total{reason="malformed_json"} 1.0' in metrics
+
+
+def test_metadata_names_the_model_and_its_training(server: Server) -> None:
+    status, body = get(f"{server.url}/metadata")
+    meta = json.loads(body)
+    assert status == 200 and meta["model"] == io.md5(server.root / "models/model.skops")
+    assert meta["training_window"]["first"] == "2013-02-01" and meta["features"] == list(schema.FEATURES)
+
+
+def test_32_concurrent_clients_get_no_errors(server: Server, flights: pd.DataFrame) -> None:
+    body = json.dumps({"records": _records(flights, 1)}).encode()
+    with ThreadPoolExecutor(32) as pool:
+        statuses = list(pool.map(lambda _: post(f"{server.url}/predict", body)[0], range(128)))
+    assert statuses == [200] * 128
+
+
+def test_the_inference_log_holds_every_prediction_with_the_shadow_answer(server: Server, flights: pd.DataFrame) -> None:
+    records = _records(flights.iloc[2000:], 7)
+    status, answer = post(f"{server.url}/predict", json.dumps({"records": records}).encode())
+    assert status == 200
+    deadline, lines = time.monotonic() + 10, []
+    while time.monotonic() < deadline:
+        lines = [
+            json.loads(line)
+            for path in sorted(server.log_dir.glob("*.jsonl"))
+            for line in path.read_text().splitlines()
+        ]
+        if any(line["features"] == records[-1] for line in lines):
+            break
+        time.sleep(0.2)
+    mine = [line for line in lines if line["features"] in records]
+    assert len(mine) == 7
+    shadow = server.shadow.predict_proba(flights.iloc[2000:2007][list(schema.FEATURES)])[:, 1]
+    np.testing.assert_allclose([line["shadow_probability"] for line in mine], shadow, rtol=1e-9)
+    np.testing.assert_allclose([line["probability"] for line in mine], answer["probabilities"], rtol=1e-12)
+    assert {line["model"] for line in mine} == {answer["model"]}
+    assert len({line["request_id"] for line in mine}) == 7
+
+
+def test_a_tampered_model_is_refused_before_any_worker_starts(
+    tmp_path: Path, flights: pd.DataFrame, params: Params
+) -> None:
+    deploy_root(tmp_path / "repo", _fit(flights, params, 3))
+    with (tmp_path / "repo/models/model.skops").open("ab") as model:
+        model.write(b"tampered")
+    result = subprocess.run(
+        ["bentoml", "serve", "retrain.serve:FlightDelayService", "--port", str(_free_port())],
+        cwd=ROOT / "src",
+        env=_env(tmp_path / "bentoml", tmp_path / "repo"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if "refusing to serve it" in line]
+    assert len(lines) == 1 and "but dvc.lock names" in lines[0]
+    assert "Traceback" not in result.stderr
