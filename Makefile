@@ -64,7 +64,8 @@ alert: setup ## render reports/alert.md from the last verdict; POST it to $$RETR
 serve: setup ## serve the model dvc.lock names on 127.0.0.1:3000 (BentoML); logs to $$RETRAIN_INFERENCE_LOG if set
 	OMP_NUM_THREADS=1 bentoml serve retrain.serve:FlightDelayService --host 127.0.0.1 --port 3000
 
-bento: setup-dev ## build the Bento (offline: requirements come from requirements.lock)
+bento: setup-dev ## build the Bento: the package as a wheel, the model dvc.lock names, requirements.lock
+	rm -rf dist && uv build --quiet --wheel --out-dir dist
 	bentoml build
 
 test: lint typecheck pytest ## ruff, mypy and every test

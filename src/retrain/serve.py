@@ -6,7 +6,7 @@ FastAPI app mounted on the service, so that every bad request gets a 4xx with a 
 (BentoML's own API layer logs a traceback at ERROR for each 400). Preprocessing is the fitted Pipeline: nothing here
 re-implements a feature.
 
-Configuration (environment): RETRAIN_ROOT (repository root, default: the working directory), RETRAIN_INFERENCE_LOG
+Configuration (environment): RETRAIN_ROOT (repository root, default: where BentoML serves from), RETRAIN_INFERENCE_LOG
 (folder for the JSON-lines inference log; unset = no log), RETRAIN_SHADOW_MODEL (a second model file to score every
 request with, logged but never returned).
 """
@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from retrain import io, schema
 from retrain.inference_log import InferenceLog
-from retrain.params import load
+from retrain.params import ParamsError, load
 from retrain.requests import PredictRequest, request_model
 
 log = logging.getLogger("retrain.serve")
@@ -66,6 +66,12 @@ def verified_model(root: Path, path: Path) -> tuple[Any, str]:
     return io.load_model(file), actual
 
 
+def _root() -> Path:
+    """RETRAIN_ROOT, else the directory BentoML serves from (a Bento's src/, or where `bentoml serve` ran)."""
+    configured = os.environ.get("RETRAIN_ROOT") or getattr(FlightDelayService, "working_dir", None)
+    return Path(configured or ".").resolve()
+
+
 def _reject(status: int, reason: str, message: str, detail: Any = None) -> JSONResponse:
     REJECTED.labels(reason=reason).inc()
     log.info("rejected %s: %s", reason, message)
@@ -82,15 +88,15 @@ class FlightDelayService:
     @bentoml.on_deployment
     def check_model() -> None:
         """Before any worker starts: refuse, with one line, a model that is not the one dvc.lock names."""
-        root = Path(os.environ.get("RETRAIN_ROOT", ".")).resolve()
+        root = _root()
         try:
             verified_model(root, load(root / "params.yaml").paths.model)
-        except ModelRefused as error:
+        except (ModelRefused, ParamsError) as error:
             logging.getLogger("bentoml").critical("%s", error)
             raise SystemExit(2) from None
 
     def __init__(self) -> None:
-        root = Path(os.environ.get("RETRAIN_ROOT", ".")).resolve()
+        root = _root()
         params = load(root / "params.yaml")
         self.settings, self.threshold = params.serve, params.evaluate.threshold
         self.model, self.md5 = verified_model(root, params.paths.model)  # checked again: the file may have changed

@@ -1,0 +1,1 @@
+"""GitOps retraining of a flight-delay model."""

@@ -1,0 +1,474 @@
+"""`retrain`: one subcommand per pipeline stage, plus the data commands. The only place that parses arguments.
+
+Exit codes: 0 ok; 2 bad usage or bad input (a clear message); 3 gate blocked; 1 unexpected error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import re
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from retrain import io
+from retrain.params import Params, ParamsError, load
+from retrain.tracking import TrackingError
+
+log = logging.getLogger("retrain")
+
+EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_BLOCKED = 0, 1, 2, 3
+
+
+class BadInput(Exception):
+    """Input that the user must fix; the message says what and where."""
+
+
+def validate(params: Params, root: Path) -> None:
+    """Stage validate: check every batch against the data contract; write the validated flights."""
+    from retrain.validate import combine
+    from retrain.validate import validate as check
+
+    paths = params.paths
+    batches = io.read_batches(paths.landing)
+    weather = (str(paths.weather), io.read_frame(paths.weather))
+    report = check(batches, weather, params.validate_, params.featurize.late_minutes)
+    io.write_json(report.to_dict(), paths.validation)
+    if not report.passed:
+        for violation in report.violations:
+            log.error(violation.message())
+        raise BadInput(
+            f"{len(report.violations)} contract violation(s); see {paths.validation}. "
+            f"Nothing in {paths.landing} was changed."
+        )
+    io.write_frame(combine(batches), paths.validated)
+    log.info("validate: %d batch(es), %d rows passed", len(batches), sum(len(f) for f in batches.values()))
+
+
+def featurize(params: Params, root: Path) -> None:
+    """Stage featurize: clean, join the weather, label, split by time."""
+    from retrain.featurize import featurize as build
+
+    paths = params.paths
+    split = build(io.read_frame(paths.validated), io.read_frame(paths.weather), params.featurize)
+    io.write_frame(split.train, paths.train)
+    io.write_frame(split.test, paths.test)
+    io.write_json(split.stats, paths.data_metrics)
+    log.info("featurize: %d training rows, %d test rows", len(split.train), len(split.test))
+
+
+def drift(params: Params, root: Path) -> None:
+    """Stage drift: the newest batch against the training window, per feature; JSON and a PNG for the report."""
+    from retrain import plots
+    from retrain.drift import drift as measure
+
+    paths = params.paths
+    result = measure(io.read_frame(paths.train), io.read_frame(paths.test), params.drift)
+    plots.drift(result["features"], paths.drift_figure)
+    io.write_json(result | {"figure": paths.drift_figure.name}, paths.drift)
+    log.info("drift: %s", result["summary"])
+
+
+def train(params: Params, root: Path) -> None:
+    """Stage train: fit the Pipeline and save it with skops, metadata beside it."""
+    from retrain.train import metadata
+    from retrain.train import train as fit
+
+    paths = params.paths
+    frame = io.read_frame(paths.train)
+    model = fit(frame, params.train)
+    io.save_model(model, paths.model)
+    io.write_json(
+        metadata(frame, params.train, io.md5(paths.train), io.git_commit(root) or "unknown"), paths.model_meta
+    )
+    log.info("train: %s fitted on %d rows, saved to %s", params.train.estimator, len(frame), paths.model)
+
+
+def evaluate(params: Params, root: Path) -> None:
+    """Stage evaluate: metrics, slices and plots on the test window; log the model and all of it to MLflow."""
+    from retrain import plots
+    from retrain.evaluate import evaluate as score
+
+    paths = params.paths
+    model, test = io.load_model(paths.model), io.read_frame(paths.test)
+    result = score(model, test, params.evaluate)
+    io.write_json(result.metrics, paths.metrics)
+    io.write_json(result.slices, paths.slices)
+    for name, frame in result.curves.items():
+        io.write_json(frame.to_dict("records"), paths.plots / f"{name}.json")
+    figures = plots.all_plots({"model": result.curves}, paths.figures)
+    _log_model(params, root, model, test, result.metrics, figures)
+    log.info("evaluate: roc_auc %.4f, pr_auc %.4f", result.metrics["roc_auc"], result.metrics["pr_auc"])
+
+
+def _log_model(
+    params: Params, root: Path, model: Any, test: Any, metrics: dict[str, float], figures: list[Path]
+) -> str:
+    """Log the working tree's model to MLflow with its metrics; returns the run id."""
+    from retrain import schema, tracking
+
+    meta = io.read_json(params.paths.model_meta)
+    return tracking.log_run(
+        root,
+        params.tracking.experiment,
+        model,
+        test[list(schema.FEATURES)].head(5),
+        {"train": params.train.model_dump(), "featurize": params.featurize.model_dump()},
+        metrics,
+        {"model_md5": io.md5(params.paths.model), "data_md5": meta["data_md5"], "git_commit": meta["git_commit"]},
+        figures,
+    )
+
+
+def compare(params: Params, root: Path, base: str) -> int:
+    """Champion (the model dvc.lock names at BASE) against the working tree's model; exit 3 if the gate blocks."""
+    import pandas as pd
+
+    from retrain import compare as statistics
+    from retrain import evaluate as scoring
+    from retrain import plots, schema, tracking
+
+    paths, threshold = params.paths, params.evaluate.threshold
+    model = io.load_model(paths.model)
+    challenger_md5 = io.md5(paths.model)
+    locked = io.lock_md5((root / "dvc.lock").read_text(), paths.model)
+    if locked != challenger_md5:
+        raise BadInput(f"{paths.model} has md5 {challenger_md5} but dvc.lock names {locked}: run `dvc repro` first")
+    test = io.read_frame(paths.test)
+    y = test[schema.TARGET].to_numpy()
+    predictions = {"challenger": scoring.predict(model, test)}
+    windows = {"challenger": _window(io.read_json(paths.model_meta))}
+
+    champion = _champion(params, root, base, challenger_md5, model)
+    if champion.model is not None:
+        predictions["champion"] = scoring.predict(champion.model, test)
+        if "training_window" in champion.meta:
+            windows["champion"] = _window(champion.meta)
+
+    metrics = {name: scoring.scores(y, proba, threshold) for name, proba in predictions.items()}
+    if champion.problem:
+        decision: dict[str, Any] = {"promote": False, "reasons": [champion.problem], "first_model": False}
+        decision["summary"] = "champion unavailable"
+    else:
+        decision = statistics.compare(
+            test,
+            predictions.get("champion"),
+            predictions["challenger"],
+            metrics["challenger"],
+            params.compare,
+            params.gate,
+            threshold,
+        )
+    decision |= {
+        "base": {"ref": base, "commit": champion.commit},
+        "champion": {"model_md5": champion.md5, "trained_from": champion.meta.get("git_commit")},
+        "challenger": {
+            "model_md5": challenger_md5,
+            "commit": io.git_commit(root),
+            "trained_from": io.read_json(paths.model_meta)["git_commit"],
+        },
+        "metrics": metrics,
+        "threshold": threshold,
+        "test_window": io.read_json(paths.data_metrics)["test"],
+    }
+    io.write_json(decision, paths.decision)
+
+    figures = paths.report.parent
+    curves: dict[str, dict[str, pd.DataFrame]] = {
+        name: scoring.curves(y, predictions[name], threshold, params.evaluate.curve_points)
+        for name in ("champion", "challenger")
+        if name in predictions
+    }
+    plots.all_plots(curves, figures)
+    history = pd.concat([io.read_frame(paths.train), test], ignore_index=True)
+    models = {"challenger": model} | ({"champion": champion.model} if "champion" in windows else {})
+    if champion.md5 == challenger_md5:
+        models.pop("champion", None)  # the same model: one line is enough
+    by_month = statistics.metric_by_month(history, {n: scoring.predict(m, history) for n, m in models.items()}, windows)
+    plots.by_month(by_month, "roc_auc", figures / "by_month.png")
+
+    run_id = tracking.find_run(root, params.tracking.experiment, challenger_md5)
+    if run_id is None:
+        run_id = _log_model(params, root, model, test, metrics["challenger"], [])
+    tracking.set_alias(
+        root, params.tracking.experiment, params.tracking.registered_model, run_id, challenger_md5, "challenger"
+    )
+    verdict = "PROMOTE" if decision["promote"] else "BLOCK"
+    log.info("compare: %s against %s (%s): %s", verdict, base, decision["summary"], "; ".join(decision["reasons"]))
+    return EXIT_OK if decision["promote"] else EXIT_BLOCKED
+
+
+@dataclass(frozen=True)
+class _Champion:
+    commit: str | None
+    md5: str | None
+    model: Any = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    problem: str | None = None
+
+
+def _champion(params: Params, root: Path, base: str, challenger_md5: str, challenger: Any) -> _Champion:
+    """The model that dvc.lock names at `base`, read through git objects and DVC (never a checkout)."""
+    import tempfile
+
+    path = params.paths.model
+    commit = io.git_commit(root, base)
+    if commit is None:
+        return _Champion(
+            None,
+            None,
+            problem=f"base {base!r} names no commit here (a shallow CI checkout needs `git fetch origin {base}`)",
+        )
+    md5 = io.lock_md5(io.git_show(root, base, "dvc.lock"), path)
+    meta = json.loads(io.git_show(root, base, params.paths.model_meta) or "{}")
+    if md5 is None:
+        return _Champion(commit, None)  # the first model
+    if md5 == challenger_md5:
+        return _Champion(commit, md5, challenger, meta)
+    with tempfile.TemporaryDirectory() as scratch:
+        try:
+            io.fetch_dvc_output(root, base, path, md5, Path(scratch) / "champion.skops")
+            return _Champion(commit, md5, io.load_model(Path(scratch) / "champion.skops"), meta)
+        except Exception as error:
+            detail = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+            return _Champion(
+                commit,
+                md5,
+                meta=meta,
+                problem=f"the champion {md5} that dvc.lock names at {base} could not be fetched ({detail}); "
+                "configure the DVC remote it was pushed to, or `dvc pull` it",
+            )
+
+
+def _window(meta: dict[str, Any]) -> tuple[str, str]:
+    return meta["training_window"]["first"], meta["training_window"]["last"]
+
+
+def _dvc(*args: str) -> None:
+    result = subprocess.run(["dvc", *args], capture_output=True, text=True, check=False)
+    if result.returncode:
+        raise RuntimeError(f"dvc {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}")
+
+
+def new_batch(params: Params, root: Path, month: str) -> None:
+    """Simulate the arrival of a month of flights: write the batch and track it with DVC."""
+    from retrain import bundled
+
+    match = re.fullmatch(r"(\d{4})-(\d{2})", month)
+    if not match:
+        raise BadInput(f"month must look like 2013-07, not {month!r}")
+    path = params.paths.landing / f"{month}.parquet"
+    if path.exists():
+        raise BadInput(f"{path} already exists; batches are immutable (remove it and its .dvc pointer to redo)")
+    try:
+        frame = bundled.flights(int(match[1]), int(match[2]))
+    except ValueError as error:
+        raise BadInput(str(error)) from error
+    io.write_frame(frame, path)
+    _dvc("add", "--quiet", str(path))
+    log.info(
+        "new-batch: wrote %s (%d flights) and %s.dvc; commit the pointer, then `make retrain`",
+        path,
+        len(frame),
+        path,
+    )
+
+
+def bootstrap(params: Params, root: Path) -> None:
+    """Recreate the bundled data named by the committed pointers, byte for byte, when no DVC remote holds it."""
+    from retrain import bundled
+
+    pointers = sorted(params.paths.landing.glob("*.parquet.dvc"))
+    weather_pointer = params.paths.weather.with_name(params.paths.weather.name + ".dvc")
+    if weather_pointer.exists():
+        pointers.append(weather_pointer)
+    written = []
+    for pointer in pointers:
+        path = pointer.with_suffix("")
+        expected = io.pointer_md5(pointer)
+        if path.exists() and io.md5(path) == expected:
+            continue
+        if path == params.paths.weather:
+            frame = bundled.weather()
+        else:
+            match = re.fullmatch(r"(\d{4})-(\d{2})\.parquet", path.name)
+            if not match:
+                raise BadInput(f"{pointer}: not a YYYY-MM.parquet batch; fetch it with `dvc pull`")
+            frame = bundled.flights(int(match[1]), int(match[2]))
+        io.write_frame(frame, path)
+        if io.md5(path) != expected:
+            path.unlink()
+            raise BadInput(
+                f"{pointer}: the bundled data does not reproduce md5 {expected}; "
+                "this batch came from elsewhere: configure a DVC remote and run `dvc pull`"
+            )
+        written.append(str(pointer))
+    if written:
+        _dvc("commit", "--force", "--quiet", *written)
+    log.info("bootstrap: %d file(s) regenerated, %d already in place", len(written), len(pointers) - len(written))
+
+
+def monitor(params: Params, root: Path, now: str | None = None) -> None:
+    """Decide whether to retrain from the inference log and late labels; writes reports/monitor.json (and, in
+    GitHub Actions, step outputs `retrain` and `reason` and a job summary)."""
+    import os
+
+    import pandas as pd
+
+    from retrain import alert
+    from retrain import monitor as watch
+
+    paths = params.paths
+    log_dir = Path(os.environ.get("RETRAIN_INFERENCE_LOG") or params.monitor.log_dir)
+    labels_dir = Path(os.environ.get("RETRAIN_LABELS") or params.monitor.labels_dir)
+    traffic, malformed = watch.parse_log(io.read_lines(log_dir))
+    labels, malformed_labels = watch.parse_labels(io.read_lines(labels_dir))
+    verdict = watch.monitor(
+        traffic,
+        labels,
+        io.read_frame(paths.train),
+        io.read_json(paths.metrics),
+        pd.Timestamp(io.read_json(paths.model_meta)["training_window"]["last"]),
+        pd.Timestamp(now) if now else pd.Timestamp.now(tz="UTC"),
+        params.monitor,
+        params.drift,
+        params.featurize.late_minutes,
+    )
+    verdict |= {
+        "inference_log": str(log_dir),
+        "malformed_lines": malformed,
+        "malformed_label_lines": malformed_labels,
+        "models_seen": sorted(traffic["model"].dropna().unique().tolist()),
+    }
+    io.write_json(verdict, paths.monitor)
+    if os.environ.get("GITHUB_OUTPUT"):
+        reason = "; ".join(verdict["reasons"]).replace("\n", " ")
+        with Path(os.environ["GITHUB_OUTPUT"]).open("a") as outputs:
+            outputs.write(f"retrain={str(verdict['retrain']).lower()}\nreason={reason}\n")
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with Path(os.environ["GITHUB_STEP_SUMMARY"]).open("a") as summary_file:
+            summary_file.write(alert.render(verdict, os.environ))
+    if malformed or malformed_labels:
+        log.warning(
+            "monitor: skipped %d malformed log line(s), %d malformed label line(s)", malformed, malformed_labels
+        )
+    log.info("monitor: retrain=%s %s", verdict["retrain"], "; ".join(verdict["reasons"]) or "(nothing fired)")
+
+
+def alert(params: Params, root: Path, webhook: str | None = None) -> None:
+    """Render the alert for the last monitoring verdict (reports/alert.md); POST it to a webhook when retraining."""
+    import os
+
+    from retrain import alert as alerting
+
+    verdict = io.read_json(params.paths.monitor)
+    params.paths.alert.write_text(alerting.render(verdict, os.environ))
+    print(alerting.title(verdict))
+    url = webhook or os.environ.get("RETRAIN_WEBHOOK_URL")
+    if url and verdict["retrain"]:
+        try:
+            status = alerting.post(url, alerting.payload(verdict, os.environ))
+        except ConnectionError as error:
+            raise BadInput(str(error)) from error
+        log.info("alert: posted to the webhook (HTTP %d)", status)
+
+
+def report(params: Params, root: Path, base: str) -> None:
+    """Render reports/report.md (for CML) from the decision of `retrain compare`, and print the verdict."""
+    import os
+
+    from retrain import report as markdown
+
+    paths = params.paths
+    decision = io.read_json(paths.decision)
+    context = markdown.gather(params, root, base, os.environ)
+    figures = {path.name for path in paths.report.parent.glob("*.png")}
+    paths.report.write_text(markdown.render(decision, context, figures))
+    print(f"{'PROMOTE' if decision['promote'] else 'BLOCK'}: {'; '.join(decision['reasons'])}")
+    print(f"report    {paths.report} (+ {len(figures)} PNGs beside it)")
+
+
+def summary(params: Params, root: Path) -> None:
+    """Print the headline metrics and where the outputs are."""
+    paths = params.paths
+    metrics = io.read_json(paths.metrics)
+    data = io.read_json(paths.data_metrics)
+    meta = io.read_json(paths.model_meta)
+    print(f"model     {paths.model} ({meta['estimator']}, trained on {data['train']['rows']:,} flights)")
+    print(
+        f"window    train {data['train']['first'][:10]} .. {data['train']['last'][:10]}, "
+        f"test {data['test']['first'][:10]} .. {data['test']['last'][:10]} ({data['test']['rows']:,} flights)"
+    )
+    print("metrics   " + ", ".join(f"{k} {metrics[k]:.4f}" for k in ("roc_auc", "pr_auc", "log_loss", "brier", "f1")))
+    print(f"outputs   {paths.metrics}, {paths.slices}, plots in {paths.plots}/ and {paths.figures}/")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="retrain",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"), help="params file (default: params.yaml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, function in COMMANDS.items():
+        commands.add_parser(name, help=(function.__doc__ or "").splitlines()[0])
+    batch = commands.add_parser("new-batch", help=(new_batch.__doc__ or "").splitlines()[0])
+    batch.add_argument("month", help="YYYY-MM, e.g. 2013-07")
+    watch = commands.add_parser("monitor", help=(monitor.__doc__ or "").splitlines()[0], description=monitor.__doc__)
+    watch.add_argument("--now", help="evaluate as of this ISO time (default: now), e.g. to replay a log")
+    warn = commands.add_parser("alert", help=(alert.__doc__ or "").splitlines()[0], description=alert.__doc__)
+    warn.add_argument("--webhook", help="URL to POST the alert to (default: $RETRAIN_WEBHOOK_URL; only if retraining)")
+    gated: tuple[tuple[str, Callable[..., Any]], ...] = (("compare", compare), ("report", report))
+    for name, function in gated:
+        command = commands.add_parser(
+            name,
+            help=(function.__doc__ or "").splitlines()[0],
+            description=(function.__doc__ or "") + "\n\nExit codes: 0 promote, 3 blocked, 2 bad input, 1 error.",
+        )
+        command.add_argument("--base", default=None, help="git ref of the champion (default: compare.base in params)")
+    return parser
+
+
+STAGES: dict[str, Callable[[Params, Path], None]] = {
+    "validate": validate,
+    "featurize": featurize,
+    "drift": drift,
+    "train": train,
+    "evaluate": evaluate,
+}
+COMMANDS: dict[str, Callable[[Params, Path], None]] = STAGES | {"bootstrap": bootstrap, "summary": summary}
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if arguments.verbose else logging.INFO, format="%(levelname)s %(message)s")
+    try:
+        params = load(arguments.params)
+        root = arguments.params.resolve().parent
+        if arguments.command == "new-batch":
+            new_batch(params, root, arguments.month)
+        elif arguments.command == "compare":
+            return compare(params, root, arguments.base or params.compare.base)
+        elif arguments.command == "report":
+            report(params, root, arguments.base or params.compare.base)
+        elif arguments.command == "monitor":
+            monitor(params, root, arguments.now)
+        elif arguments.command == "alert":
+            alert(params, root, arguments.webhook)
+        else:
+            COMMANDS[arguments.command](params, root)
+    except (BadInput, ParamsError, io.InputError, TrackingError) as error:
+        log.error("%s", error)
+        return EXIT_BAD_INPUT
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Stage `evaluate`: score the test window, overall and per slice, and aggregate the curves for plots."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.calibration import calibration_curve
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    confusion_matrix,
+    log_loss,
+    precision_recall_curve,
+    precision_recall_fscore_support,
+    roc_auc_score,
+    roc_curve,
+)
+from sklearn.pipeline import Pipeline
+
+from retrain import schema
+from retrain.params import Evaluate
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    metrics: dict[str, float]
+    slices: list[dict[str, Any]]
+    curves: dict[str, pd.DataFrame]
+
+
+def predict(model: Pipeline, frame: pd.DataFrame) -> np.ndarray:
+    """Probability of a late arrival for each raw row."""
+    return np.asarray(model.predict_proba(frame[list(schema.FEATURES)])[:, 1])
+
+
+def scores(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, float]:
+    """Threshold-free and thresholded metrics of one set of predictions."""
+    decided = (proba >= threshold).astype(int)
+    precision, recall, f1, _ = precision_recall_fscore_support(y, decided, average="binary", zero_division=0.0)
+    both = len(np.unique(y)) == 2
+    return {
+        "roc_auc": float(roc_auc_score(y, proba)) if both else float("nan"),
+        "pr_auc": float(average_precision_score(y, proba)) if both else float("nan"),
+        "log_loss": float(log_loss(y, proba, labels=[0, 1])),
+        "brier": float(brier_score_loss(y, proba)),
+        "precision": float(precision),
+        "recall": float(recall),
+        "f1": float(f1),
+    }
+
+
+def curves(y: np.ndarray, proba: np.ndarray, threshold: float, points: int) -> dict[str, pd.DataFrame]:
+    """ROC, PR, calibration and confusion data, aggregated to a few rows each (never one row per sample)."""
+    grid = np.linspace(0.0, 1.0, points)
+    fpr, tpr, _ = roc_curve(y, proba)
+    precision, recall, _ = precision_recall_curve(y, proba)
+    order = np.argsort(recall)  # recall decreases along the curve; interpolate on a rising grid
+    prob_true, prob_pred = calibration_curve(y, proba, n_bins=10, strategy="quantile")
+    matrix = confusion_matrix(y, (proba >= threshold).astype(int), labels=[0, 1])
+    names = ("on time", "late")
+    return {
+        "roc": pd.DataFrame({"fpr": grid, "tpr": np.interp(grid, fpr, tpr)}),
+        "pr": pd.DataFrame({"recall": grid, "precision": np.interp(grid, recall[order], precision[order])}),
+        "calibration": pd.DataFrame({"predicted": prob_pred, "observed": prob_true}),
+        "confusion": pd.DataFrame(
+            [
+                {"actual": names[a], "predicted": names[p], "count": int(matrix[a, p])}
+                for a in range(2)
+                for p in range(2)
+            ]
+        ),
+    }
+
+
+def slice_scores(frame: pd.DataFrame, proba: np.ndarray, params: Evaluate) -> list[dict[str, Any]]:
+    """The same metrics per value of each slice column; slices below `min_slice_rows` get counts only."""
+    rows = []
+    y = frame[schema.TARGET].to_numpy()
+    for column in params.slices:
+        for value, index in frame.groupby(column, sort=True).indices.items():
+            row: dict[str, Any] = {"slice": column, "value": str(value), "rows": len(index)}
+            row["late_share"] = round(float(y[index].mean()), 4)
+            if len(index) >= params.min_slice_rows:
+                row |= {k: round(v, 6) for k, v in scores(y[index], proba[index], params.threshold).items()}
+            rows.append(row)
+    return rows
+
+
+def evaluate(model: Pipeline, frame: pd.DataFrame, params: Evaluate) -> Evaluation:
+    """Metrics of the fitted Pipeline on the test window."""
+    y = frame[schema.TARGET].to_numpy()
+    proba = predict(model, frame)
+    metrics = {k: round(v, 6) for k, v in scores(y, proba, params.threshold).items()}
+    metrics |= {
+        "threshold": params.threshold,
+        "test_rows": len(frame),
+        "test_late_share": round(float(y.mean()), 4),
+    }
+    return Evaluation(
+        metrics, slice_scores(frame, proba, params), curves(y, proba, params.threshold, params.curve_points)
+    )

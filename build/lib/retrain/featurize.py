@@ -1,0 +1,81 @@
+"""Stage `featurize`: stateless cleaning, the weather join, the label and the time-based split.
+
+Nothing here is fitted: every learned transformation lives in the Pipeline (`pipeline.py`), so the service scores
+raw rows with the same object. `clean_weather` is the one cleaning step, and the service may call it too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retrain import schema
+from retrain.params import Featurize
+
+
+@dataclass(frozen=True)
+class Split:
+    train: pd.DataFrame
+    test: pd.DataFrame
+    stats: dict[str, Any]
+
+
+def clean_weather(weather: pd.DataFrame, max_wind_speed: float) -> pd.DataFrame:
+    """Readings that cannot be real (a 1,048 mph wind in the bundled data) become missing."""
+    cleaned = weather.copy()
+    for name in ("wind_speed", "wind_gust"):
+        cleaned[name] = cleaned[name].where(cleaned[name] <= max_wind_speed)
+    return cleaned
+
+
+def join_weather(flights: pd.DataFrame, weather: pd.DataFrame) -> pd.DataFrame:
+    """Each flight gets the weather at its origin in its scheduled departure hour (missing if none was recorded)."""
+    readings = weather[[*schema.WEATHER_KEY, *schema.WEATHER_FEATURES]]
+    return flights.merge(readings, on=list(schema.WEATHER_KEY), how="left", validate="many_to_one")
+
+
+def label(flights: pd.DataFrame, late_minutes: int) -> tuple[pd.DataFrame, int]:
+    """Add the target `late` (arrival more than `late_minutes` late); drop flights with no arrival delay."""
+    known = flights["arr_delay"].notna()
+    labelled = flights.loc[known].copy()
+    labelled[schema.TARGET] = (labelled["arr_delay"] > late_minutes).astype("int8")
+    return labelled.reset_index(drop=True), int((~known).sum())
+
+
+def split(frame: pd.DataFrame, test_months: int, train_months: int | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The most recent `test_months` months are the test window; up to `train_months` months before it train."""
+    period = frame["year"] * 12 + frame["month"] - 1
+    months = np.sort(period.unique())
+    if len(months) <= test_months:
+        raise ValueError(f"need more than {test_months} month(s) of data to split, found {len(months)}")
+    test_start = months[-test_months]
+    train_start = months[:-test_months][-train_months] if train_months else months[0]
+    train = frame.loc[(period >= train_start) & (period < test_start)].reset_index(drop=True)
+    test = frame.loc[period >= test_start].reset_index(drop=True)
+    return train, test
+
+
+def _window(frame: pd.DataFrame) -> dict[str, Any]:
+    return {
+        "rows": len(frame),
+        "first": str(frame["time_hour"].min()),
+        "last": str(frame["time_hour"].max()),
+        "late_share": round(float(frame[schema.TARGET].mean()), 4),
+    }
+
+
+def featurize(flights: pd.DataFrame, weather: pd.DataFrame, params: Featurize) -> Split:
+    """Validated flights and weather in, training and test windows (raw model columns + label) out."""
+    joined = join_weather(flights, clean_weather(weather, params.max_wind_speed))
+    labelled, cancelled = label(joined, params.late_minutes)
+    train, test = split(labelled, params.test_months, params.train_months)
+    stats = {
+        "cancelled_dropped": cancelled,
+        "weather_missing": int(labelled["temp"].isna().sum()),
+        "train": _window(train),
+        "test": _window(test),
+    }
+    return Split(train, test, stats)

@@ -1,0 +1,148 @@
+"""`retrain monitor`: should the model be retrained? Drift of recent traffic, live performance, staleness, volume.
+
+Reads the service's inference log (JSON lines, one object per prediction) and, where they have arrived, the labels
+(the actual arrival delay per flight). Pure functions here; the command reads the files and writes the verdict.
+
+A log record: {"request_id": str, "timestamp": ISO 8601, "model": md5, "features": {raw model inputs, plus
+`flight` for the label join}, "probability": float, "shadow_probability": float (optional)}.
+A label record: {"year", "month", "day", "carrier", "flight", "origin", "arr_delay"}.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from retrain import drift, schema
+from retrain.params import Drift, Monitor
+
+REQUIRED = {"request_id": str, "timestamp": str, "model": str, "features": dict, "probability": float}
+
+
+def parse_log(lines: Iterable[str]) -> tuple[pd.DataFrame, int]:
+    """The valid records as one row each (features flattened), and how many lines were malformed and skipped."""
+    rows, malformed = [], 0
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            for key, kind in REQUIRED.items():
+                value = record[key]
+                if not isinstance(value, kind) and not (kind is float and isinstance(value, int)):
+                    raise TypeError(key)
+            timestamp = pd.Timestamp(record["timestamp"])
+        except (ValueError, KeyError, TypeError):
+            malformed += 1
+            continue
+        row = {name: record["features"].get(name) for name in (*schema.FEATURES, "flight")}
+        rows.append(
+            row
+            | {
+                "request_id": record["request_id"],
+                "timestamp": timestamp.tz_localize("UTC") if timestamp.tzinfo is None else timestamp.tz_convert("UTC"),
+                "model": record["model"],
+                "probability": float(record["probability"]),
+            }
+        )
+    columns = [*schema.FEATURES, "flight", "request_id", "timestamp", "model", "probability"]
+    frame = pd.DataFrame(rows, columns=columns)
+    for name in schema.FEATURES:
+        if name not in schema.CATEGORICAL:
+            frame[name] = pd.to_numeric(frame[name], errors="coerce")
+    return frame, malformed
+
+
+def parse_labels(lines: Iterable[str]) -> tuple[pd.DataFrame, int]:
+    """Label records (flight key + arr_delay), and how many lines were malformed and skipped."""
+    rows, malformed = [], 0
+    key = (*schema.FLIGHT_KEY, "arr_delay")
+    for line in lines:
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+            rows.append({name: record[name] for name in key})
+        except (ValueError, KeyError, TypeError):
+            malformed += 1
+    frame = pd.DataFrame(rows, columns=list(key))
+    for name in ("year", "month", "day", "flight", "arr_delay"):
+        frame[name] = pd.to_numeric(frame[name], errors="coerce")
+    return frame.dropna(subset=["year", "month", "day", "flight"]), malformed
+
+
+def join_labels(traffic: pd.DataFrame, labels: pd.DataFrame, late_minutes: int) -> pd.DataFrame:
+    """Traffic rows whose flight has a known arrival delay, with the label `late`."""
+    if labels.empty or traffic["flight"].isna().all():
+        return traffic.iloc[0:0].assign(**{schema.TARGET: pd.Series(dtype="int8")})
+    key = list(schema.FLIGHT_KEY)
+    known = labels.dropna(subset=["arr_delay"]).drop_duplicates(key, keep="last")
+    known = known.assign(**{schema.TARGET: (known["arr_delay"] > late_minutes).astype("int8")})[[*key, schema.TARGET]]
+    typed = traffic.dropna(subset=["flight"]).astype({"flight": "int64"})
+    return typed.merge(known.astype({"flight": "int64"}), on=key, how="inner")
+
+
+def _roc_auc(y: np.ndarray, p: np.ndarray) -> float:
+    from sklearn.metrics import roc_auc_score
+
+    return float(roc_auc_score(y, p)) if 0 < y.sum() < len(y) else float("nan")
+
+
+def monitor(
+    traffic: pd.DataFrame,
+    labels: pd.DataFrame,
+    reference: pd.DataFrame,
+    promoted: dict[str, float],
+    training_last: pd.Timestamp,
+    now: pd.Timestamp,
+    params: Monitor,
+    drift_params: Drift,
+    late_minutes: int,
+) -> dict[str, Any]:
+    """Every check over the recent window, and the verdict: retrain if any check fired."""
+    recent = traffic[traffic["timestamp"] >= now - pd.Timedelta(days=params.window_days)]
+    reasons: list[str] = []
+    checks: dict[str, Any] = {"volume": {"predictions": len(recent), "window_days": params.window_days}}
+    if len(recent) < params.min_predictions:
+        checks["volume"]["note"] = f"fewer than {params.min_predictions} predictions: drift and performance skipped"
+    else:
+        result = drift.drift(reference, recent, drift_params)
+        checks["drift"] = {k: result[k] for k in ("dataset_drift", "drifted_share", "drifted_features", "summary")}
+        checks["drift"]["psi"] = {f["feature"]: round(f["psi"], 4) for f in result["features"]}
+        if result["dataset_drift"]:
+            reasons.append(f"data drift in recent traffic: {', '.join(result['drifted_features'])}")
+
+        labelled = join_labels(recent, labels, late_minutes)
+        performance: dict[str, Any] = {"labelled": len(labelled), "promoted_roc_auc": promoted.get("roc_auc")}
+        if len(labelled) >= params.min_labelled:
+            auc = _roc_auc(labelled[schema.TARGET].to_numpy(), labelled["probability"].to_numpy())
+            performance["roc_auc"] = auc
+            floor = promoted["roc_auc"] - params.max_roc_auc_drop
+            if auc < floor:
+                reasons.append(
+                    f"live ROC AUC {auc:.4f} on {len(labelled):,} labelled predictions is below {floor:.4f} "
+                    f"(promoted {promoted['roc_auc']:.4f} - {params.max_roc_auc_drop:g})"
+                )
+        else:
+            performance["note"] = f"fewer than {params.min_labelled} labelled predictions: performance not judged"
+        checks["performance"] = performance
+
+    newest = _newest_flight(recent)
+    staleness: dict[str, Any] = {"training_data_until": str(training_last), "newest_flight": str(newest)}
+    if newest is not None:
+        age = (newest - training_last).days
+        staleness["days"] = age
+        if age > params.max_staleness_days:
+            reasons.append(f"the model's newest training data is {age} days older than the traffic it scores")
+    checks["staleness"] = staleness
+    return {"retrain": bool(reasons), "reasons": reasons, "checked_at": str(now), "checks": checks}
+
+
+def _newest_flight(traffic: pd.DataFrame) -> pd.Timestamp | None:
+    """Scheduled date of the newest flight scored (flights are scheduled ahead: this is the traffic's 'now')."""
+    dates = pd.to_datetime(traffic[["year", "month", "day"]].dropna(), errors="coerce").dropna()
+    return None if dates.empty else pd.Timestamp(dates.max()).tz_localize("UTC")

@@ -1,0 +1,151 @@
+"""A typed, frozen view of `params.yaml`, loaded once by the CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Paths(Section):
+    landing: Path
+    weather: Path
+    validated: Path
+    validation: Path
+    train: Path
+    test: Path
+    data_metrics: Path
+    model: Path
+    model_meta: Path
+    metrics: Path
+    slices: Path
+    plots: Path
+    figures: Path
+    drift: Path
+    drift_figure: Path
+    decision: Path
+    monitor: Path
+    alert: Path
+    report: Path
+
+
+class Validate(Section):
+    min_rows: int = Field(ge=1)
+    max_null_rate: dict[str, float]
+    late_share: tuple[float, float]
+    examples: int = Field(ge=1)
+
+
+class Featurize(Section):
+    late_minutes: int
+    test_months: int = Field(ge=1)
+    train_months: int | None = Field(default=None, ge=1)
+    max_wind_speed: float = Field(gt=0)
+
+
+class Train(Section):
+    estimator: Literal["hist_gradient_boosting", "logistic_regression"]
+    seed: int
+    hyperparameters: dict[str, dict[str, Any]]
+
+    def estimator_params(self) -> dict[str, Any]:
+        """Hyperparameters of the chosen estimator."""
+        return dict(self.hyperparameters.get(self.estimator, {}))
+
+
+class Evaluate(Section):
+    threshold: float = Field(gt=0, lt=1)
+    slices: tuple[str, ...]
+    min_slice_rows: int = Field(ge=1)
+    curve_points: int = Field(ge=2)
+
+
+class Drift(Section):
+    exclude: tuple[str, ...]
+    psi_bins: int = Field(ge=2)
+    psi_floor: float = Field(gt=0)
+    psi_threshold: float = Field(gt=0)
+    alpha: float = Field(gt=0, lt=1)
+    dataset_share: float = Field(gt=0, le=1)
+
+
+class Monitor(Section):
+    log_dir: Path
+    labels_dir: Path
+    window_days: int = Field(ge=1)
+    min_predictions: int = Field(ge=1)
+    min_labelled: int = Field(ge=1)
+    max_roc_auc_drop: float = Field(ge=0)
+    max_staleness_days: int = Field(ge=0)
+
+
+class Serve(Section):
+    max_records: int = Field(ge=1)
+    max_body_bytes: int = Field(ge=1024)
+    log_sample: float = Field(ge=0, le=1)
+    log_max_bytes: int = Field(ge=1024)
+
+
+class Compare(Section):
+    base: str
+    bootstrap_resamples: int = Field(ge=100)
+    seed: int
+    alpha: float = Field(gt=0, lt=1)
+    slices: tuple[str, ...]
+
+
+class Gate(Section):
+    primary_metric: Literal["roc_auc", "pr_auc"]
+    min_delta: float
+    max_loss: float = Field(ge=0)
+    floors: dict[Literal["roc_auc", "pr_auc", "precision", "recall", "f1"], float]
+    min_slice_rows: int = Field(ge=1)
+    max_slice_loss: float = Field(ge=0)
+
+
+class Tracking(Section):
+    experiment: str
+    registered_model: str
+
+
+class Params(Section):
+    """The whole of params.yaml. Sections added by later stages are accepted and typed where they are used."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    paths: Paths
+    validate_: Validate = Field(alias="validate")
+    featurize: Featurize
+    train: Train
+    evaluate: Evaluate
+    drift: Drift
+    monitor: Monitor
+    serve: Serve
+    compare: Compare
+    gate: Gate
+    tracking: Tracking
+
+
+class ParamsError(ValueError):
+    """params.yaml is missing or does not match the expected shape."""
+
+
+def load(path: Path = Path("params.yaml")) -> Params:
+    """Read and check params.yaml; errors name the file and the key."""
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError as error:
+        raise ParamsError(f"{path}: not found (run from the repository root)") from error
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" for issue in error.errors()
+        )
+        raise ParamsError(f"{path}: {problems}") from error

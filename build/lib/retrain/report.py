@@ -1,0 +1,328 @@
+"""`retrain report`: the pull-request report (GitHub-flavoured Markdown) that CML posts.
+
+`render` is pure: it takes the decision that `retrain compare` wrote and a `Context` of what else a reviewer needs
+(params and data changes against the base, validation, drift, the trigger). The top fits on one screen; detail goes
+in `<details>` blocks. Images are PNGs beside the report, linked by relative path, so `cml comment --publish`
+uploads them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from retrain import io
+from retrain.params import Params
+
+FIGURES = {
+    "roc": "roc.png",
+    "pr": "pr.png",
+    "confusion": "confusion.png",
+    "calibration": "calibration.png",
+    "by_month": "by_month.png",
+}
+METRIC_NAMES = {
+    "roc_auc": "ROC AUC",
+    "pr_auc": "PR AUC",
+    "log_loss": "log loss (lower is better)",
+    "brier": "Brier score (lower is better)",
+    "precision": "precision",
+    "recall": "recall",
+    "f1": "F1",
+}
+EVENTS = {
+    "workflow_dispatch": "manual dispatch",
+    "schedule": "scheduled retrain",
+    "push": "data push",
+    "repository_dispatch": "monitoring event",
+}
+
+
+@dataclass(frozen=True)
+class Context:
+    base: str
+    params_diff: list[tuple[str, Any, Any]] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    validation: dict[str, Any] | None = None
+    drift: dict[str, Any] | None = None
+    trigger: str = "local run"
+
+
+# --- gathering the context (reads files; everything below `render` is pure) ---------------------------------
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        flat |= _flatten(value, f"{prefix}.{key}" if prefix else str(key))
+    return flat
+
+
+def params_diff(before: dict[str, Any] | None, after: dict[str, Any]) -> list[tuple[str, Any, Any]]:
+    """Every params.yaml key whose value differs, as (key, before, after); None where a key is absent."""
+    old, new = _flatten(before or {}), _flatten(after)
+    return [
+        (key, old.get(key), new.get(key)) for key in sorted(old.keys() | new.keys()) if old.get(key) != new.get(key)
+    ]
+
+
+def trigger(env: Mapping[str, str]) -> str:
+    """Who or what started this run, from the workflow's environment."""
+    event = env.get("GITHUB_EVENT_NAME")
+    reason = env.get("RETRAIN_REASON", "").strip()
+    if not event:
+        text = f"local run by {env.get('USER', 'someone')}"
+    else:
+        text = EVENTS.get(event, event)
+        if env.get("GITHUB_ACTOR"):
+            text += f" by @{env['GITHUB_ACTOR']}"
+        if all(env.get(key) for key in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")):
+            url = f"{env['GITHUB_SERVER_URL']}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+            text += f" ([run {env['GITHUB_RUN_ID']}]({url}))"
+    return text + (f": {reason}" if reason else "")
+
+
+def gather(params: Params, root: Path, base: str, env: Mapping[str, str]) -> Context:
+    """Everything the report shows besides the decision, read from the working tree and from `base`."""
+    paths = params.paths
+    before_params = yaml.safe_load(io.git_show(root, base, "params.yaml") or "null")
+    after_params = yaml.safe_load((root / "params.yaml").read_text())
+    current = sorted(p.name.removesuffix(".dvc") for p in paths.landing.glob("*.parquet.dvc"))
+    previous = sorted(n.removesuffix(".dvc") for n in io.git_files(root, base, paths.landing) if n.endswith(".dvc"))
+    data = {
+        "added": sorted(set(current) - set(previous)),
+        "removed": sorted(set(previous) - set(current)),
+        "batches": current,
+        "now": io.read_json(paths.data_metrics),
+        "before": json.loads(io.git_show(root, base, paths.data_metrics) or "null"),
+    }
+    validation = io.read_json(paths.validation) if paths.validation.exists() else None
+    drift = io.read_json(paths.drift) if paths.drift.exists() else None
+    return Context(base, params_diff(before_params, after_params), data, validation, drift, trigger(env))
+
+
+# --- rendering ---------------------------------------------------------------------------------------------
+
+
+def _number(value: Any, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    return f"{value:+.4f}" if signed else f"{value:.4f}"
+
+
+def _p(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+def _short(md5: str | None) -> str:
+    return f"`{md5[:8]}`" if md5 else "none"
+
+
+def _details(summary: str, body: str) -> str:
+    return f"<details><summary>{summary}</summary>\n\n{body.strip()}\n\n</details>\n"
+
+
+def _table(header: list[str], rows: list[list[Any]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _verdict(decision: dict[str, Any], base: str) -> str:
+    if decision["promote"]:
+        why = "first model, floors hold" if decision.get("first_model") else decision.get("summary", "")
+        return f"## ✅ Promote: the challenger may replace the champion on `{base}`: {why}"
+    more = len(decision["reasons"]) - 1
+    return f"## ❌ Block: {decision['reasons'][0]}" + (f" (and {more} more)" if more > 0 else "")
+
+
+def _metrics_table(decision: dict[str, Any]) -> str:
+    metrics, comparison = decision["metrics"], decision.get("comparison", {})
+    champion, challenger = metrics.get("champion", {}), metrics["challenger"]
+    rows = []
+    for key, name in METRIC_NAMES.items():
+        stats = comparison.get(key, {})
+        delta = challenger[key] - champion[key] if key in champion else None
+        interval = f"[{stats['ci_low']:+.4f}, {stats['ci_high']:+.4f}]" if stats else "-"
+        rows.append(
+            [
+                name,
+                _number(champion.get(key)),
+                _number(challenger[key]),
+                _number(delta, True),
+                interval,
+                _p(stats.get("p_value")),
+            ]
+        )
+    if "mcnemar" in decision:
+        test = decision["mcnemar"]
+        rows.append(
+            [
+                f"decisions at threshold {decision['threshold']:g} (McNemar)",
+                f"{test['only_champion_right']:,} right only here",
+                f"{test['only_challenger_right']:,} right only here",
+                "-",
+                "-",
+                _p(test["p_value"]),
+            ]
+        )
+    return _table(["metric", "champion", "challenger", "delta", "95% interval", "p-value"], rows)
+
+
+def _slices(decision: dict[str, Any]) -> str:
+    rows = [
+        [
+            f"{r['slice']}={r['value']}",
+            f"{r['rows']:,}",
+            _number(r.get("champion")),
+            _number(r.get("challenger")),
+            _number(r.get("delta"), True),
+        ]
+        for r in sorted(decision.get("slices", []), key=lambda r: r.get("delta", 0.0))
+    ]
+    return (
+        _table(["slice", "rows", "champion ROC AUC", "challenger ROC AUC", "delta"], rows)
+        if rows
+        else "No champion to compare slices with."
+    )
+
+
+def _data(context: Context) -> str:
+    data = context.data
+    lines = [
+        f"Batches added since `{context.base}`: {', '.join(data.get('added', [])) or 'none'}"
+        + (f"; removed: {', '.join(data['removed'])}" if data.get("removed") else "")
+    ]
+    rows = []
+    for window in ("train", "test"):
+        now, before = data.get("now", {}).get(window, {}), (data.get("before") or {}).get(window, {})
+        for label, values in ((f"`{context.base}`", before), ("this run", now)):
+            if values:
+                rows.append(
+                    [
+                        window,
+                        label,
+                        f"{values['rows']:,}",
+                        f"{values['first'][:10]} .. {values['last'][:10]}",
+                        f"{values['late_share']:.3f}",
+                    ]
+                )
+    if rows:
+        lines.append(_table(["window", "version", "rows", "scheduled (UTC)", "late share"], rows))
+    return "\n\n".join(lines)
+
+
+def _validation(context: Context) -> str:
+    report = context.validation
+    if report is None:
+        return "No validation report."
+    rows = [
+        [
+            b["file"],
+            f"{b['rows']:,}",
+            b.get("late_share", "-"),
+            b.get("cancelled", "-"),
+            "✅" if b.get("passed") else "❌",
+        ]
+        for b in report["batches"]
+    ]
+    head = "All batches passed the data contract." if report["passed"] else f"{len(report['violations'])} violation(s)."
+    return head + "\n\n" + _table(["batch", "rows", "late share", "cancelled", "passed"], rows)
+
+
+def _drift(context: Context, figures: set[str]) -> str:
+    drift = context.drift or {}
+    features = drift.get("features", [])
+    head = drift.get("summary", "Drift of the newest batch against the training window.")
+    rows = [
+        [
+            f["feature"],
+            f.get("test", "-"),
+            _number(f.get("statistic")),
+            _p(f.get("p_value_adjusted", f.get("p_value"))),
+            _number(f.get("psi")),
+            "yes" if f.get("drifted") else "no",
+        ]
+        for f in features
+    ]
+    header = ["feature", "test", "statistic", "p-value (Holm)", "PSI", "drifted"]
+    table = _table(header, rows) if rows else ""
+    image = f"\n\n![drift]({drift['figure']})" if drift.get("figure") in figures else ""
+    return f"{head}\n\n{table}{image}"
+
+
+def _identities(decision: dict[str, Any]) -> str:
+    base, champion, challenger = decision["base"], decision["champion"], decision["challenger"]
+    return _table(
+        ["model", "md5 (dvc.lock)", "commit", "trained from commit"],
+        [
+            [
+                "champion",
+                _short(champion.get("model_md5")),
+                f"`{base['ref']}` {_short(base.get('commit'))}",
+                _short(champion.get("trained_from")),
+            ],
+            [
+                "challenger",
+                _short(challenger["model_md5"]),
+                _short(challenger.get("commit")),
+                _short(challenger.get("trained_from")),
+            ],
+        ],
+    )
+
+
+def render(decision: dict[str, Any], context: Context, figures: set[str]) -> str:
+    """The whole report. `figures` names the PNG files that exist beside it; others are not linked."""
+
+    def image(key: str, alt: str) -> str:
+        return f"![{alt}]({FIGURES[key]})" if FIGURES[key] in figures else ""
+
+    window = decision.get("test_window", {})
+    dates = f"{str(window.get('first', ''))[:10]} .. {str(window.get('last', ''))[:10]}"
+    parts = [
+        _verdict(decision, context.base),
+        f"**Trigger:** {context.trigger}  \n"
+        f"**Champion** {_short(decision['champion'].get('model_md5'))} (`{context.base}`) against "
+        f"**challenger** {_short(decision['challenger']['model_md5'])}, both scored on the same test window: "
+        f"{window.get('rows', 0):,} flights, {dates}.",
+    ]
+    if decision.get("first_model"):
+        parts.append(f"There is no model on `{context.base}` yet: this is the first model, so only the floors decide.")
+    elif "comparison" in decision:
+        parts.append(f"**Difference:** {decision['summary']}.")
+    parts.append(_metrics_table(decision))
+    parts.append(" ".join(filter(None, [image("roc", "ROC curves"), image("pr", "precision-recall curves")])))
+    checks = decision.get("checks") or [{"passed": False, "detail": reason} for reason in decision["reasons"]]
+    parts.append(_details("Gate checks", "\n".join(f"- {'✅' if c['passed'] else '❌'} {c['detail']}" for c in checks)))
+    parts.append(_details("Slices (carrier, origin)", _slices(decision)))
+    changes = (
+        _table(
+            ["param", f"`{context.base}`", "this run"],
+            [[f"`{k}`", f"`{a}`", f"`{b}`"] for k, a, b in context.params_diff],
+        )
+        if context.params_diff
+        else "No params changed."
+    )
+    parts.append(_details(f"Params changed against `{context.base}` ({len(context.params_diff)})", changes))
+    parts.append(_details("Data", _data(context)))
+    parts.append(_details("Validation", _validation(context)))
+    if context.drift is not None:
+        parts.append(_details("Drift", _drift(context, figures)))
+    pictures = [
+        image("confusion", "confusion matrices"),
+        image("calibration", "calibration"),
+        image("by_month", "ROC AUC per month"),
+    ]
+    parts.append(_details("Confusion, calibration, ROC AUC per month", "\n\n".join(filter(None, pictures))))
+    parts.append(_details("Models", _identities(decision)))
+    return "\n\n".join(part.strip() for part in parts if part.strip()) + "\n"

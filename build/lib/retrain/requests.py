@@ -1,0 +1,84 @@
+"""The service's request model, generated from the data contract (`schema.py`), never copied from it."""
+
+from __future__ import annotations
+
+import datetime
+import functools
+from typing import Annotated, Any, Literal
+
+import pandas as pd
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
+
+from retrain import schema
+
+KINDS: dict[str, type] = {"int": int, "float": float, "str": str}
+
+
+def _valid_hhmm(value: float | None) -> float | None:
+    if value is not None and value % 100 >= 60:
+        raise ValueError("must be a time hhmm with minutes below 60")
+    return value
+
+
+def _annotation(column: schema.Column) -> Any:
+    """A column's type with its contract as pydantic constraints."""
+    if column.allowed is not None:
+        kind: Any = Literal[column.allowed]
+    else:
+        kind = KINDS[column.kind]
+    constraints = Field(
+        ge=column.ge,
+        le=column.le,
+        pattern=f"^{column.pattern}$" if column.pattern else None,
+        description=column.description,
+    )
+    annotated: Any = Annotated[kind, constraints]
+    if column.hhmm:
+        annotated = Annotated[annotated, AfterValidator(_valid_hhmm)]
+    return annotated | None if column.nullable else annotated
+
+
+class Record(BaseModel):
+    """One flight as the model reads it; `flight` only identifies it for the later label join."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="after")
+    def _valid_date(self) -> Record:
+        values = self.__dict__
+        try:
+            datetime.date(values["year"], values["month"], values["day"])
+        except ValueError as error:
+            raise ValueError(f"year/month/day is not a date: {error}") from None
+        return self
+
+
+class PredictRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    records: list[Record]
+
+    def records_as_dicts(self) -> list[dict[str, Any]]:
+        return [record.model_dump() for record in self.records]
+
+    def frame(self) -> pd.DataFrame:
+        """The records as the raw-row frame the Pipeline scores."""
+        frame = pd.DataFrame(self.records_as_dicts())
+        for column in schema.feature_columns():
+            if column.kind == "float" or column.nullable:
+                frame[column.name] = frame[column.name].astype("float64")
+        return frame
+
+
+@functools.cache
+def request_model(max_records: int) -> type[PredictRequest]:
+    """`{"records": [...]}` with 1 to `max_records` records, each checked against the contract."""
+    fields: dict[str, Any] = {
+        column.name: (_annotation(column), None if column.nullable else ...) for column in schema.feature_columns()
+    }
+    fields["flight"] = (Annotated[int, Field(ge=1, le=9999)] | None, None)
+    record = create_model("FlightRecord", __base__=Record, **fields)
+    return create_model(
+        "FlightRequest",
+        __base__=PredictRequest,
+        records=(Annotated[list[record], Field(min_length=1, max_length=max_records)], ...),  # type: ignore[valid-type,arg-type]
+    )

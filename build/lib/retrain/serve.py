@@ -1,0 +1,161 @@
+"""The BentoML service: serves exactly the model that dvc.lock names, and nothing else.
+
+`POST /predict {"records": [...]}` answers `{"predictions", "probabilities", "model"}`; `GET /metadata` describes the
+model. BentoML adds `/healthz`, `/livez`, `/readyz` and `/metrics` (with this service's own metrics). The routes are a
+FastAPI app mounted on the service, so that every bad request gets a 4xx with a readable message and no traceback
+(BentoML's own API layer logs a traceback at ERROR for each 400). Preprocessing is the fitted Pipeline: nothing here
+re-implements a feature.
+
+Configuration (environment): RETRAIN_ROOT (repository root, default: where BentoML serves from), RETRAIN_INFERENCE_LOG
+(folder for the JSON-lines inference log; unset = no log), RETRAIN_SHADOW_MODEL (a second model file to score every
+request with, logged but never returned).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import bentoml
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from retrain import io, schema
+from retrain.inference_log import InferenceLog
+from retrain.params import ParamsError, load
+from retrain.requests import PredictRequest, request_model
+
+log = logging.getLogger("retrain.serve")
+app = FastAPI(title="flight-delay", openapi_url=None)
+
+PREDICTIONS = bentoml.metrics.Counter(
+    name="retrain_predictions", documentation="Predictions made, by class", labelnames=["predicted", "model"]
+)
+LATENCY = bentoml.metrics.Histogram(
+    name="retrain_predict_seconds",
+    documentation="Time to validate, score and answer one /predict request",
+    labelnames=["model"],
+    buckets=(0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0),
+)
+REJECTED = bentoml.metrics.Counter(
+    name="retrain_rejected_requests", documentation="Requests answered 4xx, by reason", labelnames=["reason"]
+)
+
+
+class ModelRefused(RuntimeError):
+    """The model file is missing or is not the one dvc.lock names."""
+
+
+def verified_model(root: Path, path: Path) -> tuple[Any, str]:
+    """Load the model file after checking its md5 against dvc.lock."""
+    expected = io.lock_md5((root / "dvc.lock").read_text() if (root / "dvc.lock").exists() else None, path)
+    file = root / path
+    if expected is None:
+        raise ModelRefused(f"{root / 'dvc.lock'} names no {path}: nothing to serve")
+    if not file.is_file():
+        raise ModelRefused(f"{file} is missing (dvc.lock names md5 {expected}): run `dvc pull` or `dvc repro`")
+    actual = io.md5(file)
+    if actual != expected:
+        raise ModelRefused(f"{file} has md5 {actual} but dvc.lock names {expected}: refusing to serve it")
+    return io.load_model(file), actual
+
+
+def _root() -> Path:
+    """RETRAIN_ROOT, else the directory BentoML serves from (a Bento's src/, or where `bentoml serve` ran)."""
+    configured = os.environ.get("RETRAIN_ROOT") or getattr(FlightDelayService, "working_dir", None)
+    return Path(configured or ".").resolve()
+
+
+def _reject(status: int, reason: str, message: str, detail: Any = None) -> JSONResponse:
+    REJECTED.labels(reason=reason).inc()
+    log.info("rejected %s: %s", reason, message)
+    return JSONResponse({"error": message, **({"detail": detail} if detail else {})}, status_code=status)
+
+
+def _readable(error: ValidationError) -> list[str]:
+    return [f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" for issue in error.errors()]
+
+
+@bentoml.service(name="flight_delay", workers=1, traffic={"timeout": 30, "max_concurrency": 128})
+@bentoml.asgi_app(app, path="/")
+class FlightDelayService:
+    @bentoml.on_deployment
+    def check_model() -> None:
+        """Before any worker starts: refuse, with one line, a model that is not the one dvc.lock names."""
+        root = _root()
+        try:
+            verified_model(root, load(root / "params.yaml").paths.model)
+        except (ModelRefused, ParamsError) as error:
+            logging.getLogger("bentoml").critical("%s", error)
+            raise SystemExit(2) from None
+
+    def __init__(self) -> None:
+        root = _root()
+        params = load(root / "params.yaml")
+        self.settings, self.threshold = params.serve, params.evaluate.threshold
+        self.model, self.md5 = verified_model(root, params.paths.model)  # checked again: the file may have changed
+        self.metadata = {
+            "model": self.md5,
+            **json.loads((root / params.paths.model_meta).read_text()),
+            "promoted_with": json.loads((root / params.paths.metrics).read_text())
+            if (root / params.paths.metrics).exists()
+            else None,
+            "threshold": self.threshold,
+            "features": list(schema.FEATURES),
+        }
+        shadow = os.environ.get("RETRAIN_SHADOW_MODEL")
+        self.shadow = io.load_model(Path(shadow)) if shadow else None
+        self.shadow_md5 = io.md5(Path(shadow)) if shadow else None
+        folder = os.environ.get("RETRAIN_INFERENCE_LOG")
+        self.log = InferenceLog(Path(folder), self.settings.log_max_bytes, self.settings.log_sample) if folder else None
+        self.records = request_model(self.settings.max_records)
+        log.info("serving model %s%s", self.md5, f" with shadow {self.shadow_md5}" if self.shadow else "")
+
+    @app.post("/predict")
+    async def predict(self, request: Request) -> JSONResponse:
+        started = time.perf_counter()
+        if request.headers.get("content-type", "application/json").split(";")[0].strip() != "application/json":
+            return _reject(415, "content_type", "send JSON: Content-Type: application/json")
+        declared = request.headers.get("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.settings.max_body_bytes:
+            return _reject(413, "too_large", f"body over {self.settings.max_body_bytes} bytes")
+        body = await request.body()
+        if len(body) > self.settings.max_body_bytes:
+            return _reject(413, "too_large", f"body over {self.settings.max_body_bytes} bytes")
+        try:
+            payload = json.loads(body)
+        except ValueError as error:
+            return _reject(400, "malformed_json", f"body is not valid JSON: {error}")
+        try:
+            parsed: PredictRequest = self.records.model_validate(payload)
+        except ValidationError as error:
+            return _reject(422, "invalid_records", "records do not match the data contract", _readable(error))
+        frame = parsed.frame()
+        probabilities = self.model.predict_proba(frame[list(schema.FEATURES)])[:, 1]
+        shadow = self.shadow.predict_proba(frame[list(schema.FEATURES)])[:, 1] if self.shadow is not None else None
+        predictions = (probabilities >= self.threshold).astype(int)
+        for predicted in (0, 1):
+            count = int((predictions == predicted).sum())
+            if count:
+                PREDICTIONS.labels(predicted=str(predicted), model=self.md5).inc(count)
+        if self.log is not None:
+            self.log.write(str(uuid.uuid4()), self.md5, parsed.records_as_dicts(), probabilities, shadow)
+        LATENCY.labels(model=self.md5).observe(time.perf_counter() - started)
+        return JSONResponse(
+            {"predictions": predictions.tolist(), "probabilities": probabilities.tolist(), "model": self.md5}
+        )
+
+    @app.get("/metadata")
+    def describe(self) -> JSONResponse:
+        return JSONResponse(self.metadata)
+
+    @bentoml.on_shutdown
+    def close(self) -> None:
+        if self.log is not None:
+            self.log.close()

@@ -1,0 +1,141 @@
+"""MLflow tracking: the only module that imports mlflow.
+
+The store is `MLFLOW_TRACKING_URI` when set, else `sqlite:///mlflow.db` at the repository root. Every model that
+`train` fits is logged once, by `evaluate` (which always follows it): one run with the params, the test metrics, the
+plots and the model. Logging once saves starting MLflow twice (about 2.5 s).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import urllib.error
+import urllib.request
+import warnings
+from collections.abc import Iterable
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from retrain.io import TRUSTED_TYPES
+
+log = logging.getLogger(__name__)
+
+TELEMETRY_OFF = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+
+
+class TrackingError(RuntimeError):
+    """The tracking store cannot be used; the message names the URI and how to change it."""
+
+
+def tracking_uri(root: Path) -> str:
+    return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{(root / 'mlflow.db').resolve()}"
+
+
+def _check_reachable(uri: str) -> None:
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=5):
+            pass
+    except (urllib.error.URLError, OSError) as error:
+        raise TrackingError(
+            f"MLflow tracking server {uri} cannot be reached ({getattr(error, 'reason', error)}); "
+            "set MLFLOW_TRACKING_URI to a running server, or unset it to use sqlite:///mlflow.db"
+        ) from error
+
+
+def _start(root: Path, experiment: str) -> Any:
+    """Point mlflow at the store and the experiment; return the mlflow module."""
+    for key, value in TELEMETRY_OFF.items():
+        os.environ.setdefault(key, value)
+    uri = tracking_uri(root)
+    _check_reachable(uri)
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    if mlflow.get_experiment_by_name(experiment) is None:
+        location = (root / "mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
+        mlflow.create_experiment(experiment, artifact_location=location)
+    mlflow.set_experiment(experiment)
+    return mlflow
+
+
+def _requirements() -> list[str]:
+    return [f"{name}=={version(name)}" for name in ("scikit-learn", "skops", "pandas", "numpy", "scipy")]
+
+
+def log_run(
+    root: Path,
+    experiment: str,
+    model: Any,
+    example: pd.DataFrame,
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    tags: dict[str, str],
+    artifacts: Iterable[Path] = (),
+) -> str:
+    """Log one trained and evaluated Pipeline: params, test metrics, tags, plots, and the model with its signature
+    and input example. Returns the run id."""
+    mlflow = _start(root, experiment)
+    from mlflow.models import infer_signature
+
+    with warnings.catch_warnings():  # integer columns are never missing: the contract says so
+        warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
+        signature = infer_signature(example, model.predict_proba(example)[:, 1])
+    with mlflow.start_run(run_name=f"model-{tags['model_md5'][:8]}") as run:
+        mlflow.log_params(_flat(params))
+        mlflow.log_metrics({f"test_{k}": float(v) for k, v in metrics.items()})
+        mlflow.set_tags(tags | {"dvc_stage": "train+evaluate"})
+        for path in artifacts:
+            mlflow.log_artifact(str(path), artifact_path="figures")
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=signature,
+            input_example=example,
+            serialization_format="skops",
+            skops_trusted_types=TRUSTED_TYPES,
+            pip_requirements=_requirements(),
+        )
+        mlflow.set_tag("model_uri", info.model_uri)
+        return str(run.info.run_id)
+
+
+def find_run(root: Path, experiment: str, model_md5: str) -> str | None:
+    """The newest run that logged the model with this md5 (and the model itself), if any."""
+    mlflow = _start(root, experiment)
+    runs = mlflow.search_runs(filter_string=f"tags.model_md5 = '{model_md5}'", order_by=["start_time DESC"])
+    if runs.empty or "tags.model_uri" not in runs:
+        return None
+    logged = runs[runs["tags.model_uri"].notna()]
+    return None if logged.empty else str(logged["run_id"].iloc[0])
+
+
+def set_alias(root: Path, experiment: str, name: str, run_id: str, model_md5: str, alias: str) -> int:
+    """Point a registry alias at the model of a run, registering it as a new version only if it is not one yet."""
+    mlflow = _start(root, experiment)
+    client = mlflow.MlflowClient()
+    existing = []
+    if client.search_registered_models(filter_string=f"name = '{name}'"):
+        existing = [v for v in client.search_model_versions(f"name = '{name}'") if v.tags.get("model_md5") == model_md5]
+    if existing:
+        version = int(existing[0].version)
+    else:
+        model_uri = client.get_run(run_id).data.tags["model_uri"]
+        version = int(mlflow.register_model(model_uri, name, tags={"model_md5": model_md5}).version)
+    client.set_registered_model_alias(name, alias, str(version))
+    log.info("registry: %s version %d (model %s) is now @%s", name, version, model_md5[:8], alias)
+    return version
+
+
+def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, dict):
+            flat |= _flat(value, f"{prefix}{key}.")
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat

@@ -1,0 +1,222 @@
+"""Stage `validate`: check every incoming batch against the data contract in `schema.py`.
+
+Each rule is vectorised over a whole column. A failure names the file, the column, the rule and a few offending
+rows. Nothing here writes: the command writes the report, and the landing folder is never touched.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from retrain import schema
+from retrain.params import Validate
+
+LOCAL_TIME = "America/New_York"
+
+
+@dataclass(frozen=True)
+class Violation:
+    file: str
+    column: str
+    rule: str
+    rows: int
+    examples: list[dict[str, Any]] = field(default_factory=list)
+
+    def message(self) -> str:
+        shown = "; ".join(", ".join(f"{k}={v}" for k, v in row.items()) for row in self.examples)
+        where = f"{self.rows} rows" if self.rows else "batch"
+        return f"{self.file}: column '{self.column}' breaks rule '{self.rule}' ({where})" + (
+            f", e.g. {shown}" if shown else ""
+        )
+
+
+@dataclass(frozen=True)
+class Report:
+    violations: list[Violation]
+    batches: list[dict[str, Any]]
+
+    @property
+    def passed(self) -> bool:
+        return not self.violations
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "passed": self.passed,
+            "batches": self.batches,
+            "violations": [asdict(v) | {"message": v.message()} for v in self.violations],
+        }
+
+
+class _Checker:
+    """Collects violations for one file; `examples` rows of each are quoted."""
+
+    def __init__(self, file: str, frame: pd.DataFrame, examples: int, key: tuple[str, ...]) -> None:
+        self.file, self.frame, self.examples = file, frame, examples
+        self.key = [name for name in key if name in frame.columns]
+        self.violations: list[Violation] = []
+
+    def rows(self, column: str, rule: str, bad: pd.Series, show: tuple[str, ...] = ()) -> None:
+        count = int(bad.sum())
+        if count:
+            shown = list(dict.fromkeys([*self.key, column, *show]))
+            shown = [name for name in shown if name in self.frame.columns]
+            sample = self.frame.loc[bad, shown].head(self.examples)
+            records = [
+                {"row": int(i), **_plain(row)} for i, row in zip(sample.index, sample.to_dict("records"), strict=True)
+            ]
+            self.violations.append(Violation(self.file, column, rule, count, records))
+
+    def batch(self, column: str, rule: str) -> None:
+        self.violations.append(Violation(self.file, column, rule, 0))
+
+
+def _plain(row: dict[Any, Any]) -> dict[str, Any]:
+    """A row as JSON-ready values: numbers and strings stay, NaN becomes None, anything else its text."""
+
+    def plain(value: Any) -> Any:
+        if pd.isna(value):
+            return None
+        if isinstance(value, int | float | str):
+            return value
+        return value.item() if hasattr(value, "item") else str(value)
+
+    return {str(key): plain(value) for key, value in row.items()}
+
+
+def _dtype_ok(series: pd.Series, kind: schema.Kind) -> bool:
+    if kind == "int":
+        return pd.api.types.is_integer_dtype(series)
+    if kind == "float":
+        return pd.api.types.is_numeric_dtype(series) and not pd.api.types.is_bool_dtype(series)
+    if kind == "datetime":
+        return pd.api.types.is_datetime64_any_dtype(series)
+    return pd.api.types.is_string_dtype(series) and bool(series.dropna().map(lambda v: isinstance(v, str)).all())
+
+
+def check_columns(check: _Checker, table: tuple[schema.Column, ...]) -> list[str]:
+    """Per-column rules of the contract. Returns the columns whose dtype is right (safe for row rules)."""
+    frame = check.frame
+    expected = schema.columns(table)
+    for name in expected:
+        if name not in frame.columns:
+            check.batch(name, "required column is missing")
+    for name in frame.columns:
+        if name not in expected:
+            check.batch(str(name), "unknown column (not in schema.py)")
+    typed = []
+    for column in table:
+        if column.name not in frame.columns:
+            continue
+        values = frame[column.name]
+        if not _dtype_ok(values, column.kind):
+            check.batch(column.name, f"dtype must be {column.kind}, found {values.dtype}")
+            continue
+        typed.append(column.name)
+        present = values.notna()
+        if not column.nullable:
+            check.rows(column.name, "must not be null", ~present)
+        if column.ge is not None:
+            check.rows(column.name, f">= {column.ge:g}", present & (values < column.ge))
+        if column.le is not None:
+            check.rows(column.name, f"<= {column.le:g}", present & (values > column.le))
+        if column.allowed is not None:
+            check.rows(column.name, f"one of {', '.join(column.allowed)}", present & ~values.isin(column.allowed))
+        if column.pattern is not None:
+            matches = values.astype("str").str.fullmatch(column.pattern)
+            check.rows(column.name, f"matches {column.pattern}", present & ~matches.astype(bool))
+        if column.hhmm:
+            check.rows(column.name, "valid hhmm (minutes < 60)", present & (values % 100 >= 60))
+    return typed
+
+
+def _check_dates(check: _Checker, typed: list[str], month: tuple[int, int] | None) -> None:
+    frame = check.frame
+    if not {"year", "month", "day"} <= set(typed):
+        return
+    dates = pd.to_datetime(frame[["year", "month", "day"]], errors="coerce")
+    check.rows("day", "valid day of the month", dates.isna(), show=("year", "month"))
+    if month is not None:
+        outside = (frame["year"] != month[0]) | (frame["month"] != month[1])
+        check.rows("month", f"rows belong to the batch's month {month[0]}-{month[1]:02d}", outside, show=("year",))
+    if {"sched_dep_time", "hour", "minute"} <= set(typed):
+        mismatch = (frame["hour"] != frame["sched_dep_time"] // 100) | (
+            frame["minute"] != frame["sched_dep_time"] % 100
+        )
+        check.rows("hour", "hour and minute match sched_dep_time", mismatch, show=("sched_dep_time", "minute"))
+    if {"time_hour", "hour"} <= set(typed):
+        local = frame["time_hour"].dt.tz_convert(LOCAL_TIME) if frame["time_hour"].dt.tz else frame["time_hour"]
+        wrong = (local.dt.day != frame["day"]) | (local.dt.hour != frame["hour"]) | (local.dt.month != frame["month"])
+        check.rows("time_hour", f"is the scheduled hour ({LOCAL_TIME}) in UTC", wrong & dates.notna(), show=("hour",))
+
+
+def check_flights(
+    file: str, frame: pd.DataFrame, params: Validate, late_minutes: int
+) -> tuple[list[Violation], dict[str, Any]]:
+    """All rules for one monthly batch of flights, and its summary for the report."""
+    check = _Checker(file, frame, params.examples, schema.FLIGHT_KEY)
+    typed = check_columns(check, schema.FLIGHTS)
+    match = re.match(r"^(\d{4})-(\d{2})\.parquet$", Path(file).name)
+    _check_dates(check, typed, (int(match[1]), int(match[2])) if match else None)
+    if len(frame) < params.min_rows:
+        check.batch("*", f"at least {params.min_rows} rows, found {len(frame)}")
+    if set(schema.FLIGHT_KEY) <= set(typed):
+        check.rows("flight", "flight key is unique", frame.duplicated(list(schema.FLIGHT_KEY), keep=False))
+    for name, limit in params.max_null_rate.items():
+        if name in frame.columns and len(frame) and frame[name].isna().mean() > limit:
+            check.batch(name, f"null rate <= {limit:g}, found {frame[name].isna().mean():.3f}")
+    summary: dict[str, Any] = {"file": file, "rows": len(frame)}
+    if "arr_delay" in typed and len(frame):
+        late = float((frame["arr_delay"] > late_minutes).sum() / max(frame["arr_delay"].notna().sum(), 1))
+        low, high = params.late_share
+        if not low <= late <= high:
+            check.batch(
+                "arr_delay",
+                f"share of arrivals > {late_minutes} min late within [{low:g}, {high:g}], found {late:.3f}",
+            )
+        summary["late_share"] = round(late, 4)
+        summary["cancelled"] = int(frame["arr_delay"].isna().sum())
+    if "time_hour" in typed and len(frame):
+        summary["first"], summary["last"] = str(frame["time_hour"].min()), str(frame["time_hour"].max())
+    return check.violations, summary
+
+
+def check_weather(file: str, frame: pd.DataFrame, params: Validate) -> list[Violation]:
+    """Rules for the hourly weather table."""
+    check = _Checker(file, frame, params.examples, schema.WEATHER_KEY)
+    typed = check_columns(check, schema.WEATHER)
+    if set(schema.WEATHER_KEY) <= set(typed):
+        check.rows(
+            "time_hour",
+            "one reading per origin and hour",
+            frame.duplicated(list(schema.WEATHER_KEY), keep=False),
+        )
+    return check.violations
+
+
+def validate(
+    batches: Mapping[str, pd.DataFrame],
+    weather: tuple[str, pd.DataFrame],
+    params: Validate,
+    late_minutes: int,
+) -> Report:
+    """Check every batch and the weather table; the report lists every violation found, not just the first."""
+    violations: list[Violation] = []
+    summaries = []
+    for file, frame in batches.items():
+        found, summary = check_flights(file, frame, params, late_minutes)
+        violations += found
+        summaries.append(summary | {"passed": not found})
+    violations += check_weather(*weather, params)
+    return Report(violations, summaries)
+
+
+def combine(batches: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """The validated batches as one frame, in schedule order."""
+    frame = pd.concat(list(batches.values()), ignore_index=True)
+    return frame.sort_values(["time_hour", *schema.FLIGHT_KEY], kind="stable").reset_index(drop=True)
