@@ -17,7 +17,7 @@ export ITERATIVE_DO_NOT_TRACK := 1
 
 BASE ?= main
 
-.PHONY: help setup setup-dev data retrain repro summary compare report monitor alert serve bento test lint typecheck pytest bench lock clean
+.PHONY: help setup setup-dev data retrain repro summary compare report monitor alert serve bento bench-serve test lint typecheck pytest bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -90,6 +90,9 @@ $(EVIDENTLY)/.installed:  # Evidently is a benchmark-only dependency; 0.7.23 nee
 bench: setup-dev $(EVIDENTLY)/.installed ## benchmark the pipeline and drift (against Evidently); prints tables
 	python bench/pipeline.py
 	python bench/drift.py --evidently $(EVIDENTLY)/bin/python
+
+bench-serve: setup-dev repro ## the service against `mlflow models serve` of the same model, under load; prints a table
+	python bench/serve.py
 
 lock: setup-dev ## re-resolve requirements*.lock from pyproject.toml
 	uv pip compile --quiet --python-version 3.11 pyproject.toml -o requirements.lock
