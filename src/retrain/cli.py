@@ -338,6 +338,7 @@ def monitor(params: Params, root: Path, now: str | None = None) -> None:
         params.monitor,
         params.drift,
         params.featurize.late_minutes,
+        params.evaluate.threshold,
     )
     verdict |= {
         "inference_log": str(log_dir),

@@ -47,9 +47,10 @@ def parse_log(lines: Iterable[str]) -> tuple[pd.DataFrame, int]:
                 "timestamp": timestamp.tz_localize("UTC") if timestamp.tzinfo is None else timestamp.tz_convert("UTC"),
                 "model": record["model"],
                 "probability": float(record["probability"]),
+                "shadow_probability": float(record.get("shadow_probability", "nan")),
             }
         )
-    columns = [*schema.FEATURES, "flight", "request_id", "timestamp", "model", "probability"]
+    columns = [*schema.FEATURES, "flight", "request_id", "timestamp", "model", "probability", "shadow_probability"]
     frame = pd.DataFrame(rows, columns=columns)
     for name in schema.FEATURES:
         if name not in schema.CATEGORICAL:
@@ -102,6 +103,7 @@ def monitor(
     params: Monitor,
     drift_params: Drift,
     late_minutes: int,
+    threshold: float = 0.5,
 ) -> dict[str, Any]:
     """Every check over the recent window, and the verdict: retrain if any check fired."""
     recent = traffic[traffic["timestamp"] >= now - pd.Timedelta(days=params.window_days)]
@@ -131,6 +133,10 @@ def monitor(
             performance["note"] = f"fewer than {params.min_labelled} labelled predictions: performance not judged"
         checks["performance"] = performance
 
+    shadowed = recent.dropna(subset=["shadow_probability"])
+    if len(shadowed):
+        checks["shadow"] = shadow_agreement(shadowed, threshold)
+
     newest = _newest_flight(recent)
     staleness: dict[str, Any] = {"training_data_until": str(training_last), "newest_flight": str(newest)}
     if newest is not None:
@@ -140,6 +146,17 @@ def monitor(
             reasons.append(f"the model's newest training data is {age} days older than the traffic it scores")
     checks["staleness"] = staleness
     return {"retrain": bool(reasons), "reasons": reasons, "checked_at": str(now), "checks": checks}
+
+
+def shadow_agreement(traffic: pd.DataFrame, threshold: float) -> dict[str, Any]:
+    """How often the shadow model would have decided differently from the served one, on real traffic."""
+    served = traffic["probability"].to_numpy() >= threshold
+    shadow = traffic["shadow_probability"].to_numpy() >= threshold
+    return {
+        "predictions": len(traffic),
+        "disagreement_rate": float(np.mean(served != shadow)),
+        "mean_absolute_difference": float(np.mean(np.abs(traffic["probability"] - traffic["shadow_probability"]))),
+    }
 
 
 def _newest_flight(traffic: pd.DataFrame) -> pd.Timestamp | None:

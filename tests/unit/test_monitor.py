@@ -181,3 +181,17 @@ def test_probabilities_in_the_log_are_the_models(model: Pipeline, reference: pd.
     traffic, _ = monitor.parse_log(log_lines(model, reference, rows=20))
     again = model.predict_proba(traffic[list(schema.FEATURES)])[:, 1]
     np.testing.assert_allclose(traffic["probability"], again, rtol=1e-12)
+
+
+def test_a_shadow_model_in_the_log_gives_the_disagreement_rate(model: Pipeline, reference: pd.DataFrame) -> None:
+    lines = [json.loads(line) for line in log_lines(model, reference, rows=200)]
+    for index, line in enumerate(lines):
+        line["shadow_probability"] = 0.9 if index < 50 else line["probability"]
+    traffic, _ = monitor.parse_log(json.dumps(line) for line in lines)
+    agreement = monitor.shadow_agreement(traffic, threshold=0.3)
+    below = sum(line["probability"] < 0.3 for line in lines[:50])
+    assert agreement == {
+        "predictions": 200,
+        "disagreement_rate": below / 200,
+        "mean_absolute_difference": pytest.approx(sum(0.9 - line["probability"] for line in lines[:50]) / 200),
+    }

@@ -87,6 +87,7 @@ class Monitor(Section):
 
 class Serve(Section):
     max_records: int = Field(ge=1)
+    max_batch_rows: int = Field(ge=1)
     max_body_bytes: int = Field(ge=1024)
     log_sample: float = Field(ge=0, le=1)
     log_max_bytes: int = Field(ge=1024)

@@ -60,13 +60,14 @@ class PredictRequest(BaseModel):
     def records_as_dicts(self) -> list[dict[str, Any]]:
         return [record.model_dump() for record in self.records]
 
-    def frame(self) -> pd.DataFrame:
-        """The records as the raw-row frame the Pipeline scores."""
-        frame = pd.DataFrame(self.records_as_dicts())
-        for column in schema.feature_columns():
-            if column.kind == "float" or column.nullable:
-                frame[column.name] = frame[column.name].astype("float64")
-        return frame
+
+def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
+    """Validated records as the raw-row frame the Pipeline scores (missing optional values become NaN)."""
+    frame = pd.DataFrame(records)
+    for column in schema.feature_columns():
+        if column.kind == "float" or column.nullable:
+            frame[column.name] = frame[column.name].astype("float64")
+    return frame
 
 
 @functools.cache
