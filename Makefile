@@ -17,7 +17,8 @@ export ITERATIVE_DO_NOT_TRACK := 1
 
 BASE ?= main
 
-.PHONY: help setup setup-dev data retrain repro summary compare report monitor alert serve bento bench-serve test lint typecheck pytest bench lock clean
+.PHONY: help setup setup-dev data retrain repro summary compare report monitor alert serve bento bench-serve test \
+	ci-retrain ci-publish ci-comment ci-monitor ci-alert gate cml lint typecheck pytest bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -61,6 +62,44 @@ monitor: setup ## decide from the inference log ($$RETRAIN_INFERENCE_LOG) whethe
 alert: setup ## render reports/alert.md from the last verdict; POST it to $$RETRAIN_WEBHOOK_URL when retraining
 	retrain alert
 
+# --- what the workflows run (each works on a laptop too) -----------------------------------------------------------
+CML_VERSION := 0.20.6
+RUN ?= local
+
+cml: ## put CML on PATH (GitHub runners; skipped when a `cml` is already there)
+	command -v cml >/dev/null || npm install --global --no-fund "@dvcorg/cml@$(CML_VERSION)"
+
+ci-retrain: setup ## params overrides ($$RETRAIN_PARAMS), data, dvc repro, dvc push, compare with $(BASE), report
+	if [[ -n "$${DVC_REMOTE_URL:-}" ]]; then dvc remote add --local --force --default ci "$$DVC_REMOTE_URL"; fi
+	retrain set-params
+	$(MAKE) --no-print-directory repro
+	if [[ -n "$$(dvc remote list)" ]]; then dvc push; fi
+	$(MAKE) --no-print-directory report BASE=$(BASE)
+
+ci-publish: cml ## branch retrain/$(RUN) with the new dvc.lock, a PR, and the report as its comment
+	url=$$(cml pr create --squash --skip-ci --branch "retrain/$(RUN)" \
+	    --title "Retrain: $${RETRAIN_REASON:-manual}" --body "$$(head -n 1 reports/report.md)" \
+	    dvc.lock params.yaml models/model.json metrics reports/validation.json reports/drift.json); \
+	echo "$$url"; cml comment update --target="pr/$${url##*/}" --publish reports/report.md
+
+ci-comment: cml ## update the one report comment on the current pull request
+	cml comment update --target=pr --publish reports/report.md
+
+gate: setup ## exit 3 if the last compare blocked promotion
+	retrain gate
+
+ci-monitor: setup ## data for the reference, then retrain monitor (step outputs `retrain`, `reason`)
+	$(MAKE) --no-print-directory data
+	dvc repro featurize  # the reference window (a no-op when it is up to date)
+	retrain monitor
+
+ci-alert: setup ## dispatch the retrain workflow with the reason, open or update the alert issue, POST the webhook
+	retrain alert
+	gh workflow run retrain.yml -f reason="monitoring: $(REASON)"
+	number=$$(gh issue list --label retrain-alert --state open --json number --jq '.[0].number // empty'); \
+	if [[ -n "$$number" ]]; then gh issue comment "$$number" --body-file reports/alert.md; \
+	else gh issue create --label retrain-alert --title "$$(head -n 1 reports/alert.md | sed 's/^## //')" --body-file reports/alert.md; fi
+
 serve: setup ## serve the model dvc.lock names on 127.0.0.1:3000 (BentoML); logs to $$RETRAIN_INFERENCE_LOG if set
 	OMP_NUM_THREADS=1 bentoml serve retrain.serve:FlightDelayService --host 127.0.0.1 --port 3000
 
@@ -70,9 +109,11 @@ bento: setup-dev ## build the Bento: the package as a wheel, the model dvc.lock 
 
 test: lint typecheck pytest ## ruff, mypy and every test
 
-lint: setup-dev ## ruff check and format check
+lint: setup-dev ## ruff check and format check; zizmor and the GitHub workflow schema on every workflow
 	ruff check .
 	ruff format --check .
+	zizmor --offline --quiet .github/workflows
+	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 
 typecheck: setup-dev ## mypy --strict on src and tests
 	mypy

@@ -379,6 +379,40 @@ def alert(params: Params, root: Path, webhook: str | None = None) -> None:
         log.info("alert: posted to the webhook (HTTP %d)", status)
 
 
+def set_params(params: Params, root: Path, assignments: list[str]) -> None:
+    """Override params.yaml keys (KEY=VALUE, values in YAML syntax), also from $RETRAIN_PARAMS (one per line)."""
+    import os
+
+    import yaml
+
+    path = root / "params.yaml"
+    lines = [*assignments, *os.environ.get("RETRAIN_PARAMS", "").splitlines()]
+    changes = {}
+    for line in filter(None, (line.strip() for line in lines)):
+        key, separator, value = line.partition("=")
+        if not separator or not key.strip():
+            raise BadInput(f"parameter override {line!r} is not KEY=VALUE")
+        changes[key.strip()] = yaml.safe_load(value)
+    if not changes:
+        log.info("set-params: nothing to change")
+        return
+    original = path.read_text()
+    io.set_yaml_values(path, changes)
+    try:
+        load(path)
+    except ParamsError:
+        path.write_text(original)
+        raise
+    log.info("set-params: %s", ", ".join(f"{k}={v!r}" for k, v in changes.items()))
+
+
+def gate(params: Params, root: Path) -> int:
+    """Exit 3 if the last `retrain compare` blocked (so a workflow fails its check after posting the report)."""
+    decision = io.read_json(params.paths.decision)
+    print(f"gate: {'promote' if decision['promote'] else 'BLOCKED'}: {'; '.join(decision['reasons'])}")
+    return EXIT_OK if decision["promote"] else EXIT_BLOCKED
+
+
 def report(params: Params, root: Path, base: str) -> None:
     """Render reports/report.md (for CML) from the decision of `retrain compare`, and print the verdict."""
     import os
@@ -422,6 +456,9 @@ def _parser() -> argparse.ArgumentParser:
         commands.add_parser(name, help=(function.__doc__ or "").splitlines()[0])
     batch = commands.add_parser("new-batch", help=(new_batch.__doc__ or "").splitlines()[0])
     batch.add_argument("month", help="YYYY-MM, e.g. 2013-07")
+    overrides = commands.add_parser("set-params", help=(set_params.__doc__ or "").splitlines()[0])
+    overrides.add_argument("assignments", nargs="*", metavar="KEY=VALUE", help="e.g. train.seed=7")
+    commands.add_parser("gate", help=(gate.__doc__ or "").splitlines()[0])
     watch = commands.add_parser("monitor", help=(monitor.__doc__ or "").splitlines()[0], description=monitor.__doc__)
     watch.add_argument("--now", help="evaluate as of this ISO time (default: now), e.g. to replay a log")
     warn = commands.add_parser("alert", help=(alert.__doc__ or "").splitlines()[0], description=alert.__doc__)
@@ -459,6 +496,10 @@ def main(argv: list[str] | None = None) -> int:
             return compare(params, root, arguments.base or params.compare.base)
         elif arguments.command == "report":
             report(params, root, arguments.base or params.compare.base)
+        elif arguments.command == "set-params":
+            set_params(params, root, arguments.assignments)
+        elif arguments.command == "gate":
+            return gate(params, root)
         elif arguments.command == "monitor":
             monitor(params, root, arguments.now)
         elif arguments.command == "alert":

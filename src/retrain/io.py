@@ -157,6 +157,29 @@ def read_lines(directory: Path) -> list[str]:
     return lines
 
 
+def set_yaml_values(path: Path, changes: dict[str, Any]) -> None:
+    """Change existing keys (dotted paths) of a YAML file in place, keeping its comments and layout."""
+    from ruamel.yaml import YAML
+
+    document = YAML()  # round-trip mode
+    document.representer.add_representer(
+        type(None), lambda representer, _: representer.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
+    tree = document.load(path.read_text())
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node = tree
+        for key in parents:
+            if not isinstance(node, dict) or key not in node:
+                raise InputError(f"{path}: no key {dotted!r} (only existing keys can be set)")
+            node = node[key]
+        if not isinstance(node, dict) or last not in node:
+            raise InputError(f"{path}: no key {dotted!r} (only existing keys can be set)")
+        node[last] = value
+    with path.open("w") as handle:
+        document.dump(tree, handle)
+
+
 # --- files as they are at a git ref (never by checking it out) ----------------------------------------------
 
 
