@@ -23,14 +23,17 @@ BASE ?= main
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
-$(VENV)/.runtime: pyproject.toml requirements.lock
+# The venv is rebuilt when these change; `LOCKS=` (empty) uses an existing VENV as it is (the workflow tests do).
+LOCKS ?= pyproject.toml requirements.lock requirements-dev.lock
+
+$(VENV)/.runtime: $(filter-out requirements-dev.lock,$(LOCKS))
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $@
 
-$(VENV)/.dev: $(VENV)/.runtime requirements-dev.lock
+$(VENV)/.dev: $(VENV)/.runtime $(filter requirements-dev.lock,$(LOCKS))
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -r requirements-dev.lock
 	touch $@
 

@@ -1,0 +1,127 @@
+"""The real workflow files, run by `act` on this host, against a bare `origin` and a recording `cml`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ..integration.conftest import copy_repository
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+VENV = BIN.parent
+STUBS = Path(__file__).parent / "stubs"
+
+
+def _git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+def _stub_flags(workflow: Path) -> list[str]:
+    """`--local-repository` for every third-party action the workflow uses (checkout is act's own)."""
+    uses = {
+        step["uses"]
+        for job in yaml.safe_load(workflow.read_text())["jobs"].values()
+        for step in job["steps"]
+        if "uses" in step and not step["uses"].startswith("actions/checkout@")
+    }
+    return [flag for action in sorted(uses) for flag in ("--local-repository", f"{action}={STUBS / 'noop'}")]
+
+
+@pytest.fixture
+def repository(tmp_path: Path) -> Path:
+    """This repository's files (as in the working tree) in a new git repository whose `origin` is a bare one."""
+    bare, clone = tmp_path / "origin.git", copy_repository(tmp_path / "repo")
+    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
+    _git("init", "-q", "-b", "main", cwd=clone)
+    _git("config", "user.name", "test", cwd=clone)
+    _git("config", "user.email", "test@example.com", cwd=clone)
+    _git("add", "-A", cwd=clone)
+    _git("commit", "-qm", "repository under test", cwd=clone)
+    _git("remote", "add", "origin", str(bare), cwd=clone)
+    _git("push", "-q", "origin", "main", cwd=clone)
+    return clone
+
+
+def _env(tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return dict(
+        os.environ,
+        HOME=str(home),
+        GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
+        PATH=f"{STUBS / 'bin'}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}",
+        VENV=str(VENV),  # the Makefile uses this venv as it is: no install, nothing fetched
+        LOCKS="",
+        CML_RECORD=str(tmp_path / "cml"),
+        DVC_SITE_CACHE_DIR=str(tmp_path / "dvc-site"),
+        MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
+    )
+
+
+def act(repo: Path, tmp_path: Path, event: str, workflow: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = _env(tmp_path)
+    path = repo / ".github/workflows" / workflow
+    command = ["act", event, "-W", str(path), "-P", "ubuntu-latest=-self-hosted", "-s", "GITHUB_TOKEN=test-token"]
+    return subprocess.run(
+        [*command, *_stub_flags(path), *args], cwd=repo, env=env, capture_output=True, text=True, timeout=900
+    )
+
+
+def test_a_dispatch_retrains_and_opens_a_pr_with_the_report(repository: Path, tmp_path: Path) -> None:
+    result = act(repository, tmp_path, "workflow_dispatch", "retrain.yml", "--input", "reason=July data arrived")
+    assert result.returncode == 0, result.stdout[-4000:]
+    branches = _git("ls-remote", "--heads", str(tmp_path / "origin.git"), cwd=repository)
+    (branch,) = [line.split("refs/heads/")[1] for line in branches.splitlines() if "refs/heads/retrain/" in line]
+    bare = str(tmp_path / "origin.git")
+    pushed_lock = _git("--git-dir", bare, "show", f"{branch}:dvc.lock", cwd=repository)
+    assert "models/model.skops" in pushed_lock
+    assert _git("--git-dir", bare, "rev-parse", f"{branch}~1", cwd=repository) == _git(
+        "--git-dir", bare, "rev-parse", "main", cwd=repository
+    )
+    calls = sorted((tmp_path / "cml").glob("*.args"))
+    assert [call.read_text().split("\n")[:2] for call in calls] == [["pr", "create"], ["comment", "update"]]
+    assert "--branch\nretrain/" in calls[0].read_text()
+    (report,) = (tmp_path / "cml").glob("*.md")
+    text = report.read_text()
+    assert text.startswith("## ✅ Promote") and "manual dispatch" in text and "July data arrived" in text
+    assert "| metric | champion | challenger | delta | 95% interval | p-value |" in text
+
+
+@pytest.fixture
+def with_remote(repository: Path, tmp_path: Path) -> Path:
+    """The repository with a DVC remote (a local folder) that holds main's data and champion, as in real use."""
+    env = _env(tmp_path)
+    for command in (
+        ["dvc", "remote", "add", "-d", "storage", str(tmp_path / "dvc-remote")],
+        ["retrain", "bootstrap"],
+        ["dvc", "repro", "--quiet"],
+        ["dvc", "push", "--quiet"],
+    ):
+        subprocess.run(command, cwd=repository, env=env, check=True, capture_output=True)
+    _git("add", "-A", cwd=repository)
+    _git("commit", "-qm", "a DVC remote holds the champion", cwd=repository)
+    _git("push", "-q", "origin", "main", cwd=repository)
+    for generated in ("data/landing", "data/validated", "data/features", "models"):
+        subprocess.run(["git", "clean", "-qfdX", generated], cwd=repository, check=True)  # as in a fresh checkout
+    subprocess.run(["rm", "-rf", str(repository / ".dvc/cache")], check=True)
+    return repository
+
+
+def test_a_degrading_override_still_opens_the_pr_and_fails_the_gate(with_remote: Path, tmp_path: Path) -> None:
+    repository = with_remote
+    override = "params=train.hyperparameters.hist_gradient_boosting.max_iter=3"
+    result = act(
+        repository, tmp_path, "workflow_dispatch", "retrain.yml", "--input", "reason=try 3 trees", "--input", override
+    )
+    assert result.returncode != 0
+    assert "Failure - Main Gate" in result.stdout, result.stdout[-3000:]
+    (report,) = (tmp_path / "cml").glob("*.md")
+    text = report.read_text()
+    assert text.startswith("## ❌ Block: roc_auc") and "try 3 trees" in text
+    assert "`train.hyperparameters.hist_gradient_boosting.max_iter` | `300` | `3`" in text
