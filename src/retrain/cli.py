@@ -236,6 +236,8 @@ def _champion(params: Params, root: Path, base: str, challenger_md5: str, challe
             return _Champion(commit, md5, io.load_model(Path(scratch) / "champion.skops"), meta)
         except Exception as error:
             detail = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+            if not io.dvc_remotes(root):
+                detail = "it is not in the local DVC cache and no DVC remote is configured"
             return _Champion(
                 commit,
                 md5,

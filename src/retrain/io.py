@@ -197,6 +197,20 @@ def git_show(root: Path, ref: str, path: Path | str) -> str | None:
     return result.stdout if result.returncode == 0 else None
 
 
+def dvc_remotes(root: Path) -> list[str]:
+    """The names of the configured DVC remotes."""
+    result = subprocess.run(["dvc", "remote", "list"], cwd=root, capture_output=True, text=True)
+    return [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
+
+
+def git_last_change(root: Path, ref: str, path: Path | str) -> str | None:
+    """The newest commit reachable from `ref` that changed `path`."""
+    result = subprocess.run(
+        ["git", "log", "-1", "--format=%H", ref, "--", str(path)], cwd=root, capture_output=True, text=True
+    )
+    return result.stdout.strip() or None
+
+
 def git_files(root: Path, ref: str, folder: Path | str) -> list[str]:
     """The names of the files committed in a folder at `ref`."""
     result = subprocess.run(

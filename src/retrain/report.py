@@ -95,7 +95,9 @@ def gather(params: Params, root: Path, base: str, env: Mapping[str, str]) -> Con
     before_params = yaml.safe_load(io.git_show(root, base, "params.yaml") or "null")
     after_params = yaml.safe_load((root / "params.yaml").read_text())
     current = sorted(p.name.removesuffix(".dvc") for p in paths.landing.glob("*.parquet.dvc"))
-    previous = sorted(n.removesuffix(".dvc") for n in io.git_files(root, base, paths.landing) if n.endswith(".dvc"))
+    # the batches the champion was trained on: those committed with the dvc.lock that names it
+    trained = io.git_last_change(root, base, "dvc.lock") or base
+    previous = sorted(n.removesuffix(".dvc") for n in io.git_files(root, trained, paths.landing) if n.endswith(".dvc"))
     data = {
         "added": sorted(set(current) - set(previous)),
         "removed": sorted(set(previous) - set(current)),
@@ -199,7 +201,8 @@ def _slices(decision: dict[str, Any]) -> str:
 def _data(context: Context) -> str:
     data = context.data
     lines = [
-        f"Batches added since `{context.base}`: {', '.join(data.get('added', [])) or 'none'}"
+        f"Batches added since the champion on `{context.base}` was trained: "
+        + (", ".join(data.get("added", [])) or "none")
         + (f"; removed: {', '.join(data['removed'])}" if data.get("removed") else "")
     ]
     rows = []

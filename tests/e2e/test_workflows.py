@@ -125,3 +125,21 @@ def test_a_degrading_override_still_opens_the_pr_and_fails_the_gate(with_remote:
     text = report.read_text()
     assert text.startswith("## ❌ Block: roc_auc") and "try 3 trees" in text
     assert "`train.hyperparameters.hist_gradient_boosting.max_iter` | `300` | `3`" in text
+
+
+def test_a_data_push_retrains_and_the_report_names_the_new_batch_and_its_drift(
+    with_remote: Path, tmp_path: Path
+) -> None:
+    repository = with_remote
+    for command in (["retrain", "new-batch", "2013-07"], ["dvc", "push", "--quiet"]):  # as a data producer would
+        subprocess.run(command, cwd=repository, env=_env(tmp_path), check=True, capture_output=True)
+    _git("add", "data/landing", cwd=repository)
+    _git("commit", "-qm", "data: 2013-07", cwd=repository)
+    event = tmp_path / "push.json"
+    event.write_text('{"ref": "refs/heads/main", "head_commit": {"message": "data: 2013-07"}}')
+    result = act(repository, tmp_path, "push", "retrain.yml", "-e", str(event))
+    assert result.returncode == 0, result.stdout[-4000:]
+    (report,) = (tmp_path / "cml").glob("*.md")
+    text = report.read_text()
+    assert "data push" in text and "Batches added since the champion on `main` was trained: 2013-07.parquet" in text
+    assert "<summary>Drift</summary>" in text and "![drift](drift.png)" in text
