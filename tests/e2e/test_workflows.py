@@ -7,10 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
+from retrain import bundled, featurize, io, train
+from retrain.params import Params
+
 from ..integration.conftest import copy_repository
+from ..unit.test_monitor import log_lines
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -59,6 +64,7 @@ def _env(tmp_path: Path) -> dict[str, str]:
         VENV=str(VENV),  # the Makefile uses this venv as it is: no install, nothing fetched
         LOCKS="",
         CML_RECORD=str(tmp_path / "cml"),
+        GH_RECORD=str(tmp_path / "gh"),
         DVC_SITE_CACHE_DIR=str(tmp_path / "dvc-site"),
         MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
     )
@@ -143,3 +149,48 @@ def test_a_data_push_retrains_and_the_report_names_the_new_batch_and_its_drift(
     text = report.read_text()
     assert "data push" in text and "Batches added since the champion on `main` was trained: 2013-07.parquet" in text
     assert "<summary>Drift</summary>" in text and "![drift](drift.png)" in text
+
+
+def test_monitor_over_a_drifted_log_dispatches_a_retrain_and_raises_the_alert(
+    repository: Path, tmp_path: Path, params: Params
+) -> None:
+    weather = bundled.weather()
+    spring = featurize.label(featurize.join_weather(bundled.flights(2013, 4), weather), 15)[0]
+    settings = params.train.model_copy(update={"hyperparameters": {"hist_gradient_boosting": {"max_iter": 20}}})
+    model = train.train(spring, settings)
+    august = featurize.join_weather(bundled.flights(2013, 8), weather)
+    log = tmp_path / "inference"
+    log.mkdir()
+    (log / "predictions-today.jsonl").write_text("\n".join(log_lines(model, august, when=pd.Timestamp.now(tz="UTC"))))
+    result = act(repository, tmp_path, "workflow_dispatch", "monitor.yml", "--var", f"RETRAIN_INFERENCE_LOG={log}")
+    assert result.returncode == 0, result.stdout[-4000:]
+    calls = {path.stem: path.read_text().splitlines() for path in (tmp_path / "gh").glob("*.args")}
+    dispatch = [args for args in calls.values() if args[:2] == ["workflow", "run"]]
+    assert len(dispatch) == 1 and dispatch[0][2] == "retrain.yml"
+    assert dispatch[0][4].startswith("reason=monitoring: data drift in recent traffic")
+    created = [args for args in calls.values() if args[:2] == ["issue", "create"]]
+    assert len(created) == 1 and "retrain-alert" in created[0]
+    (alert,) = (tmp_path / "gh").glob("*.md")
+    assert alert.read_text().startswith("## Retraining triggered: data drift in recent traffic")
+
+
+def test_two_dispatches_in_a_row_keep_their_own_branch_and_lock(repository: Path, tmp_path: Path) -> None:
+    main_lock = (repository / "dvc.lock").read_text()
+    for run, seed in (("101", 7), ("102", 8)):
+        overrides = ("--input", f"params=train.seed={seed}", "--env", f"GITHUB_RUN_ID={run}")
+        result = act(
+            repository, tmp_path, "workflow_dispatch", "retrain.yml", "--input", f"reason=seed {seed}", *overrides
+        )
+        assert "Success - Main Open the PR and post the report" in result.stdout, result.stdout[-3000:]
+    bare = str(tmp_path / "origin.git")
+    locks = {
+        run: _git("--git-dir", bare, "show", f"retrain/{run}-1:dvc.lock", cwd=repository) for run in ("101", "102")
+    }
+    params = {
+        run: yaml.safe_load(_git("--git-dir", bare, "show", f"retrain/{run}-1:params.yaml", cwd=repository))
+        for run in ("101", "102")
+    }
+    assert (params["101"]["train"]["seed"], params["102"]["train"]["seed"]) == (7, 8)
+    models = {run: io.lock_md5(lock, "models/model.skops") for run, lock in locks.items()}
+    assert models["101"] != models["102"]
+    assert _git("--git-dir", bare, "show", "main:dvc.lock", cwd=repository) == main_lock

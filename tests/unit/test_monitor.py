@@ -40,15 +40,17 @@ def model(reference: pd.DataFrame, params: Params) -> Pipeline:
     return train.train(reference, settings)
 
 
-def log_lines(model: Pipeline, flights: pd.DataFrame, rows: int = 2000, seed: int = 0) -> list[str]:
-    """Inference log records for a sample of flights, timestamped within the last day."""
+def log_lines(
+    model: Pipeline, flights: pd.DataFrame, rows: int = 2000, seed: int = 0, when: pd.Timestamp = NOW
+) -> list[str]:
+    """Inference log records for a sample of flights, timestamped in the day before `when`."""
     sample = flights.sample(rows, random_state=seed).reset_index(drop=True)
     probabilities = model.predict_proba(sample[list(schema.FEATURES)])[:, 1]
     lines = []
     for index, row in enumerate(sample[[*schema.FEATURES, "flight"]].to_dict("records")):
         record = {
             "request_id": f"r{index}",
-            "timestamp": (NOW - pd.Timedelta(minutes=index)).isoformat(),
+            "timestamp": (when - pd.Timedelta(minutes=index)).isoformat(),
             "model": "a" * 32,
             "features": {name: (None if pd.isna(value) else value) for name, value in row.items()},
             "probability": float(probabilities[index]),
