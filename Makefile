@@ -107,7 +107,7 @@ serve: setup ## serve the model dvc.lock names on 127.0.0.1:3000 (BentoML); logs
 	OMP_NUM_THREADS=1 bentoml serve retrain.serve:FlightDelayService --host 127.0.0.1 --port 3000
 
 bento: setup-dev ## build the Bento: the package as a wheel, the model dvc.lock names, requirements.lock
-	rm -rf dist && python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist .
+	rm -rf dist build && python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist . && rm -rf build
 	bentoml build
 
 test: lint typecheck pytest ## ruff, mypy and every test

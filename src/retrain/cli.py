@@ -1,4 +1,6 @@
-"""`retrain`: one subcommand per pipeline stage, plus the data commands. The only place that parses arguments.
+"""`retrain`: one subcommand per pipeline stage (validate, featurize, drift, train, evaluate), plus the data commands
+(new-batch, bootstrap), the decision (compare, gate, report, summary), monitoring (monitor, alert) and set-params.
+The only place that parses arguments; each command loads, calls one pure function, and writes.
 
 Exit codes: 0 ok; 2 bad usage or bad input (a clear message); 3 gate blocked; 1 unexpected error.
 """

@@ -1,1 +1,0 @@
-"""GitOps retraining of a flight-delay model."""
