@@ -1,5 +1,6 @@
 """`retrain`: one subcommand per pipeline stage (validate, featurize, drift, train, evaluate), plus the data commands
-(new-batch, bootstrap), the decision (compare, gate, report, summary), monitoring (monitor, alert) and set-params.
+(new-batch, bootstrap), the decision (compare, gate, report, summary), monitoring (monitor, alert), history and
+set-params.
 The only place that parses arguments; each command loads, calls one pure function, and writes.
 
 Exit codes: 0 ok; 2 bad usage or bad input (a clear message); 3 gate blocked; 1 unexpected error.
@@ -432,6 +433,14 @@ def report(params: Params, root: Path, base: str) -> None:
     print(f"report    {paths.report} (+ {len(figures)} PNGs beside it)")
 
 
+def history(params: Params, root: Path, ref: str, as_json: bool) -> None:
+    """Which model REF named when (promotions and rollbacks), from git and dvc.lock."""
+    from retrain import history as audit
+
+    rows = audit.history(root, ref, params.paths.model, params.paths.metrics)
+    print(json.dumps(rows, indent=2) if as_json else audit.table(rows))
+
+
 def summary(params: Params, root: Path) -> None:
     """Print the headline metrics and where the outputs are."""
     paths = params.paths
@@ -463,6 +472,9 @@ def _parser() -> argparse.ArgumentParser:
     overrides = commands.add_parser("set-params", help=(set_params.__doc__ or "").splitlines()[0])
     overrides.add_argument("assignments", nargs="*", metavar="KEY=VALUE", help="e.g. train.seed=7")
     commands.add_parser("gate", help=(gate.__doc__ or "").splitlines()[0])
+    audit = commands.add_parser("history", help=(history.__doc__ or "").splitlines()[0])
+    audit.add_argument("--ref", default="main", help="branch or ref (default: main)")
+    audit.add_argument("--json", action="store_true", help="JSON instead of a Markdown table")
     watch = commands.add_parser("monitor", help=(monitor.__doc__ or "").splitlines()[0], description=monitor.__doc__)
     watch.add_argument("--now", help="evaluate as of this ISO time (default: now), e.g. to replay a log")
     warn = commands.add_parser("alert", help=(alert.__doc__ or "").splitlines()[0], description=alert.__doc__)
@@ -504,6 +516,8 @@ def main(argv: list[str] | None = None) -> int:
             set_params(params, root, arguments.assignments)
         elif arguments.command == "gate":
             return gate(params, root)
+        elif arguments.command == "history":
+            history(params, root, arguments.ref, arguments.json)
         elif arguments.command == "monitor":
             monitor(params, root, arguments.now)
         elif arguments.command == "alert":

@@ -1,0 +1,63 @@
+"""`retrain history`: which model `main` named when, from git alone (the audit trail MLflow's registry lacks).
+
+Every commit on a ref that changed the model's md5 in dvc.lock is a promotion (a merge) or a rollback (a revert):
+its date, author, model md5, the metrics committed with it, and the pull request named in its message.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from retrain import io
+
+PULL_REQUEST = re.compile(r"(?:Merge pull request #|\(#)(\d+)")
+
+
+def history(root: Path, ref: str, model: Path, metrics: Path) -> list[dict[str, Any]]:
+    """Newest first: one row per commit on `ref` whose dvc.lock names a different model than its parent's."""
+    log = subprocess.run(
+        ["git", "log", "--first-parent", "--format=%H%x1f%aI%x1f%an%x1f%s", ref, "--", "dvc.lock"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    rows: list[dict[str, Any]] = []
+    previous: str | None = None
+    for line in reversed(log.splitlines()):
+        commit, date, author, subject = line.split("\x1f")
+        md5 = io.lock_md5(io.git_show(root, commit, "dvc.lock"), model)
+        if md5 is None or md5 == previous:
+            continue
+        previous = md5
+        scores = json.loads(io.git_show(root, commit, metrics) or "{}")
+        number = PULL_REQUEST.search(subject)
+        rows.append(
+            {
+                "commit": commit,
+                "date": date,
+                "author": author,
+                "model_md5": md5,
+                "roc_auc": scores.get("roc_auc"),
+                "pr_auc": scores.get("pr_auc"),
+                "pull_request": int(number[1]) if number else None,
+                "subject": subject,
+                "revert": subject.startswith("Revert"),
+            }
+        )
+    return rows[::-1]
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    """Markdown, newest first."""
+    lines = ["| since | model | ROC AUC | commit | PR | change |", "|---|---|---|---|---|---|"]
+    for row in rows:
+        auc = f"{row['roc_auc']:.4f}" if row["roc_auc"] is not None else "-"
+        pr = f"#{row['pull_request']}" if row["pull_request"] else "-"
+        cells = [row["date"][:19], f"`{row['model_md5'][:8]}`", auc, f"`{row['commit'][:8]}`", pr, row["subject"]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
