@@ -1,6 +1,6 @@
 """`retrain`: one subcommand per pipeline stage (validate, featurize, drift, train, evaluate), plus the data commands
-(new-batch, bootstrap), the decision (compare, gate, report, summary), monitoring (monitor, alert), history and
-set-params.
+(new-batch, bootstrap), the decision (compare, gate, report, summary), monitoring (monitor, alert), smoke, history
+and set-params.
 The only place that parses arguments; each command loads, calls one pure function, and writes.
 
 Exit codes: 0 ok; 2 bad usage or bad input (a clear message); 3 gate blocked; 1 unexpected error.
@@ -441,6 +441,21 @@ def history(params: Params, root: Path, ref: str, as_json: bool) -> None:
     print(json.dumps(rows, indent=2) if as_json else audit.table(rows))
 
 
+def smoke(params: Params, root: Path, url: str) -> int:
+    """Check that the service at URL serves exactly the model dvc.lock names (exit 3 if not)."""
+    from retrain.smoke import smoke as check
+
+    expected = io.lock_md5((root / "dvc.lock").read_text(), params.paths.model)
+    if expected is None or io.md5(params.paths.model) != expected:
+        raise BadInput(f"{params.paths.model} is not the model dvc.lock names: `dvc pull` it first")
+    failures = check(url.rstrip("/"), expected, io.load_model(params.paths.model), io.read_json(params.paths.golden))
+    for failure in failures:
+        log.error("smoke: %s", failure)
+    if not failures:
+        log.info("smoke: %s serves model %s, golden predictions equal", url, expected)
+    return EXIT_BLOCKED if failures else EXIT_OK
+
+
 def summary(params: Params, root: Path) -> None:
     """Print the headline metrics and where the outputs are."""
     paths = params.paths
@@ -472,6 +487,8 @@ def _parser() -> argparse.ArgumentParser:
     overrides = commands.add_parser("set-params", help=(set_params.__doc__ or "").splitlines()[0])
     overrides.add_argument("assignments", nargs="*", metavar="KEY=VALUE", help="e.g. train.seed=7")
     commands.add_parser("gate", help=(gate.__doc__ or "").splitlines()[0])
+    check = commands.add_parser("smoke", help=(smoke.__doc__ or "").splitlines()[0])
+    check.add_argument("--url", default="http://127.0.0.1:3000", help="the service (default: make serve's)")
     audit = commands.add_parser("history", help=(history.__doc__ or "").splitlines()[0])
     audit.add_argument("--ref", default="main", help="branch or ref (default: main)")
     audit.add_argument("--json", action="store_true", help="JSON instead of a Markdown table")
@@ -516,6 +533,8 @@ def main(argv: list[str] | None = None) -> int:
             set_params(params, root, arguments.assignments)
         elif arguments.command == "gate":
             return gate(params, root)
+        elif arguments.command == "smoke":
+            return smoke(params, root, arguments.url)
         elif arguments.command == "history":
             history(params, root, arguments.ref, arguments.json)
         elif arguments.command == "monitor":

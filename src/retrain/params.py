@@ -32,6 +32,7 @@ class Paths(Section):
     decision: Path
     monitor: Path
     alert: Path
+    golden: Path
     report: Path
 
 

@@ -257,3 +257,19 @@ def test_a_tampered_model_is_refused_before_any_worker_starts(
     lines = [line for line in (result.stdout + result.stderr).splitlines() if "refusing to serve it" in line]
     assert len(lines) == 1 and "but dvc.lock names" in lines[0]
     assert "Traceback" not in result.stderr
+
+
+def test_smoke_passes_on_the_served_model_and_fails_when_dvc_lock_names_another(
+    server: Server, tmp_path: Path, flights: pd.DataFrame, params: Params, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from retrain import cli
+
+    for root in (server.root, tmp_path / "other"):
+        if root != server.root:
+            deploy_root(root, _fit(flights, params, 3))
+        (root / "deploy").mkdir(exist_ok=True)
+        shutil.copy(ROOT / "deploy/golden.json", root / "deploy/golden.json")
+    monkeypatch.chdir(server.root)
+    assert cli.main(["smoke", "--url", server.url]) == cli.EXIT_OK
+    monkeypatch.chdir(tmp_path / "other")
+    assert cli.main(["smoke", "--url", server.url]) == cli.EXIT_BLOCKED
