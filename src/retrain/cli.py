@@ -1,6 +1,6 @@
 """`retrain`: one subcommand per pipeline stage (validate, featurize, drift, train, evaluate), plus the data commands
-(new-batch, bootstrap), the decision (compare, gate, report, summary), monitoring (monitor, alert), smoke, history
-and set-params.
+(new-batch, bootstrap), the decision (compare, gate, report, summary), monitoring (monitor, alert), deployment (smoke,
+promote, history) and set-params.
 The only place that parses arguments; each command loads, calls one pure function, and writes.
 
 Exit codes: 0 ok; 2 bad usage or bad input (a clear message); 3 gate blocked; 1 unexpected error.
@@ -456,6 +456,43 @@ def smoke(params: Params, root: Path, url: str) -> int:
     return EXIT_BLOCKED if failures else EXIT_OK
 
 
+def promote(params: Params, root: Path) -> None:
+    """After a good deploy: move the MLflow alias `champion` to the model dvc.lock names, and record the deployment."""
+    import datetime
+    import getpass
+    import os
+
+    import pandas as pd
+
+    from retrain import tracking
+
+    paths = params.paths
+    md5 = io.lock_md5((root / "dvc.lock").read_text(), paths.model)
+    if md5 is None or io.md5(paths.model) != md5:
+        raise BadInput(f"{paths.model} is not the model dvc.lock names: `dvc pull` it first")
+    metrics = io.read_json(paths.metrics)
+    run_id = tracking.find_run(root, params.tracking.experiment, md5)
+    if run_id is None:  # trained elsewhere (CI) with another tracking store: log it here
+        example = pd.DataFrame(io.read_json(paths.golden))
+        run_id = _log_model(params, root, io.load_model(paths.model), example, metrics, [])
+    deployment = {
+        "deployed_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "deployed_by": os.environ.get("GITHUB_ACTOR") or getpass.getuser(),
+        "deployed_commit": io.git_commit(root) or "unknown",
+    }
+    name = params.tracking.registered_model
+    version = tracking.set_alias(root, params.tracking.experiment, name, run_id, md5, "champion", deployment)
+    who, when, commit = deployment["deployed_by"], deployment["deployed_at"], deployment["deployed_commit"][:8]
+    line = (
+        f"Deployed model `{md5}` ({name} version {version}, ROC AUC {metrics['roc_auc']:.4f}) "
+        f"from commit `{commit}` by {who} at {when}"
+    )
+    print(line)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        with Path(os.environ["GITHUB_STEP_SUMMARY"]).open("a") as summary_file:
+            summary_file.write(line + "\n")
+
+
 def summary(params: Params, root: Path) -> None:
     """Print the headline metrics and where the outputs are."""
     paths = params.paths
@@ -487,6 +524,7 @@ def _parser() -> argparse.ArgumentParser:
     overrides = commands.add_parser("set-params", help=(set_params.__doc__ or "").splitlines()[0])
     overrides.add_argument("assignments", nargs="*", metavar="KEY=VALUE", help="e.g. train.seed=7")
     commands.add_parser("gate", help=(gate.__doc__ or "").splitlines()[0])
+    commands.add_parser("promote", help=(promote.__doc__ or "").splitlines()[0])
     check = commands.add_parser("smoke", help=(smoke.__doc__ or "").splitlines()[0])
     check.add_argument("--url", default="http://127.0.0.1:3000", help="the service (default: make serve's)")
     audit = commands.add_parser("history", help=(history.__doc__ or "").splitlines()[0])
@@ -533,6 +571,8 @@ def main(argv: list[str] | None = None) -> int:
             set_params(params, root, arguments.assignments)
         elif arguments.command == "gate":
             return gate(params, root)
+        elif arguments.command == "promote":
+            promote(params, root)
         elif arguments.command == "smoke":
             return smoke(params, root, arguments.url)
         elif arguments.command == "history":

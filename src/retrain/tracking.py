@@ -114,8 +114,11 @@ def find_run(root: Path, experiment: str, model_md5: str) -> str | None:
     return None if logged.empty else str(logged["run_id"].iloc[0])
 
 
-def set_alias(root: Path, experiment: str, name: str, run_id: str, model_md5: str, alias: str) -> int:
-    """Point a registry alias at the model of a run, registering it as a new version only if it is not one yet."""
+def set_alias(
+    root: Path, experiment: str, name: str, run_id: str, model_md5: str, alias: str, tags: dict[str, str] | None = None
+) -> int:
+    """Point a registry alias at the model of a run, registering it as a new version only if it is not one yet;
+    `tags` are recorded on that version (for a deployment: who, when, which commit)."""
     mlflow = _start(root, experiment)
     client = mlflow.MlflowClient()
     existing = []
@@ -127,6 +130,8 @@ def set_alias(root: Path, experiment: str, name: str, run_id: str, model_md5: st
         model_uri = client.get_run(run_id).data.tags["model_uri"]
         version = int(mlflow.register_model(model_uri, name, tags={"model_md5": model_md5}).version)
     client.set_registered_model_alias(name, alias, str(version))
+    for key, value in (tags or {}).items():
+        client.set_model_version_tag(name, str(version), key, value)
     log.info("registry: %s version %d (model %s) is now @%s", name, version, model_md5[:8], alias)
     return version
 

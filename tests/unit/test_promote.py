@@ -1,0 +1,64 @@
+"""`retrain promote` moves the MLflow alias `champion` with git: a promotion, then a revert, back to the old version."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+import yaml
+from sklearn.pipeline import Pipeline
+
+from retrain import bundled, cli, featurize, io, train
+from retrain.params import Params
+
+from ..conftest import ROOT
+
+
+def _deploy(root: Path, model: Pipeline) -> str:
+    io.save_model(model, root / "models/model.skops")
+    md5 = io.md5(root / "models/model.skops")
+    lock = {"schema": "2.0", "stages": {"train": {"outs": [{"path": "models/model.skops", "md5": md5}]}}}
+    (root / "dvc.lock").write_text(yaml.safe_dump(lock))
+    return md5
+
+
+def test_promote_then_revert_moves_the_champion_alias_back(
+    tmp_path: Path, params: Params, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = featurize.label(featurize.join_weather(bundled.flights(2013, 3).head(4000), bundled.weather()), 15)[0]
+    models = []
+    for iterations in (10, 20):
+        settings = params.train.model_copy(
+            update={"hyperparameters": {"hist_gradient_boosting": {"max_iter": iterations}}}
+        )
+        models.append(train.train(frame, settings))
+    for folder in ("models", "metrics", "deploy"):
+        (tmp_path / folder).mkdir()
+    shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")
+    shutil.copy(ROOT / "deploy/golden.json", tmp_path / "deploy/golden.json")
+    (tmp_path / "metrics/metrics.json").write_text(json.dumps({"roc_auc": 0.74}))
+    (tmp_path / "models/model.json").write_text(json.dumps({"data_md5": "d", "git_commit": "c"}))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_ACTOR", "ana")
+    client = mlflow.MlflowClient()
+
+    def champion() -> tuple[str, str]:
+        version = client.get_model_version_by_alias(params.tracking.registered_model, "champion")
+        return version.version, version.tags["model_md5"]
+
+    old = _deploy(tmp_path, models[0])
+    assert cli.main(["promote"]) == 0
+    first = champion()
+    new = _deploy(tmp_path, models[1])
+    assert cli.main(["promote"]) == 0
+    assert champion()[1] == new and champion()[0] != first[0]
+    assert _deploy(tmp_path, models[0]) == old  # git revert: dvc.lock names the old bytes again
+    assert cli.main(["promote"]) == 0
+    assert champion() == first
+    version = client.get_model_version(params.tracking.registered_model, first[0])
+    assert version.tags["deployed_by"] == "ana"
+    assert pd.Timestamp(version.tags["deployed_at"]).tzinfo is not None
