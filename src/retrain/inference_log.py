@@ -59,12 +59,6 @@ class InferenceLog:
         self._queue.put(_STOP)
         self._thread.join(timeout=10)
 
-    def flush(self, timeout: float = 10) -> None:
-        """Wait until every enqueued line is on disk (for tests and shutdown)."""
-        done = threading.Event()
-        self._queue.put(done)
-        done.wait(timeout)
-
     def _path(self, day: str, part: int) -> Path:
         return self.folder / f"predictions-{day}-{os.getpid()}-{part}.jsonl"
 
@@ -74,11 +68,6 @@ class InferenceLog:
             item = self._queue.get()
             if item is _STOP:
                 break
-            if isinstance(item, threading.Event):
-                if handle:
-                    handle.flush()
-                item.set()
-                continue
             today = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")
             if handle is None or today != day or handle.tell() >= self.max_bytes:
                 if handle:
