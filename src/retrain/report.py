@@ -51,6 +51,7 @@ class Context:
     validation: dict[str, Any] | None = None
     drift: dict[str, Any] | None = None
     trigger: str = "local run"
+    shadow: dict[str, Any] | None = None
 
 
 # --- gathering the context (reads files; everything below `render` is pure) ---------------------------------
@@ -107,7 +108,8 @@ def gather(params: Params, root: Path, base: str, env: Mapping[str, str]) -> Con
     }
     validation = io.read_json(paths.validation) if paths.validation.exists() else None
     drift = io.read_json(paths.drift) if paths.drift.exists() else None
-    return Context(base, params_diff(before_params, after_params), data, validation, drift, trigger(env))
+    shadow = io.read_json(paths.monitor).get("checks", {}).get("shadow") if paths.monitor.exists() else None
+    return Context(base, params_diff(before_params, after_params), data, validation, drift, trigger(env), shadow)
 
 
 # --- rendering ---------------------------------------------------------------------------------------------
@@ -321,6 +323,16 @@ def render(decision: dict[str, Any], context: Context, figures: set[str]) -> str
     parts.append(_details("Validation", _validation(context)))
     if context.drift is not None:
         parts.append(_details("Drift", _drift(context, figures)))
+    if context.shadow:
+        shadow = context.shadow
+        parts.append(
+            _details(
+                "Shadow model on live traffic",
+                f"Replaying the inference log: the shadow model would have decided differently on "
+                f"{shadow['disagreement_rate']:.1%} of {shadow['predictions']:,} predictions (mean absolute "
+                f"difference in probability {shadow['mean_absolute_difference']:.4f}).",
+            )
+        )
     pictures = [
         image("confusion", "confusion matrices"),
         image("calibration", "calibration"),

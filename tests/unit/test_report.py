@@ -7,7 +7,7 @@ from typing import Any
 
 from retrain import report
 
-SECTIONS = ("Gate checks", "Slices", "Params changed", "Data", "Validation", "Drift", "Confusion", "Models")
+SECTIONS = ("Gate checks", "Slices", "Params changed", "Data", "Validation", "Drift", "Shadow", "Confusion", "Models")
 
 
 def _decision(promote: bool) -> dict[str, Any]:
@@ -50,6 +50,7 @@ CONTEXT = report.Context(
     validation={"passed": True, "violations": [], "batches": [{"file": "x.parquet", "rows": 10, "passed": True}]},
     drift={"summary": "1 of 11 features drifted", "features": [{"feature": "month", "psi": 3.1, "drifted": True}]},
     trigger="manual dispatch by @ana: new July data",
+    shadow={"predictions": 12000, "disagreement_rate": 0.034, "mean_absolute_difference": 0.021},
 )
 
 
@@ -61,6 +62,7 @@ def test_a_blocked_report_leads_with_the_reason_and_has_every_section() -> None:
     assert "| ROC AUC | 0.7400 | 0.7000 | -0.0400 | [-0.0500, -0.0300] | < 0.001 |" in text
     assert "manual dispatch by @ana: new July data" in text and "2013-07.parquet" in text
     assert "`train.seed` | `42` | `43`" in text
+    assert "decided differently on 3.4% of 12,000 predictions" in text
 
 
 def test_images_are_linked_by_relative_path_only_when_they_exist() -> None:
