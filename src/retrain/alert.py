@@ -12,6 +12,8 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
+from retrain.report import run_url
+
 LABEL = "retrain-alert"
 
 
@@ -21,12 +23,6 @@ def title(verdict: dict[str, Any]) -> str:
     return f"Retraining triggered: {verdict['reasons'][0]}" + (
         f" (+{len(verdict['reasons']) - 1} more)" if len(verdict["reasons"]) > 1 else ""
     )
-
-
-def _run_link(env: Mapping[str, str]) -> str | None:
-    if all(env.get(key) for key in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")):
-        return f"{env['GITHUB_SERVER_URL']}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
-    return None
 
 
 def render(verdict: dict[str, Any], env: Mapping[str, str]) -> str:
@@ -54,7 +50,7 @@ def render(verdict: dict[str, Any], env: Mapping[str, str]) -> str:
         f"| staleness | training data until {staleness['training_data_until'][:10]}, newest flight "
         f"{staleness['newest_flight'][:10]} ({staleness.get('days', '?')} days) |"
     )
-    link = _run_link(env)
+    link = run_url(env)
     if link:
         lines += ["", f"Monitoring run: {link}"]
     return "\n".join(lines) + "\n"

@@ -109,6 +109,16 @@ def evaluate(params: Params, root: Path) -> None:
     log.info("evaluate: roc_auc %.4f, pr_auc %.4f", result.metrics["roc_auc"], result.metrics["pr_auc"])
 
 
+def _locked_model_md5(params: Params, root: Path) -> str:
+    """The md5 that dvc.lock names for the model, after checking that the model file is that one."""
+    path = params.paths.model
+    locked = io.lock_md5((root / "dvc.lock").read_text(), path)
+    actual = io.md5(path) if path.is_file() else None
+    if locked is None or actual != locked:
+        raise BadInput(f"{path} has md5 {actual} but dvc.lock names {locked}: run `dvc repro` or `dvc pull` first")
+    return locked
+
+
 def _log_model(
     params: Params, root: Path, model: Any, test: Any, metrics: dict[str, float], figures: list[Path]
 ) -> str:
@@ -137,11 +147,8 @@ def compare(params: Params, root: Path, base: str) -> int:
     from retrain import plots, schema, tracking
 
     paths, threshold = params.paths, params.evaluate.threshold
+    challenger_md5 = _locked_model_md5(params, root)
     model = io.load_model(paths.model)
-    challenger_md5 = io.md5(paths.model)
-    locked = io.lock_md5((root / "dvc.lock").read_text(), paths.model)
-    if locked != challenger_md5:
-        raise BadInput(f"{paths.model} has md5 {challenger_md5} but dvc.lock names {locked}: run `dvc repro` first")
     test = io.read_frame(paths.test)
     y = test[schema.TARGET].to_numpy()
     predictions = {"challenger": scoring.predict(model, test)}
@@ -445,9 +452,7 @@ def smoke(params: Params, root: Path, url: str) -> int:
     """Check that the service at URL serves exactly the model dvc.lock names (exit 3 if not)."""
     from retrain.smoke import smoke as check
 
-    expected = io.lock_md5((root / "dvc.lock").read_text(), params.paths.model)
-    if expected is None or io.md5(params.paths.model) != expected:
-        raise BadInput(f"{params.paths.model} is not the model dvc.lock names: `dvc pull` it first")
+    expected = _locked_model_md5(params, root)
     failures = check(url.rstrip("/"), expected, io.load_model(params.paths.model), io.read_json(params.paths.golden))
     for failure in failures:
         log.error("smoke: %s", failure)
@@ -467,9 +472,7 @@ def promote(params: Params, root: Path) -> None:
     from retrain import tracking
 
     paths = params.paths
-    md5 = io.lock_md5((root / "dvc.lock").read_text(), paths.model)
-    if md5 is None or io.md5(paths.model) != md5:
-        raise BadInput(f"{paths.model} is not the model dvc.lock names: `dvc pull` it first")
+    md5 = _locked_model_md5(params, root)
     metrics = io.read_json(paths.metrics)
     run_id = tracking.find_run(root, params.tracking.experiment, md5)
     if run_id is None:  # trained elsewhere (CI) with another tracking store: log it here

@@ -74,6 +74,13 @@ def params_diff(before: dict[str, Any] | None, after: dict[str, Any]) -> list[tu
     ]
 
 
+def run_url(env: Mapping[str, str]) -> str | None:
+    """The link to the GitHub Actions run, from the workflow's environment."""
+    if all(env.get(key) for key in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")):
+        return f"{env['GITHUB_SERVER_URL']}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+    return None
+
+
 def trigger(env: Mapping[str, str]) -> str:
     """Who or what started this run, from the workflow's environment."""
     event = env.get("GITHUB_EVENT_NAME")
@@ -84,8 +91,8 @@ def trigger(env: Mapping[str, str]) -> str:
         text = EVENTS.get(event, event)
         if env.get("GITHUB_ACTOR"):
             text += f" by @{env['GITHUB_ACTOR']}"
-        if all(env.get(key) for key in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_RUN_ID")):
-            url = f"{env['GITHUB_SERVER_URL']}/{env['GITHUB_REPOSITORY']}/actions/runs/{env['GITHUB_RUN_ID']}"
+        url = run_url(env)
+        if url:
             text += f" ([run {env['GITHUB_RUN_ID']}]({url}))"
     return text + (f": {reason}" if reason else "")
 
