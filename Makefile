@@ -17,8 +17,8 @@ export ITERATIVE_DO_NOT_TRACK := 1
 
 BASE ?= main
 
-.PHONY: help setup setup-dev data retrain repro summary compare report monitor alert serve bento bench-serve test \
-	ci-retrain ci-publish ci-comment ci-monitor ci-alert gate cml lint typecheck pytest bench lock clean
+.PHONY: help setup setup-dev data retrain repro summary compare report monitor alert serve bento deploy smoke rollback undeploy promote bench-serve test \
+	ci-retrain ci-publish ci-comment ci-monitor ci-alert ci-deploy-alert gate cml lint typecheck pytest bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -103,12 +103,46 @@ ci-alert: setup ## dispatch the retrain workflow with the reason, open or update
 	if [[ -n "$$number" ]]; then gh issue comment "$$number" --body-file reports/alert.md; \
 	else gh issue create --label retrain-alert --title "$$(head -n 1 reports/alert.md | sed 's/^## //')" --body-file reports/alert.md; fi
 
+ci-deploy-alert: ## open an issue: the deploy of HEAD failed (reports/deploy.log says how, and what is live now)
+	{ echo "The deploy of commit \`$$(git rev-parse --short=12 HEAD)\` to \`$(DEPLOY_TARGET)\` failed."; \
+	  echo "Run: $${RUN_URL:-local}"; echo; echo '```'; tail -n 40 reports/deploy.log; echo '```'; } > reports/deploy-failed.md
+	gh issue create --label deploy-failed --title "Deploy of $$(git rev-parse --short=12 HEAD) failed" \
+	  --body-file reports/deploy-failed.md
+
 serve: setup ## serve the model dvc.lock names on 127.0.0.1:3000 (BentoML); logs to $$RETRAIN_INFERENCE_LOG if set
 	OMP_NUM_THREADS=1 bentoml serve retrain.serve:FlightDelayService --host 127.0.0.1 --port 3000
 
-bento: setup-dev ## build the Bento: the package as a wheel, the model dvc.lock names, requirements.lock
-	rm -rf dist build && python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist . && rm -rf build
-	bentoml build
+BENTO_VERSION ?= $(shell git rev-parse --short=12 HEAD)
+BENTO := flight_delay:$(BENTO_VERSION)
+
+bento: setup-dev ## build the Bento $(BENTO): the package as a wheel, the model, requirements.lock (kept if built)
+	if ! bentoml get "$(BENTO)" >/dev/null 2>&1; then \
+	  rm -rf dist build && python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist . && rm -rf build; \
+	  bentoml build --version "$(BENTO_VERSION)" >/dev/null && echo "built Bento $(BENTO)"; fi
+
+# --- deploy: what deploy.yml runs, on a laptop too (DEPLOY_TARGET=local serves on 127.0.0.1:<deploy.port>) ---------
+DEPLOY_TARGET ?= local
+RETRAIN_DEPLOY_DIR := $(or $(RETRAIN_DEPLOY_DIR),$(HOME)/.local/state/retrain)
+deploy rollback undeploy: export RETRAIN_DEPLOY_DIR := $(RETRAIN_DEPLOY_DIR)
+deploy rollback undeploy: export BENTOML_HOME := $(RETRAIN_DEPLOY_DIR)/bentoml
+
+deploy: setup-dev ## pull the model dvc.lock names, build its Bento, verify it, deploy to $(DEPLOY_TARGET) (log: reports/deploy.log)
+	mkdir -p reports
+	{ if [[ -n "$$(dvc remote list)" ]]; then dvc pull --quiet --force train; fi; \
+	  $(MAKE) --no-print-directory bento; \
+	  retrain deploy --bento "$(BENTO)" --target "$(DEPLOY_TARGET)"; } 2>&1 | tee reports/deploy.log
+
+smoke: setup ## health, /metadata md5 = dvc.lock, golden predictions = the model file ($$SMOKE_URL, default: local)
+	retrain smoke $${SMOKE_URL:+--url "$$SMOKE_URL"} 2>&1 | tee -a reports/deploy.log
+
+rollback: setup ## local target: put the release that was live before back (after a failed smoke test)
+	retrain deploy --previous 2>&1 | tee -a reports/deploy.log
+
+undeploy: setup ## local target: stop the front and the live release
+	retrain deploy --stop
+
+promote: setup ## after a good deploy: MLflow alias champion -> the model dvc.lock names; record the deployment
+	retrain promote
 
 test: lint typecheck pytest ## ruff, mypy and every test
 

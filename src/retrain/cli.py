@@ -1,6 +1,6 @@
 """`retrain`: one subcommand per pipeline stage (validate, featurize, drift, train, evaluate), plus the data commands
-(new-batch, bootstrap), the decision (compare, gate, report, summary), monitoring (monitor, alert), deployment (smoke,
-promote, history) and set-params.
+(new-batch, bootstrap), the decision (compare, gate, report, summary), monitoring (monitor, alert), deployment (deploy,
+smoke, promote, history) and set-params.
 The only place that parses arguments; each command loads, calls one pure function, and writes.
 
 Exit codes: 0 ok; 2 bad usage or bad input (a clear message); 3 gate blocked; 1 unexpected error.
@@ -30,6 +30,10 @@ EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_BLOCKED = 0, 1, 2, 3
 
 class BadInput(Exception):
     """Input that the user must fix; the message says what and where."""
+
+
+class DeployFailed(Exception):
+    """A deployment that did not happen (exit 1); what was live stays live."""
 
 
 def validate(params: Params, root: Path) -> None:
@@ -461,6 +465,35 @@ def smoke(params: Params, root: Path, url: str) -> int:
     return EXIT_BLOCKED if failures else EXIT_OK
 
 
+def deploy(params: Params, root: Path, bento: str | None, target: str, previous: bool, stop: bool) -> None:
+    """Deploy the Bento BENTO, after checking that it holds the model dvc.lock names, to TARGET."""
+    import os
+
+    from retrain import deploy as targets
+
+    settings = params.deploy
+    home = Path(os.environ.get("RETRAIN_DEPLOY_DIR") or Path.home() / ".local/state/retrain")
+    local = targets.Local(home, settings.port, settings.ready_timeout, settings.drain_seconds)
+    try:
+        if stop:
+            local.stop()
+        elif previous:
+            live = local.deploy(local.previous())
+            print(f"rolled back: {live.bento} (model {live.md5}, commit {live.commit[:8]}) live on :{settings.port}")
+        elif bento is None:
+            raise BadInput("name the Bento to deploy (--bento flight_delay:TAG), or --previous, or --stop")
+        else:
+            md5 = _locked_model_md5(params, root)
+            targets.verify_bento(bento, md5, params.paths.model)
+            if target == "local":
+                live = local.deploy(targets.Release(bento, md5, io.git_commit(root) or "unknown"))
+                print(f"deployed: {live.bento} (model {live.md5}) live on :{settings.port}")
+            else:
+                targets.remote(target, bento)
+    except targets.DeployError as error:
+        raise DeployFailed(str(error)) from None
+
+
 def promote(params: Params, root: Path) -> None:
     """After a good deploy: move the MLflow alias `champion` to the model dvc.lock names, and record the deployment."""
     import datetime
@@ -528,8 +561,13 @@ def _parser() -> argparse.ArgumentParser:
     overrides.add_argument("assignments", nargs="*", metavar="KEY=VALUE", help="e.g. train.seed=7")
     commands.add_parser("gate", help=(gate.__doc__ or "").splitlines()[0])
     commands.add_parser("promote", help=(promote.__doc__ or "").splitlines()[0])
+    ship = commands.add_parser("deploy", help=(deploy.__doc__ or "").splitlines()[0])
+    ship.add_argument("--bento", help="the Bento tag, e.g. flight_delay:1a2b3c4d5e6f (built by `make bento`)")
+    ship.add_argument("--target", choices=("local", "bentocloud", "container"), default="local")
+    ship.add_argument("--previous", action="store_true", help="local: redeploy the release that was live before")
+    ship.add_argument("--stop", action="store_true", help="local: stop the front and the live release")
     check = commands.add_parser("smoke", help=(smoke.__doc__ or "").splitlines()[0])
-    check.add_argument("--url", default="http://127.0.0.1:3000", help="the service (default: make serve's)")
+    check.add_argument("--url", help="the service (default: http://127.0.0.1:<deploy.port>, the local target)")
     audit = commands.add_parser("history", help=(history.__doc__ or "").splitlines()[0])
     audit.add_argument("--ref", default="main", help="branch or ref (default: main)")
     audit.add_argument("--json", action="store_true", help="JSON instead of a Markdown table")
@@ -576,8 +614,10 @@ def main(argv: list[str] | None = None) -> int:
             return gate(params, root)
         elif arguments.command == "promote":
             promote(params, root)
+        elif arguments.command == "deploy":
+            deploy(params, root, arguments.bento, arguments.target, arguments.previous, arguments.stop)
         elif arguments.command == "smoke":
-            return smoke(params, root, arguments.url)
+            return smoke(params, root, arguments.url or f"http://127.0.0.1:{params.deploy.port}")
         elif arguments.command == "history":
             history(params, root, arguments.ref, arguments.json)
         elif arguments.command == "monitor":
@@ -589,6 +629,9 @@ def main(argv: list[str] | None = None) -> int:
     except (BadInput, ParamsError, io.InputError, TrackingError) as error:
         log.error("%s", error)
         return EXIT_BAD_INPUT
+    except DeployFailed as error:
+        log.error("deploy failed: %s", error)
+        return EXIT_ERROR
     return EXIT_OK
 
 

@@ -116,6 +116,12 @@ class Tracking(Section):
     registered_model: str
 
 
+class Deploy(Section):
+    port: int = Field(ge=1, le=65535)
+    ready_timeout: float = Field(gt=0)
+    drain_seconds: float = Field(ge=0)
+
+
 class Params(Section):
     """The whole of params.yaml. Sections added by later stages are accepted and typed where they are used."""
 
@@ -129,6 +135,7 @@ class Params(Section):
     drift: Drift
     monitor: Monitor
     serve: Serve
+    deploy: Deploy
     compare: Compare
     gate: Gate
     tracking: Tracking

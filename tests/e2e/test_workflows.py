@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -14,80 +12,21 @@ import yaml
 from retrain import bundled, featurize, io, train
 from retrain.params import Params
 
-from ..integration.conftest import copy_repository
 from ..unit.test_monitor import log_lines
+from .conftest import act, act_env, git
 
 pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent
-VENV = BIN.parent
-STUBS = Path(__file__).parent / "stubs"
-
-
-def _git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
-
-
-def _stub_flags(workflow: Path) -> list[str]:
-    """`--local-repository` for every third-party action the workflow uses (checkout is act's own)."""
-    uses = {
-        step["uses"]
-        for job in yaml.safe_load(workflow.read_text())["jobs"].values()
-        for step in job["steps"]
-        if "uses" in step and not step["uses"].startswith("actions/checkout@")
-    }
-    return [flag for action in sorted(uses) for flag in ("--local-repository", f"{action}={STUBS / 'noop'}")]
-
-
-@pytest.fixture
-def repository(tmp_path: Path) -> Path:
-    """This repository's files (as in the working tree) in a new git repository whose `origin` is a bare one."""
-    bare, clone = tmp_path / "origin.git", copy_repository(tmp_path / "repo")
-    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
-    _git("init", "-q", "-b", "main", cwd=clone)
-    _git("config", "user.name", "test", cwd=clone)
-    _git("config", "user.email", "test@example.com", cwd=clone)
-    _git("add", "-A", cwd=clone)
-    _git("commit", "-qm", "repository under test", cwd=clone)
-    _git("remote", "add", "origin", str(bare), cwd=clone)
-    _git("push", "-q", "origin", "main", cwd=clone)
-    return clone
-
-
-def _env(tmp_path: Path) -> dict[str, str]:
-    home = tmp_path / "home"
-    home.mkdir(exist_ok=True)
-    return dict(
-        os.environ,
-        HOME=str(home),
-        GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
-        PATH=f"{STUBS / 'bin'}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}",
-        VENV=str(VENV),  # the Makefile uses this venv as it is: no install, nothing fetched
-        LOCKS="",
-        CML_RECORD=str(tmp_path / "cml"),
-        GH_RECORD=str(tmp_path / "gh"),
-        DVC_SITE_CACHE_DIR=str(tmp_path / "dvc-site"),
-        MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
-    )
-
-
-def act(repo: Path, tmp_path: Path, event: str, workflow: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = _env(tmp_path)
-    path = repo / ".github/workflows" / workflow
-    command = ["act", event, "-W", str(path), "-P", "ubuntu-latest=-self-hosted", "-s", "GITHUB_TOKEN=test-token"]
-    return subprocess.run(
-        [*command, *_stub_flags(path), *args], cwd=repo, env=env, capture_output=True, text=True, timeout=900
-    )
 
 
 def test_a_dispatch_retrains_and_opens_a_pr_with_the_report(repository: Path, tmp_path: Path) -> None:
     result = act(repository, tmp_path, "workflow_dispatch", "retrain.yml", "--input", "reason=July data arrived")
     assert result.returncode == 0, result.stdout[-4000:]
-    branches = _git("ls-remote", "--heads", str(tmp_path / "origin.git"), cwd=repository)
+    branches = git("ls-remote", "--heads", str(tmp_path / "origin.git"), cwd=repository)
     (branch,) = [line.split("refs/heads/")[1] for line in branches.splitlines() if "refs/heads/retrain/" in line]
     bare = str(tmp_path / "origin.git")
-    pushed_lock = _git("--git-dir", bare, "show", f"{branch}:dvc.lock", cwd=repository)
+    pushed_lock = git("--git-dir", bare, "show", f"{branch}:dvc.lock", cwd=repository)
     assert "models/model.skops" in pushed_lock
-    assert _git("--git-dir", bare, "rev-parse", f"{branch}~1", cwd=repository) == _git(
+    assert git("--git-dir", bare, "rev-parse", f"{branch}~1", cwd=repository) == git(
         "--git-dir", bare, "rev-parse", "main", cwd=repository
     )
     calls = sorted((tmp_path / "cml").glob("*.args"))
@@ -97,26 +36,6 @@ def test_a_dispatch_retrains_and_opens_a_pr_with_the_report(repository: Path, tm
     text = report.read_text()
     assert text.startswith("## ✅ Promote") and "manual dispatch" in text and "July data arrived" in text
     assert "| metric | champion | challenger | delta | 95% interval | p-value |" in text
-
-
-@pytest.fixture
-def with_remote(repository: Path, tmp_path: Path) -> Path:
-    """The repository with a DVC remote (a local folder) that holds main's data and champion, as in real use."""
-    env = _env(tmp_path)
-    for command in (
-        ["dvc", "remote", "add", "-d", "storage", str(tmp_path / "dvc-remote")],
-        ["retrain", "bootstrap"],
-        ["dvc", "repro", "--quiet"],
-        ["dvc", "push", "--quiet"],
-    ):
-        subprocess.run(command, cwd=repository, env=env, check=True, capture_output=True)
-    _git("add", "-A", cwd=repository)
-    _git("commit", "-qm", "a DVC remote holds the champion", cwd=repository)
-    _git("push", "-q", "origin", "main", cwd=repository)
-    for generated in ("data/landing", "data/validated", "data/features", "models"):
-        subprocess.run(["git", "clean", "-qfdX", generated], cwd=repository, check=True)  # as in a fresh checkout
-    subprocess.run(["rm", "-rf", str(repository / ".dvc/cache")], check=True)
-    return repository
 
 
 def test_a_degrading_override_still_opens_the_pr_and_fails_the_gate(with_remote: Path, tmp_path: Path) -> None:
@@ -138,9 +57,9 @@ def test_a_data_push_retrains_and_the_report_names_the_new_batch_and_its_drift(
 ) -> None:
     repository = with_remote
     for command in (["retrain", "new-batch", "2013-07"], ["dvc", "push", "--quiet"]):  # as a data producer would
-        subprocess.run(command, cwd=repository, env=_env(tmp_path), check=True, capture_output=True)
-    _git("add", "data/landing", cwd=repository)
-    _git("commit", "-qm", "data: 2013-07", cwd=repository)
+        subprocess.run(command, cwd=repository, env=act_env(tmp_path), check=True, capture_output=True)
+    git("add", "data/landing", cwd=repository)
+    git("commit", "-qm", "data: 2013-07", cwd=repository)
     event = tmp_path / "push.json"
     event.write_text('{"ref": "refs/heads/main", "head_commit": {"message": "data: 2013-07"}}')
     result = act(repository, tmp_path, "push", "retrain.yml", "-e", str(event))
@@ -183,14 +102,12 @@ def test_two_dispatches_in_a_row_keep_their_own_branch_and_lock(repository: Path
         )
         assert "Success - Main Open the PR and post the report" in result.stdout, result.stdout[-3000:]
     bare = str(tmp_path / "origin.git")
-    locks = {
-        run: _git("--git-dir", bare, "show", f"retrain/{run}-1:dvc.lock", cwd=repository) for run in ("101", "102")
-    }
+    locks = {run: git("--git-dir", bare, "show", f"retrain/{run}-1:dvc.lock", cwd=repository) for run in ("101", "102")}
     params = {
-        run: yaml.safe_load(_git("--git-dir", bare, "show", f"retrain/{run}-1:params.yaml", cwd=repository))
+        run: yaml.safe_load(git("--git-dir", bare, "show", f"retrain/{run}-1:params.yaml", cwd=repository))
         for run in ("101", "102")
     }
     assert (params["101"]["train"]["seed"], params["102"]["train"]["seed"]) == (7, 8)
     models = {run: io.lock_md5(lock, "models/model.skops") for run, lock in locks.items()}
     assert models["101"] != models["102"]
-    assert _git("--git-dir", bare, "show", "main:dvc.lock", cwd=repository) == main_lock
+    assert git("--git-dir", bare, "show", "main:dvc.lock", cwd=repository) == main_lock

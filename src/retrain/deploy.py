@@ -1,0 +1,263 @@
+"""`retrain deploy`: put a verified Bento live on a deploy target.
+
+Every target first checks that the Bento holds exactly the model that dvc.lock names (the md5 of the file inside the
+Bento, of the dvc.lock inside the Bento, and of the checkout's dvc.lock must agree).
+
+`local`, a machine that runs the service itself (a self-hosted runner), keeps everything under one folder:
+
+    state.json     the live release and the one before it (bento tag, model md5, commit, port, pid)
+    upstream       the live release's URL; the front (`retrain.front`, on `deploy.port`) sends each request there
+    releases/TAG/  the package unpacked from the Bento's wheel (the code that release runs) and its server.log
+
+A deploy starts the new Bento on a free port, waits until it is ready and names the expected md5, replaces `upstream`
+(the switch), lets the old release finish its requests, then stops it. If the new one does not come up, it is stopped
+and the old one never stopped serving. `--previous` deploys the release that was live before, the same way.
+`bentocloud` runs `bentoml deploy`; `container` runs `bentoml containerize`, `docker push` and the $DEPLOY_HOOK command.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import fcntl
+import json
+import logging
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from retrain import io
+
+log = logging.getLogger("retrain.deploy")
+TARGETS = ("local", "bentocloud", "container")
+
+
+class DeployError(Exception):
+    """The deployment did not happen; what is live is what was live before."""
+
+
+@dataclass(frozen=True)
+class Release:
+    bento: str
+    md5: str
+    commit: str
+    port: int = 0
+    pid: int = 0
+    started_at: str = ""
+
+
+def bento_path(tag: str) -> Path:
+    import bentoml
+
+    try:
+        return Path(bentoml.bentos.get(tag).path)
+    except bentoml.exceptions.NotFound as error:
+        store = os.environ.get("BENTOML_HOME", "~/bentoml")
+        raise DeployError(f"no Bento {tag} in {store}: run `make bento`") from error
+
+
+def verify_bento(tag: str, expected_md5: str, model: Path) -> None:
+    """The model file in the Bento, and the dvc.lock in the Bento, name the md5 that the checkout's dvc.lock names."""
+    src = bento_path(tag) / "src"
+    packed = io.md5(src / model) if (src / model).is_file() else None
+    locked = io.lock_md5((src / "dvc.lock").read_text(), model) if (src / "dvc.lock").is_file() else None
+    if packed != expected_md5 or locked != expected_md5:
+        raise DeployError(
+            f"Bento {tag} holds {model} with md5 {packed} (its dvc.lock names {locked}), "
+            f"but dvc.lock names {expected_md5}: refusing to deploy it"
+        )
+
+
+def _get(url: str) -> tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as error:
+        return int(error.code), b""
+    except (urllib.error.URLError, OSError):
+        return 0, b""
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+def _stop(pid: int, timeout: float = 30) -> None:
+    """SIGTERM the process group (BentoML finishes the requests in flight), SIGKILL it after `timeout`."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while _alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+        if _alive(pid):
+            os.killpg(pid, signal.SIGKILL)
+
+
+def _detached(command: list[str], log_file: Path, **env: str) -> int:
+    """Start a process that outlives this one and the CI job (new session; GitHub's runner reaper skips it)."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("RUNNER_TRACKING_ID", "RETRAIN_ROOT")} | env
+    with log_file.open("ab") as output:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=environment,
+            cwd=log_file.parent,
+            start_new_session=True,
+        )
+    return process.pid
+
+
+class Local:
+    """The `local` target: a front on a fixed port, releases on free ports behind it."""
+
+    def __init__(self, home: Path, port: int, ready_timeout: float, drain_seconds: float) -> None:
+        self.home, self.port, self.ready_timeout, self.drain_seconds = home, port, ready_timeout, drain_seconds
+        self.state_file, self.upstream = home / "state.json", home / "upstream"
+        home.mkdir(parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        """The state, with the folder locked against a concurrent deploy; saved on the way out."""
+        with (self.home / "lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            state = json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+            try:
+                yield state
+            finally:
+                io.write_json(state, self.state_file)
+
+    def status(self) -> dict[str, Any]:
+        return json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+
+    def deploy(self, release: Release) -> Release:
+        with self._locked() as state:
+            self._ensure_front(state)
+            old = Release(**state["live"]) if state.get("live") else None
+            live = self._start(release)
+            try:
+                self._switch(live)
+            except DeployError:
+                if old is not None:
+                    self._point(old)
+                _stop(live.pid)
+                raise
+            if old is not None and old.pid != live.pid:
+                time.sleep(self.drain_seconds)  # requests already sent to the old release finish there
+                _stop(old.pid)
+            state["live"], state["previous"] = asdict(live), asdict(old) if old else state.get("previous")
+        log.info("deploy: %s (model %s) live on :%d behind :%d", live.bento, live.md5, live.port, self.port)
+        return live
+
+    def previous(self) -> Release:
+        """The release that was live before the current one (for a rollback)."""
+        previous = self.status().get("previous")
+        if not previous:
+            raise DeployError(f"{self.state_file} records no previous release: deploy an older ref instead")
+        return Release(previous["bento"], previous["md5"], previous["commit"])
+
+    def stop(self) -> None:
+        with self._locked() as state:
+            for role in ("live", "front"):
+                if state.get(role):
+                    _stop(state[role]["pid"])
+            state.pop("live", None)
+            state.pop("front", None)
+            self.upstream.unlink(missing_ok=True)
+
+    def _ensure_front(self, state: dict[str, Any]) -> None:
+        front = state.get("front")
+        if front and _alive(front["pid"]) and _get(f"http://127.0.0.1:{self.port}/livez")[0] in (200, 502, 503):
+            return
+        command = [sys.executable, "-m", "retrain.front", f"--port={self.port}", f"--upstream-file={self.upstream}"]
+        pid = _detached(command, self.home / "front.log")
+        self._wait(pid, f"http://127.0.0.1:{self.port}/livez", (200, 502, 503), self.home / "front.log")
+        state["front"] = {"pid": pid, "port": self.port}
+
+    def _start(self, release: Release) -> Release:
+        folder = self.home / "releases" / release.bento.replace(":", "-")
+        site = folder / "site"
+        if not site.is_dir():  # the release runs the package it was built with, not whatever the runner has
+            (wheel,) = (bento_path(release.bento) / "env/python/wheels").glob("retrain-*.whl")
+            with zipfile.ZipFile(wheel) as archive:
+                archive.extractall(site)
+        port = _free_port()
+        bentoml = str(Path(sys.executable).parent / "bentoml")
+        command = [bentoml, "serve", release.bento, "--host", "127.0.0.1", "--port", str(port)]
+        pid = _detached(command, folder / "server.log", PYTHONPATH=str(site), OMP_NUM_THREADS="1")
+        try:
+            self._wait(pid, f"http://127.0.0.1:{port}/readyz", (200,), folder / "server.log")
+            status, body = _get(f"http://127.0.0.1:{port}/metadata")
+            served = json.loads(body).get("model") if status == 200 else None
+            if served != release.md5:
+                raise DeployError(f"{release.bento} on :{port} serves model {served}, expected {release.md5}")
+        except DeployError:
+            _stop(pid)
+            raise
+        started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+        return Release(release.bento, release.md5, release.commit, port, pid, started)
+
+    def _wait(self, pid: int, url: str, statuses: tuple[int, ...], log_file: Path) -> None:
+        deadline = time.monotonic() + self.ready_timeout
+        while _get(url)[0] not in statuses:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+            if not _alive(pid) or time.monotonic() > deadline:
+                _stop(pid)
+                tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-15:])
+                raise DeployError(f"{url} did not answer within {self.ready_timeout:g} s; {log_file}:\n{tail}")
+            time.sleep(0.25)
+
+    def _point(self, release: Release) -> None:
+        staged = self.upstream.with_suffix(".new")
+        staged.write_text(f"http://127.0.0.1:{release.port}\n")
+        staged.replace(self.upstream)  # atomic: every request goes to one release or the other
+
+    def _switch(self, live: Release) -> None:
+        self._point(live)
+        status, body = _get(f"http://127.0.0.1:{self.port}/metadata")
+        if status != 200 or json.loads(body).get("model") != live.md5:
+            raise DeployError(f"the front on :{self.port} does not answer with model {live.md5} after the switch")
+
+
+def remote(target: str, tag: str) -> None:
+    """Hand the verified Bento to BentoCloud or to a container registry (credentials from the environment)."""
+    if target == "bentocloud":
+        name = os.environ.get("BENTOCLOUD_DEPLOYMENT", "flight-delay")
+        commands = [["bentoml", "deploy", tag, "--name", name, "--wait"]]
+    else:
+        registry = os.environ.get("REGISTRY")
+        hook = os.environ.get("DEPLOY_HOOK")
+        if not registry or not hook:
+            raise DeployError("the container target needs REGISTRY (e.g. ghcr.io/org) and DEPLOY_HOOK (a command)")
+        image = os.environ["IMAGE"] = f"{registry}/{tag}"  # the hook reads it: `kubectl set image ... api=$IMAGE`
+        containerize = ["bentoml", "containerize", tag, "--image-tag", image]
+        commands = [containerize, ["docker", "push", image], ["sh", "-c", hook]]
+    for command in commands:
+        log.info("deploy: %s", shlex.join(command))
+        if subprocess.run(command, check=False).returncode != 0:
+            raise DeployError(f"`{shlex.join(command)}` failed")

@@ -1,0 +1,171 @@
+"""deploy.yml under `act`, on the `local` target for real: a front port, Bentos served by `bentoml serve` behind it."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+import urllib.error
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pytest
+
+from retrain import io
+
+from .conftest import act, act_env, git
+
+pytestmark = pytest.mark.slow
+PUSH = '{"ref": "refs/heads/main", "head_commit": {"message": "%s"}}'
+
+
+@dataclass
+class Site:
+    repository: Path
+    tmp_path: Path
+    url: str
+    deploy_dir: Path
+
+    def run(self, *command: str) -> None:
+        subprocess.run(command, cwd=self.repository, env=act_env(self.tmp_path), check=True, capture_output=True)
+
+    def push(self, message: str | None = None) -> subprocess.CompletedProcess[str]:
+        """Commit the changes (if a message is given), push main, and run deploy.yml for that push as GitHub would."""
+        if message:
+            git("commit", "-qam", message, cwd=self.repository)
+        git("push", "-q", "origin", "main", cwd=self.repository)
+        event = self.tmp_path / "push.json"
+        event.write_text(PUSH % git("log", "-1", "--format=%s", cwd=self.repository).strip().replace('"', "'"))
+        variables = {
+            "RETRAIN_DEPLOY_DIR": self.deploy_dir,
+            "MLFLOW_TRACKING_URI": f"sqlite:///{self.tmp_path}/mlflow.db",
+        }
+        flags = [flag for name, value in variables.items() for flag in ("--var", f"{name}={value}")]
+        return act(self.repository, self.tmp_path, "push", "deploy.yml", "-e", str(event), *flags)
+
+    def served(self) -> tuple[str, list[float]]:
+        """The md5 in /metadata and the probabilities for the committed golden records."""
+        with urllib.request.urlopen(f"{self.url}/metadata", timeout=10) as response:
+            md5 = json.loads(response.read())["model"]
+        status, answer = predict(self.url, io.read_json(self.repository / "deploy/golden.json"))
+        assert status == 200, answer
+        return md5, answer["probabilities"]
+
+    def champion(self) -> tuple[str, str]:
+        """The registry version the alias `champion` points at, and its model md5."""
+        mlflow.set_tracking_uri(f"sqlite:///{self.tmp_path}/mlflow.db")
+        version = mlflow.MlflowClient().get_model_version_by_alias("flight-delays", "champion")
+        return str(version.version), version.tags["model_md5"]
+
+    def live(self) -> dict[str, Any]:
+        return json.loads((self.deploy_dir / "state.json").read_text())["live"]  # type: ignore[no-any-return]
+
+
+def predict(url: str, records: list[dict[str, Any]]) -> tuple[int, Any]:
+    body = json.dumps({"records": records}).encode()
+    request = urllib.request.Request(f"{url}/predict", data=body, headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+@pytest.fixture
+def site(with_remote: Path, tmp_path: Path) -> Iterator[Site]:
+    """main deployed once (the champion is live on a free front port); everything stopped afterwards."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    site = Site(with_remote, tmp_path, f"http://127.0.0.1:{port}", tmp_path / "deploy")
+    site.run("retrain", "set-params", f"deploy.port={port}")
+    try:
+        first = site.push("deploy: a free port for the test")
+        assert first.returncode == 0, first.stdout[-4000:]
+        yield site
+    finally:
+        subprocess.run(
+            ["retrain", "deploy", "--stop"],
+            cwd=with_remote,
+            env=act_env(tmp_path) | {"RETRAIN_DEPLOY_DIR": str(site.deploy_dir)},
+            check=False,
+        )
+
+
+@dataclass
+class Load:
+    """Clients sending golden records to the front until stopped; what they got back."""
+
+    url: str
+    records: list[dict[str, Any]]
+    answers: Counter[tuple[int, str]] = field(default_factory=Counter)
+    stopped: threading.Event = field(default_factory=threading.Event)
+
+    def client(self) -> None:
+        while not self.stopped.is_set():
+            try:
+                status, answer = predict(self.url, self.records)
+            except (urllib.error.URLError, OSError) as error:
+                status, answer = 0, str(error)
+            self.answers[status, answer["model"] if status == 200 else str(answer)[:200]] += 1
+
+    def __enter__(self) -> Load:
+        self.threads = [threading.Thread(target=self.client) for _ in range(4)]
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopped.set()
+        for thread in self.threads:
+            thread.join()
+
+
+def test_a_merge_deploys_the_new_model_under_load_and_a_revert_brings_the_old_one_back(site: Site) -> None:
+    champion_md5, champion_answers = site.served()
+    champion_version, alias_md5 = site.champion()
+    assert alias_md5 == champion_md5 == io.lock_md5((site.repository / "dvc.lock").read_text(), "models/model.skops")
+
+    site.run("retrain", "set-params", "train.seed=7")  # the challenger a retrain PR brought
+    site.run("dvc", "pull", "--quiet")
+    site.run("dvc", "repro", "--quiet")
+    site.run("dvc", "push", "--quiet")
+    golden = io.read_json(site.repository / "deploy/golden.json")
+    with Load(site.url, golden[:5]) as load:
+        merge = site.push("Merge pull request #1 from org/retrain/1")
+    assert merge.returncode == 0, merge.stdout[-4000:]
+    new_md5, new_answers = site.served()
+    assert new_md5 != champion_md5 and new_answers != champion_answers
+    assert site.champion() == (str(int(champion_version) + 1), new_md5)
+    failed = {answer: count for answer, count in load.answers.items() if answer[0] != 200}
+    assert not failed, failed
+    assert {model for _, model in load.answers} == {champion_md5, new_md5}  # the switch happened under load
+
+    git("revert", "--no-edit", "HEAD", cwd=site.repository)
+    revert = site.push()
+    assert revert.returncode == 0, revert.stdout[-4000:]
+    assert site.served() == (champion_md5, champion_answers)  # byte for byte: same md5, identical predictions
+    assert site.champion() == (champion_version, champion_md5)
+    assert f"Deployed model `{champion_md5}`" in revert.stdout
+
+
+def test_a_failing_smoke_test_puts_the_previous_release_back_opens_an_issue_and_fails(site: Site) -> None:
+    before = site.live()
+    champion = site.served()
+    site.run("retrain", "set-params", "serve.max_records=5")  # the golden set has 20 records: the smoke test fails
+    result = site.push("serve: at most 5 records per request")
+    assert result.returncode != 0
+    assert "Failure - Main Smoke test" in result.stdout and "Success - Main Roll back" in result.stdout, result.stdout
+    assert site.served() == champion and site.live()["bento"] == before["bento"]
+    assert site.live()["pid"] != before["pid"]  # redeployed, not left running by luck
+    issues = [path.read_text().splitlines() for path in (site.tmp_path / "gh").glob("*.args")]
+    assert [args[:2] for args in issues] == [["issue", "create"]] and "deploy-failed" in issues[0]
+    (body,) = (site.tmp_path / "gh").glob("*.md")
+    assert "failed" in body.read_text() and "golden records" in body.read_text()
+    assert site.champion()[1] == champion[0]
