@@ -133,10 +133,10 @@ deploy: setup-dev ## pull the model dvc.lock names, build its Bento, verify it, 
 	  retrain deploy --bento "$(BENTO)" --target "$(DEPLOY_TARGET)"; } 2>&1 | tee reports/deploy.log
 
 smoke: setup ## health, /metadata md5 = dvc.lock, golden predictions = the model file ($$SMOKE_URL, default: local)
-	retrain smoke $${SMOKE_URL:+--url "$$SMOKE_URL"} 2>&1 | tee -a reports/deploy.log
+	mkdir -p reports && retrain smoke $${SMOKE_URL:+--url "$$SMOKE_URL"} 2>&1 | tee -a reports/deploy.log
 
 rollback: setup ## local target: put the release that was live before back (after a failed smoke test)
-	retrain deploy --previous 2>&1 | tee -a reports/deploy.log
+	mkdir -p reports && retrain deploy --previous 2>&1 | tee -a reports/deploy.log
 
 undeploy: setup ## local target: stop the front and the live release
 	retrain deploy --stop
