@@ -1,6 +1,6 @@
-"""`retrain`: one subcommand per pipeline stage (validate, featurize, drift, train, evaluate), plus the data commands
-(new-batch, bootstrap), the decision (compare, gate, report, summary), monitoring (monitor, alert), deployment (deploy,
-smoke, promote, history) and set-params.
+"""`retrain`: one subcommand per pipeline stage (validate, featurize, drift, tune, train, evaluate), plus the data
+commands (new-batch, bootstrap), the decision (compare, gate, report, summary), monitoring (monitor, alert),
+deployment (deploy, smoke, promote, history) and set-params.
 The only place that parses arguments; each command loads, calls one pure function, and writes.
 
 Exit codes: 0 ok; 2 bad usage or bad input (a clear message); 3 gate blocked; 1 unexpected error.
@@ -81,18 +81,44 @@ def drift(params: Params, root: Path) -> None:
     log.info("drift: %s", result["summary"])
 
 
+def tune(params: Params, root: Path, workers: int | None = None) -> None:
+    """Stage tune: search the hyperparameters with Optuna (when tune.enabled) and write the ones train uses."""
+    paths, settings = params.paths, params.tune
+    if not settings.enabled:
+        io.write_json({"tuned": False, "estimator": params.train.estimator, "hyperparameters": {}}, paths.best_params)
+        io.write_json([], paths.trials)
+        log.info("tune: off (tune.enabled is false); train uses the fixed hyperparameters")
+        return
+    from retrain import tracking
+    from retrain import tune as search
+
+    study = search.tune(root, paths.train, params.train, settings, workers or settings.workers)
+    best = search.summary(study, params.train, settings) | {"importance": search.importance(study)}
+    trials = search.trials(study)
+    io.write_json(best, paths.best_params)
+    io.write_json(trials, paths.trials)
+    tracking.log_study(root, params.tracking.experiment, best, trials)
+    log.info(
+        "tune: best trial %d of %d, %s %.4f: %s",
+        best["best_trial"],
+        len(trials),
+        settings.metric,
+        best["best_value"],
+        best["hyperparameters"],
+    )
+
+
 def train(params: Params, root: Path) -> None:
-    """Stage train: fit the Pipeline and save it with skops, metadata beside it."""
+    """Stage train: fit the Pipeline (with the tuned values, if any) and save it with skops, metadata beside it."""
     from retrain.train import metadata
     from retrain.train import train as fit
 
     paths = params.paths
+    settings = params.train.tuned(io.read_json(paths.best_params)) if paths.best_params.exists() else params.train
     frame = io.read_frame(paths.train)
-    model = fit(frame, params.train)
+    model = fit(frame, settings)
     io.save_model(model, paths.model)
-    io.write_json(
-        metadata(frame, params.train, io.md5(paths.train), io.git_commit(root) or "unknown"), paths.model_meta
-    )
+    io.write_json(metadata(frame, settings, io.md5(paths.train), io.git_commit(root) or "unknown"), paths.model_meta)
     log.info("train: %s fitted on %d rows, saved to %s", params.train.estimator, len(frame), paths.model)
 
 
@@ -561,6 +587,8 @@ def _parser() -> argparse.ArgumentParser:
     overrides.add_argument("assignments", nargs="*", metavar="KEY=VALUE", help="e.g. train.seed=7")
     commands.add_parser("gate", help=(gate.__doc__ or "").splitlines()[0])
     commands.add_parser("promote", help=(promote.__doc__ or "").splitlines()[0])
+    search = commands.add_parser("tune", help=(tune.__doc__ or "").splitlines()[0])
+    search.add_argument("--workers", type=int, help="worker processes on one study (default: tune.workers)")
     ship = commands.add_parser("deploy", help=(deploy.__doc__ or "").splitlines()[0])
     ship.add_argument("--bento", help="the Bento tag, e.g. flight_delay:1a2b3c4d5e6f (built by `make bento`)")
     ship.add_argument("--target", choices=("local", "bentocloud", "container"), default="local")
@@ -590,10 +618,15 @@ STAGES: dict[str, Callable[[Params, Path], None]] = {
     "validate": validate,
     "featurize": featurize,
     "drift": drift,
+    "tune": tune,
     "train": train,
     "evaluate": evaluate,
 }
-COMMANDS: dict[str, Callable[[Params, Path], None]] = STAGES | {"bootstrap": bootstrap, "summary": summary}
+COMMANDS: dict[str, Callable[[Params, Path], None]] = {
+    name: function
+    for name, function in STAGES.items()
+    if name != "tune"  # tune has its own parser (--workers)
+} | {"bootstrap": bootstrap, "summary": summary}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -614,6 +647,8 @@ def main(argv: list[str] | None = None) -> int:
             return gate(params, root)
         elif arguments.command == "promote":
             promote(params, root)
+        elif arguments.command == "tune":
+            tune(params, root, arguments.workers)
         elif arguments.command == "deploy":
             deploy(params, root, arguments.bento, arguments.target, arguments.previous, arguments.stop)
         elif arguments.command == "smoke":

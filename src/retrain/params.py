@@ -34,6 +34,8 @@ class Paths(Section):
     alert: Path
     golden: Path
     report: Path
+    best_params: Path
+    trials: Path
 
 
 class Validate(Section):
@@ -58,6 +60,13 @@ class Train(Section):
     def estimator_params(self) -> dict[str, Any]:
         """Hyperparameters of the chosen estimator."""
         return dict(self.hyperparameters.get(self.estimator, {}))
+
+    def tuned(self, best: dict[str, Any]) -> Train:
+        """These settings with the values a tuning run found (tuning/best.json), when it ran for this estimator."""
+        if not best.get("tuned") or best.get("estimator") != self.estimator:
+            return self
+        values = self.estimator_params() | best["hyperparameters"]
+        return self.model_copy(update={"hyperparameters": self.hyperparameters | {self.estimator: values}})
 
 
 class Evaluate(Section):
@@ -116,6 +125,20 @@ class Tracking(Section):
     registered_model: str
 
 
+class Tune(Section):
+    enabled: bool
+    sampler: Literal["tpe", "random", "grid"]
+    trials: int = Field(ge=1)
+    timeout: float = Field(gt=0)
+    pruning: bool
+    folds: int = Field(ge=1)
+    metric: Literal["roc_auc", "pr_auc"]
+    seed: int
+    study: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    workers: int = Field(ge=1)
+    space: dict[str, dict[str, dict[str, Any]]]
+
+
 class Deploy(Section):
     port: int = Field(ge=1, le=65535)
     ready_timeout: float = Field(gt=0)
@@ -130,6 +153,7 @@ class Params(Section):
     paths: Paths
     validate_: Validate = Field(alias="validate")
     featurize: Featurize
+    tune: Tune
     train: Train
     evaluate: Evaluate
     drift: Drift

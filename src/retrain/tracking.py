@@ -104,6 +104,22 @@ def log_run(
         return str(run.info.run_id)
 
 
+def log_study(root: Path, experiment: str, best: dict[str, Any], trials: list[dict[str, Any]]) -> str:
+    """A parent run for the tuning study (best params and value) with one nested run per trial. Returns its id."""
+    mlflow = _start(root, experiment)
+    with mlflow.start_run(run_name=f"tune-{best['study']}") as parent:
+        mlflow.log_params({f"best.{k}": v for k, v in best["hyperparameters"].items()})
+        mlflow.log_metrics({f"best_{best['metric']}": best["best_value"], "trials": float(len(trials))})
+        mlflow.set_tags({"dvc_stage": "tune", "study": best["study"], "sampler": best["sampler"]})
+        for trial in trials:
+            with mlflow.start_run(run_name=f"trial-{trial['number']}", nested=True):
+                mlflow.log_params(trial["params"])
+                if trial["value"] is not None:
+                    mlflow.log_metric(best["metric"], trial["value"])
+                mlflow.set_tags({"state": trial["state"], "study": best["study"], "trial": str(trial["number"])})
+        return str(parent.info.run_id)
+
+
 def find_run(root: Path, experiment: str, model_md5: str) -> str | None:
     """The newest run that logged the model with this md5 (and the model itself), if any."""
     mlflow = _start(root, experiment)

@@ -1,0 +1,206 @@
+"""Stage `tune`: search the estimator's hyperparameters with Optuna, on time-ordered folds of the training window.
+
+Folds expand in time: fold k fits on every month before validation month k and scores month k; nothing is shuffled
+across time and evaluate's test window is never seen. Each fold is a pruning step: a trial whose running mean is
+below the median of earlier trials at the same fold stops there.
+
+The study lives in Optuna storage (SQLite under tuning/ by default; any SQLAlchemy URL, e.g. PostgreSQL, from
+$RETRAIN_TUNE_STORAGE) under a name derived from its inputs, so N worker processes, or N machines, add trials to one
+study until it holds `tune.trials` of them, and a rerun with the same inputs finds the study done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pandas as pd
+from sklearn.metrics import average_precision_score, roc_auc_score
+from threadpoolctl import threadpool_limits
+
+from retrain import io, pipeline, schema
+from retrain.params import Train, Tune
+
+log = logging.getLogger("retrain.tune")
+METRICS: dict[str, Callable[..., float]] = {"roc_auc": roc_auc_score, "pr_auc": average_precision_score}
+FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+
+
+def folds(frame: pd.DataFrame, n: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(fit rows, validation rows) for the last `n` months of the frame, each fitted on every month before it."""
+    month = (frame["year"] * 12 + frame["month"]).to_numpy()
+    distinct = np.unique(month)
+    if len(distinct) < n + 1:
+        raise ValueError(f"tune.folds is {n} but the training window has {len(distinct)} months: need folds + 1")
+    for validation in distinct[-n:]:
+        yield month < validation, month == validation
+
+
+def suggest(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """One value per hyperparameter: `choices`, or a range (`low`, `high`, optional `log`, `step`)."""
+    values: dict[str, Any] = {}
+    for name, spec in space.items():
+        if "choices" in spec:
+            values[name] = trial.suggest_categorical(name, spec["choices"])
+        elif isinstance(spec["low"], int) and isinstance(spec["high"], int):
+            values[name] = trial.suggest_int(
+                name, spec["low"], spec["high"], step=spec.get("step", 1), log=spec.get("log", False)
+            )
+        else:
+            values[name] = trial.suggest_float(name, spec["low"], spec["high"], log=spec.get("log", False))
+    return values
+
+
+def grid(space: dict[str, dict[str, Any]]) -> dict[str, list[Any]]:
+    """The grid sampler's points: `choices`, else low, middle (geometric when `log`) and high."""
+    points: dict[str, list[Any]] = {}
+    for name, spec in space.items():
+        if "choices" in spec:
+            points[name] = list(spec["choices"])
+            continue
+        low, high = spec["low"], spec["high"]
+        middle = (low * high) ** 0.5 if spec.get("log") else (low + high) / 2
+        points[name] = [low, type(low)(middle) if isinstance(low, int) else middle, high]
+    return points
+
+
+def sampler(settings: Tune, space: dict[str, dict[str, Any]], worker: int) -> optuna.samplers.BaseSampler:
+    seed = settings.seed + worker  # workers must not propose the same startup trials
+    if settings.sampler == "random":
+        return optuna.samplers.RandomSampler(seed=seed)
+    if settings.sampler == "grid":
+        return optuna.samplers.GridSampler(grid(space), seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
+
+
+def study_name(settings: Tune, train: Train, data_md5: str) -> str:
+    """The study's name: the same inputs (data, search settings, fixed params) always name the same study."""
+    inputs = json.dumps(
+        [data_md5, settings.model_dump(exclude={"enabled", "workers"}), train.model_dump()], sort_keys=True
+    )
+    return f"{settings.study}-{hashlib.md5(inputs.encode()).hexdigest()[:10]}"
+
+
+def storage_url(root: Path) -> str:
+    return os.environ.get("RETRAIN_TUNE_STORAGE") or f"sqlite:///{(root / 'tuning' / 'optuna.db').resolve()}"
+
+
+def _storage(url: str) -> optuna.storages.RDBStorage:
+    engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
+    return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+
+
+def _objective(frame: pd.DataFrame, train: Train, settings: Tune) -> Callable[[optuna.Trial], float]:
+    features, target = frame[list(schema.FEATURES)], frame[schema.TARGET].to_numpy()
+    splits = list(folds(frame, settings.folds))
+    score = METRICS[settings.metric]
+    space = settings.space.get(train.estimator, {})
+
+    def objective(trial: optuna.Trial) -> float:
+        trial.set_user_attr("worker_pid", os.getpid())
+        hyperparameters = train.estimator_params() | suggest(trial, space)
+        scores: list[float] = []
+        for step, (fit, validate) in enumerate(splits):
+            model = pipeline.build(train.estimator, hyperparameters, train.seed).fit(features[fit], target[fit])
+            scores.append(float(score(target[validate], model.predict_proba(features[validate])[:, 1])))
+            trial.report(float(np.mean(scores)), step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return float(np.mean(scores))
+
+    return objective
+
+
+def work(url: str, name: str, train_path: Path, train: Train, settings: Tune, worker: int, threads: int) -> int:
+    """One worker: add trials to the study until it holds `settings.trials` finished ones (or time is up)."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    space = settings.space.get(train.estimator, {})
+    study = optuna.load_study(study_name=name, storage=_storage(url), sampler=sampler(settings, space, worker))
+    frame = io.read_frame(train_path)
+    done = optuna.study.MaxTrialsCallback(settings.trials, states=FINISHED)
+    with threadpool_limits(threads):
+        study.optimize(
+            _objective(frame, train, settings),
+            n_trials=settings.trials,
+            timeout=settings.timeout,
+            callbacks=[done],
+            gc_after_trial=False,
+        )
+    return worker
+
+
+def tune(root: Path, train_path: Path, train: Train, settings: Tune, workers: int) -> optuna.Study:
+    """Run (or resume, or find done) the study of these inputs with `workers` processes; the study."""
+    url, name = storage_url(root), study_name(settings, train, io.md5(train_path))
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    pruner = optuna.pruners.MedianPruner(n_startup_trials=5) if settings.pruning else optuna.pruners.NopPruner()
+    study = optuna.create_study(
+        storage=_storage(url), study_name=name, direction="maximize", pruner=pruner, load_if_exists=True
+    )
+    finished = sum(trial.state in FINISHED for trial in study.trials)
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    started = time.perf_counter()
+    if finished < settings.trials:
+        log.info("tune: study %s has %d of %d trials; %d worker(s)", name, finished, settings.trials, workers)
+        if workers == 1:
+            work(url, name, train_path, train, settings, 0, threads)
+        else:
+            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+                jobs = [pool.submit(work, url, name, train_path, train, settings, i, threads) for i in range(workers)]
+                for job in jobs:
+                    job.result()
+    study = optuna.load_study(study_name=name, storage=_storage(url))
+    study.set_user_attr("seconds", round(time.perf_counter() - started, 2))
+    return study
+
+
+def summary(study: optuna.Study, train: Train, settings: Tune) -> dict[str, Any]:
+    """tuning/best.json: what train uses, and how the search went."""
+    states = [trial.state for trial in study.trials]
+    return {
+        "tuned": True,
+        "estimator": train.estimator,
+        "hyperparameters": study.best_params,
+        "metric": settings.metric,
+        "best_value": round(study.best_value, 6),
+        "best_trial": study.best_trial.number,
+        "trials": {state.name.lower(): states.count(state) for state in optuna.trial.TrialState if state in states},
+        "sampler": settings.sampler,
+        "study": study.study_name,
+        "seconds": study.user_attrs.get("seconds"),
+    }
+
+
+def trials(study: optuna.Study) -> list[dict[str, Any]]:
+    """tuning/trials.json: every trial, in order."""
+    return [
+        {
+            "number": trial.number,
+            "state": trial.state.name.lower(),
+            "value": trial.value,
+            "params": trial.params,
+            "steps": len(trial.intermediate_values),
+            "seconds": trial.duration.total_seconds() if trial.duration else None,
+            "worker_pid": trial.user_attrs.get("worker_pid"),
+        }
+        for trial in study.trials
+    ]
+
+
+def importance(study: optuna.Study) -> dict[str, float]:
+    """Parameter importance (fANOVA) over the finished trials; empty when there are too few to say."""
+    complete = [trial for trial in study.trials if trial.state == optuna.trial.TrialState.COMPLETE]
+    if len(complete) < 3:
+        return {}
+    return {name: round(value, 4) for name, value in optuna.importance.get_param_importances(study).items()}

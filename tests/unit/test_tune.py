@@ -1,0 +1,66 @@
+"""The search's pieces: time-ordered folds, the search space, study names, and how train takes the result."""
+
+from __future__ import annotations
+
+import optuna
+import pandas as pd
+import pytest
+
+from retrain import tune
+from retrain.params import Params
+
+SPACE = {
+    "learning_rate": {"low": 0.02, "high": 0.3, "log": True},
+    "max_iter": {"low": 50, "high": 400, "step": 50},
+    "l2_regularization": {"low": 0.0, "high": 5.0},
+    "max_leaf_nodes": {"choices": [15, 31, 63]},
+}
+
+
+def test_folds_validate_on_later_months_than_they_fit_on(january: pd.DataFrame) -> None:
+    frame = pd.concat([january.assign(month=m) for m in (1, 2, 3, 4)], ignore_index=True)
+    splits = list(tune.folds(frame, 2))
+    assert len(splits) == 2
+    for fit, validate in splits:
+        assert not (fit & validate).any()
+        assert frame.loc[fit, "month"].max() < frame.loc[validate, "month"].min()
+    assert [sorted(frame.loc[v, "month"].unique()) for _, v in splits] == [[3], [4]]
+    assert [sorted(frame.loc[f, "month"].unique()) for f, _ in splits] == [[1, 2], [1, 2, 3]]
+
+
+def test_more_folds_than_months_allow_is_a_clear_error(january: pd.DataFrame) -> None:
+    with pytest.raises(ValueError, match=r"tune\.folds is 2 but the training window has 1 months"):
+        list(tune.folds(january, 2))
+
+
+def test_suggestions_stay_in_their_ranges_and_types() -> None:
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=1))
+    for _ in range(30):
+        values = tune.suggest(study.ask(), SPACE)
+        assert 0.02 <= values["learning_rate"] <= 0.3 and isinstance(values["learning_rate"], float)
+        assert values["max_iter"] in range(50, 401, 50) and isinstance(values["max_iter"], int)
+        assert values["max_leaf_nodes"] in (15, 31, 63)
+
+
+def test_the_grid_is_choices_or_low_middle_high() -> None:
+    points = tune.grid(SPACE)
+    assert points["max_leaf_nodes"] == [15, 31, 63]
+    assert points["max_iter"] == [50, 225, 400]
+    assert points["l2_regularization"] == [0.0, 2.5, 5.0]
+    assert points["learning_rate"][1] == pytest.approx((0.02 * 0.3) ** 0.5)
+
+
+def test_the_same_inputs_name_the_same_study_and_others_another(params: Params) -> None:
+    name = tune.study_name(params.tune, params.train, "abc")
+    assert name == tune.study_name(params.tune.model_copy(update={"workers": 8, "enabled": True}), params.train, "abc")
+    assert name != tune.study_name(params.tune, params.train, "abd")
+    assert name != tune.study_name(params.tune.model_copy(update={"trials": 99}), params.train, "abc")
+    assert name != tune.study_name(params.tune, params.train.model_copy(update={"seed": 1}), "abc")
+
+
+def test_train_takes_the_tuned_values_only_from_a_tuning_of_its_estimator(params: Params) -> None:
+    best = {"tuned": True, "estimator": "hist_gradient_boosting", "hyperparameters": {"max_iter": 150}}
+    tuned = params.train.tuned(best).estimator_params()
+    assert tuned == params.train.estimator_params() | {"max_iter": 150}
+    assert params.train.tuned(best | {"tuned": False}) == params.train
+    assert params.train.tuned(best | {"estimator": "logistic_regression"}) == params.train
