@@ -459,11 +459,14 @@ def report(params: Params, root: Path, base: str) -> None:
     """Render reports/report.md (for CML) from the decision of `retrain compare`, and print the verdict."""
     import os
 
+    from retrain import plots
     from retrain import report as markdown
 
     paths = params.paths
     decision = io.read_json(paths.decision)
     context = markdown.gather(params, root, base, os.environ)
+    if context.tuning:
+        plots.tuning(io.read_json(paths.trials), context.tuning, paths.report.parent)
     figures = {path.name for path in paths.report.parent.glob("*.png")}
     paths.report.write_text(markdown.render(decision, context, figures))
     print(f"{'PROMOTE' if decision['promote'] else 'BLOCK'}: {'; '.join(decision['reasons'])}")

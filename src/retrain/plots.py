@@ -102,6 +102,28 @@ def drift(features: list[dict[str, Any]], path: Path, top: int = 4, max_bins: in
     return _save(figure, path)
 
 
+def tuning(trials: list[dict[str, Any]], best: dict[str, Any], directory: Path) -> list[Path]:
+    """The objective over trials (with the best so far), and parameter importance when there is one."""
+    complete = pd.DataFrame([t for t in trials if t["state"] == "complete"])
+    pruned = sum(t["state"] == "pruned" for t in trials)
+    figure = Figure(figsize=(5.5, 3.4))
+    axes = figure.subplots()
+    if not complete.empty:
+        axes.plot(complete["number"], complete["value"], "o", markersize=4, label="trial")
+        axes.step(complete["number"], complete["value"].cummax(), where="post", label="best so far")
+        axes.legend(loc="lower right")
+    axes.set(xlabel="trial", ylabel=best["metric"], title=f"{len(complete)} complete, {pruned} pruned")
+    written = [_save(figure, directory / "tuning_history.png")]
+    if best.get("importance"):
+        importance = pd.Series(best["importance"]).sort_values()
+        figure = Figure(figsize=(5.5, 0.5 + 0.4 * len(importance)))
+        axes = figure.subplots()
+        axes.barh(importance.index, importance.to_numpy())
+        axes.set(xlabel="importance (fANOVA)", title="Which hyperparameters mattered")
+        written.append(_save(figure, directory / "tuning_importance.png"))
+    return written
+
+
 def all_plots(curves: Mapping[str, Curves], directory: Path) -> list[Path]:
     """Every plot for a mapping of model name to its curves; returns the files written."""
     return [

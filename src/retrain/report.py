@@ -25,6 +25,8 @@ FIGURES = {
     "confusion": "confusion.png",
     "calibration": "calibration.png",
     "by_month": "by_month.png",
+    "tuning_history": "tuning_history.png",
+    "tuning_importance": "tuning_importance.png",
 }
 METRIC_NAMES = {
     "roc_auc": "ROC AUC",
@@ -52,6 +54,7 @@ class Context:
     drift: dict[str, Any] | None = None
     trigger: str = "local run"
     shadow: dict[str, Any] | None = None
+    tuning: dict[str, Any] | None = None
 
 
 # --- gathering the context (reads files; everything below `render` is pure) ---------------------------------
@@ -116,7 +119,10 @@ def gather(params: Params, root: Path, base: str, env: Mapping[str, str]) -> Con
     validation = io.read_json(paths.validation) if paths.validation.exists() else None
     drift = io.read_json(paths.drift) if paths.drift.exists() else None
     shadow = io.read_json(paths.monitor).get("checks", {}).get("shadow") if paths.monitor.exists() else None
-    return Context(base, params_diff(before_params, after_params), data, validation, drift, trigger(env), shadow)
+    best = io.read_json(paths.best_params) if paths.best_params.exists() else {}
+    tuning = best if best.get("tuned") else None
+    changes = params_diff(before_params, after_params)
+    return Context(base, changes, data, validation, drift, trigger(env), shadow, tuning)
 
 
 # --- rendering ---------------------------------------------------------------------------------------------
@@ -272,6 +278,21 @@ def _drift(context: Context, figures: set[str]) -> str:
     return f"{head}\n\n{table}{image}"
 
 
+def _tuning(tuning: dict[str, Any]) -> str:
+    counts = ", ".join(f"{count} {state}" for state, count in tuning["trials"].items())
+    seconds = f" in {tuning['seconds']:.0f} s" if tuning.get("seconds") else ""
+    head = (
+        f"Optuna ({tuning['sampler']}) study `{tuning['study']}`: {sum(tuning['trials'].values())} trials ({counts})"
+        f"{seconds}. Best: trial {tuning['best_trial']}, {tuning['metric']} {tuning['best_value']:.4f} on the "
+        "time-ordered validation months of the training window. Train used these values:"
+    )
+    rows = [
+        [f"`{name}`", f"`{value:.4g}`" if isinstance(value, float) else f"`{value}`"]
+        for name, value in tuning["hyperparameters"].items()
+    ]
+    return head + "\n\n" + _table(["hyperparameter", "value"], rows)
+
+
 def _identities(decision: dict[str, Any]) -> str:
     base, champion, challenger = decision["base"], decision["champion"], decision["challenger"]
     return _table(
@@ -326,6 +347,14 @@ def render(decision: dict[str, Any], context: Context, figures: set[str]) -> str
         else "No params changed."
     )
     parts.append(_details(f"Params changed against `{context.base}` ({len(context.params_diff)})", changes))
+    if context.tuning:
+        plots = " ".join(
+            filter(
+                None,
+                [image("tuning_history", "objective over trials"), image("tuning_importance", "parameter importance")],
+            )
+        )
+        parts.append(_details("Tuning", _tuning(context.tuning) + (f"\n\n{plots}" if plots else "")))
     parts.append(_details("Data", _data(context)))
     parts.append(_details("Validation", _validation(context)))
     if context.drift is not None:

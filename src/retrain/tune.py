@@ -160,9 +160,9 @@ def tune(root: Path, train_path: Path, train: Train, settings: Tune, workers: in
                 jobs = [pool.submit(work, url, name, train_path, train, settings, i, threads) for i in range(workers)]
                 for job in jobs:
                     job.result()
-    study = optuna.load_study(study_name=name, storage=_storage(url))
-    study.set_user_attr("seconds", round(time.perf_counter() - started, 2))
-    return study
+        study = optuna.load_study(study_name=name, storage=_storage(url))
+        study.set_user_attr("seconds", round(time.perf_counter() - started, 2))
+    return optuna.load_study(study_name=name, storage=_storage(url))
 
 
 def summary(study: optuna.Study, train: Train, settings: Tune) -> dict[str, Any]:

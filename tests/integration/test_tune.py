@@ -55,6 +55,13 @@ def test_two_worker_processes_share_one_study_and_train_uses_its_best(tuned: tup
     model = json.loads((path / "models/model.json").read_text())
     assert {k: model["hyperparameters"][k] for k in best["hyperparameters"]} == best["hyperparameters"]
 
+    run("retrain", "compare", "--base", "HEAD", check=False)  # HEAD's champion is not in this cache: blocked
+    run("retrain", "report", "--base", "HEAD")
+    text = (path / "reports/report.md").read_text()
+    assert "<summary>Tuning</summary>" in text and f"Best: trial {best['best_trial']}," in text
+    assert (path / "reports/tuning_history.png").read_bytes()[:4] == b"\x89PNG"
+    assert "![parameter importance](tuning_importance.png)" in text
+
     assert stages_run(run("dvc", "repro")) == []
     again = run("retrain", "tune", "--workers", "2")  # the same inputs: the study is found done, no new trial
     assert json.loads((path / "tuning/trials.json").read_text()) == trials

@@ -7,7 +7,18 @@ from typing import Any
 
 from retrain import report
 
-SECTIONS = ("Gate checks", "Slices", "Params changed", "Data", "Validation", "Drift", "Shadow", "Confusion", "Models")
+SECTIONS = (
+    "Gate checks",
+    "Slices",
+    "Params changed",
+    "Tuning",
+    "Data",
+    "Validation",
+    "Drift",
+    "Shadow",
+    "Confusion",
+    "Models",
+)
 
 
 def _decision(promote: bool) -> dict[str, Any]:
@@ -51,6 +62,17 @@ CONTEXT = report.Context(
     drift={"summary": "1 of 11 features drifted", "features": [{"feature": "month", "psi": 3.1, "drifted": True}]},
     trigger="manual dispatch by @ana: new July data",
     shadow={"predictions": 12000, "disagreement_rate": 0.034, "mean_absolute_difference": 0.021},
+    tuning={
+        "tuned": True,
+        "hyperparameters": {"learning_rate": 0.0712345, "max_iter": 250},
+        "metric": "roc_auc",
+        "best_value": 0.7123,
+        "best_trial": 7,
+        "trials": {"complete": 15, "pruned": 5},
+        "sampler": "tpe",
+        "study": "flight-delays-0123456789",
+        "seconds": 95.2,
+    },
 )
 
 
@@ -63,6 +85,8 @@ def test_a_blocked_report_leads_with_the_reason_and_has_every_section() -> None:
     assert "manual dispatch by @ana: new July data" in text and "2013-07.parquet" in text
     assert "`train.seed` | `42` | `43`" in text
     assert "decided differently on 3.4% of 12,000 predictions" in text
+    assert "20 trials (15 complete, 5 pruned) in 95 s. Best: trial 7, roc_auc 0.7123" in text
+    assert "| `learning_rate` | `0.07123` |" in text and "![objective over trials](tuning_history.png)" in text
 
 
 def test_images_are_linked_by_relative_path_only_when_they_exist() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import optuna
 import pandas as pd
 import pytest
@@ -9,7 +11,7 @@ import pytest
 from retrain import tune
 from retrain.params import Params
 
-SPACE = {
+SPACE: dict[str, dict[str, Any]] = {
     "learning_rate": {"low": 0.02, "high": 0.3, "log": True},
     "max_iter": {"low": 50, "high": 400, "step": 50},
     "l2_regularization": {"low": 0.0, "high": 5.0},
