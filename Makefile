@@ -18,7 +18,7 @@ export ITERATIVE_DO_NOT_TRACK := 1
 BASE ?= main
 
 .PHONY: help setup setup-dev data retrain repro summary compare report monitor alert serve bento deploy smoke rollback undeploy promote bench-serve test \
-	ci-retrain ci-publish ci-comment ci-monitor ci-alert ci-deploy-alert gate cml lint typecheck pytest bench lock clean
+	ci-params ci-tune ci-runner ci-retrain ci-publish ci-comment ci-monitor ci-alert ci-deploy-alert gate cml lint typecheck pytest bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -72,12 +72,26 @@ RUN ?= local
 cml: ## put CML on PATH (GitHub runners; skipped when a `cml` is already there)
 	command -v cml >/dev/null || npm install --global --no-fund "@dvcorg/cml@$(CML_VERSION)"
 
-ci-retrain: setup ## params overrides ($$RETRAIN_PARAMS), data, dvc repro, dvc push, compare with $(BASE), report
+ci-params: setup  # the DVC remote from $$DVC_REMOTE_URL; params overrides from $$RETRAIN_PARAMS and $$RETRAIN_TUNE
 	if [[ -n "$${DVC_REMOTE_URL:-}" ]]; then dvc remote add --local --force --default ci "$$DVC_REMOTE_URL"; fi
-	retrain set-params
+	retrain set-params $$([[ "$${RETRAIN_TUNE:-}" == true ]] && echo tune.enabled=true)
+
+ci-retrain: ci-params ## params overrides ($$RETRAIN_PARAMS), data, dvc repro, dvc push, compare with $(BASE), report
 	$(MAKE) --no-print-directory repro
 	if [[ -n "$$(dvc remote list)" ]]; then dvc push; fi
 	$(MAKE) --no-print-directory report BASE=$(BASE)
+
+ci-tune: ci-params ## one of N runners adding trials to the shared study ($$RETRAIN_TUNE_STORAGE, e.g. PostgreSQL)
+	: "$${RETRAIN_TUNE_STORAGE:?set it to a database URL that every tuning runner reaches}"
+	$(MAKE) --no-print-directory data
+	dvc repro featurize  # the training window the study is named after
+	retrain tune
+
+CLOUD_TYPE ?= m
+IDLE_TIMEOUT ?= 300
+ci-runner: cml ## start a cloud runner (label cml-retrain) for one job: cml runner launch, idle timeout, single job
+	cml runner launch --cloud="$(CLOUD)" --cloud-region="$${CLOUD_REGION:-us-west}" --cloud-type="$(CLOUD_TYPE)" \
+	  $(if $(filter true,$(CLOUD_SPOT)),--cloud-spot) --idle-timeout="$(IDLE_TIMEOUT)" --single --labels=cml-retrain
 
 ci-publish: cml ## branch retrain/$(RUN) with the new dvc.lock, a PR, and the report as its comment
 	url=$$(cml pr create --squash --skip-ci --branch "retrain/$(RUN)" \

@@ -81,3 +81,18 @@ def test_tune_off_trains_with_the_fixed_values(tuned: tuple[Path, Run]) -> None:
     assert json.loads((path / "tuning/best.json").read_text())["tuned"] is False
     model = json.loads((path / "models/model.json").read_text())
     assert model["hyperparameters"]["max_iter"] == 300 and model["hyperparameters"]["learning_rate"] == 0.1
+
+
+def test_two_runners_on_one_storage_share_the_study_and_dvc_repro_finds_it_done(tuned: tuple[Path, Run]) -> None:
+    """What the workflow's tuning matrix does: independent `retrain tune` processes on one database, then repro."""
+    path, run = tuned
+    storage = f"sqlite:///{path.parent / 'shared-study.db'}"
+    run("retrain", "set-params", "tune.enabled=true", "tune.trials=5", "tune.workers=1")
+    run("dvc", "repro", "featurize")  # as `make ci-tune` does on each runner
+    run(
+        "sh", "-c", "retrain tune & one=$!; retrain tune & two=$!; wait $one && wait $two", RETRAIN_TUNE_STORAGE=storage
+    )
+    shared = json.loads((path / "tuning/trials.json").read_text())
+    assert len({t["worker_pid"] for t in shared}) == 2 and 5 <= len(shared) <= 6
+    assert stages_run(run("dvc", "repro", RETRAIN_TUNE_STORAGE=storage))[0] == "tune"
+    assert json.loads((path / "tuning/trials.json").read_text()) == shared  # found done: no trial added
