@@ -179,9 +179,10 @@ $(EVIDENTLY)/.installed:  # Evidently is a benchmark-only dependency; 0.7.23 nee
 	$(EVIDENTLY)/bin/uv pip install --quiet --python $(EVIDENTLY)/bin/python "evidently==0.7.23" "pandas<3" pyarrow
 	touch $@
 
-bench: setup-dev $(EVIDENTLY)/.installed ## benchmark the pipeline and drift (against Evidently); prints tables
+bench: setup-dev $(EVIDENTLY)/.installed ## benchmark the pipeline, drift (against Evidently), growth and tuning; tables
 	python bench/pipeline.py
 	python bench/drift.py --evidently $(EVIDENTLY)/bin/python
+	python bench/scaling.py
 
 bench-serve: setup-dev repro ## the service against `mlflow models serve` of the same model, under load; prints a table
 	python bench/serve.py

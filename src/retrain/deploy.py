@@ -103,8 +103,19 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _ours(pid: int) -> bool:
+    """Whether pid is still a process this module started (a pid in state.json may be reused after a reboot)."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return _alive(pid)  # no /proc (macOS): trust the pid
+    return b"bentoml" in command or b"retrain.front" in command
+
+
 def _stop(pid: int, timeout: float = 30) -> None:
     """SIGTERM the process group (BentoML finishes the requests in flight), SIGKILL it after `timeout`."""
+    if not _ours(pid):
+        return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
@@ -191,7 +202,7 @@ class Local:
 
     def _ensure_front(self, state: dict[str, Any]) -> None:
         front = state.get("front")
-        if front and _alive(front["pid"]) and _get(f"http://127.0.0.1:{self.port}/livez")[0] in (200, 502, 503):
+        if front and _ours(front["pid"]) and _get(f"http://127.0.0.1:{self.port}/livez")[0] in (200, 502, 503):
             return
         command = [sys.executable, "-m", "retrain.front", f"--port={self.port}", f"--upstream-file={self.upstream}"]
         pid = _detached(command, self.home / "front.log")

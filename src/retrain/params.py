@@ -136,6 +136,7 @@ class Tune(Section):
     seed: int
     study: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     workers: int = Field(ge=1)
+    threads: int = Field(ge=0)
     space: dict[str, dict[str, dict[str, Any]]]
 
 

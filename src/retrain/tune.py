@@ -85,9 +85,8 @@ def sampler(settings: Tune, space: dict[str, dict[str, Any]], worker: int) -> op
 
 def study_name(settings: Tune, train: Train, data_md5: str) -> str:
     """The study's name: the same inputs (data, search settings, fixed params) always name the same study."""
-    inputs = json.dumps(
-        [data_md5, settings.model_dump(exclude={"enabled", "workers"}), train.model_dump()], sort_keys=True
-    )
+    search = settings.model_dump(exclude={"enabled", "workers", "threads"})  # how many search, not what
+    inputs = json.dumps([data_md5, search, train.model_dump()], sort_keys=True)
     return f"{settings.study}-{hashlib.md5(inputs.encode()).hexdigest()[:10]}"
 
 
@@ -149,17 +148,16 @@ def tune(root: Path, train_path: Path, train: Train, settings: Tune, workers: in
         storage=_storage(url), study_name=name, direction="maximize", pruner=pruner, load_if_exists=True
     )
     finished = sum(trial.state in FINISHED for trial in study.trials)
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = settings.threads or max(1, (os.cpu_count() or 1) // workers)
     started = time.perf_counter()
     if finished < settings.trials:
         log.info("tune: study %s has %d of %d trials; %d worker(s)", name, finished, settings.trials, workers)
-        if workers == 1:
+        # worker 0 is this process (already warm); the others are fresh processes on the same study
+        with ProcessPoolExecutor(max(1, workers - 1), mp_context=get_context("spawn")) as pool:
+            jobs = [pool.submit(work, url, name, train_path, train, settings, i, threads) for i in range(1, workers)]
             work(url, name, train_path, train, settings, 0, threads)
-        else:
-            with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
-                jobs = [pool.submit(work, url, name, train_path, train, settings, i, threads) for i in range(workers)]
-                for job in jobs:
-                    job.result()
+            for job in jobs:
+                job.result()
         study = optuna.load_study(study_name=name, storage=_storage(url))
         study.set_user_attr("seconds", round(time.perf_counter() - started, 2))
     return optuna.load_study(study_name=name, storage=_storage(url))

@@ -54,7 +54,8 @@ def test_the_grid_is_choices_or_low_middle_high() -> None:
 
 def test_the_same_inputs_name_the_same_study_and_others_another(params: Params) -> None:
     name = tune.study_name(params.tune, params.train, "abc")
-    assert name == tune.study_name(params.tune.model_copy(update={"workers": 8, "enabled": True}), params.train, "abc")
+    how = params.tune.model_copy(update={"workers": 8, "threads": 1, "enabled": True})  # how, not what, to search
+    assert name == tune.study_name(how, params.train, "abc")
     assert name != tune.study_name(params.tune, params.train, "abd")
     assert name != tune.study_name(params.tune.model_copy(update={"trials": 99}), params.train, "abc")
     assert name != tune.study_name(params.tune, params.train.model_copy(update={"seed": 1}), "abc")
