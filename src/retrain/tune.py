@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import optuna
 import pandas as pd
+import sqlalchemy
 from sklearn.metrics import average_precision_score, roc_auc_score
 from threadpoolctl import threadpool_limits
 
@@ -94,9 +95,16 @@ def storage_url(root: Path) -> str:
     return os.environ.get("RETRAIN_TUNE_STORAGE") or f"sqlite:///{(root / 'tuning' / 'optuna.db').resolve()}"
 
 
-def _storage(url: str) -> optuna.storages.RDBStorage:
+def _storage(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
     engine = {"connect_args": {"timeout": 60}} if url.startswith("sqlite") else {"pool_pre_ping": True}
-    return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+    for attempt in range(attempts):
+        try:
+            return optuna.storages.RDBStorage(url, engine_kwargs=engine)
+        except sqlalchemy.exc.SQLAlchemyError:  # runners starting at once race to create a new database's tables
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def _objective(frame: pd.DataFrame, train: Train, settings: Tune) -> Callable[[optuna.Trial], float]:
