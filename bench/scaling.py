@@ -80,7 +80,9 @@ def tuning(base: Path) -> list[tuple[int, str, float]]:
     cores = os.cpu_count() or 1
     rows = []
     for workers, threads in ((1, 1), (2, 1), (1, cores)):
-        subprocess.run(["retrain", "set-params", f"tune.threads={threads}"], cwd=repo, env=env, check=True)
+        subprocess.run(
+            ["retrain", "set-params", f"tune.threads={threads}"], cwd=repo, env=env, check=True, capture_output=True
+        )
         storage = f"sqlite:///{base / f'study-{workers}-{threads}.db'}"
         command = ["retrain", "tune", "--workers", str(workers)]
         rows.append((workers, str(threads), timed(command, repo, env | {"RETRAIN_TUNE_STORAGE": storage})[0]))
