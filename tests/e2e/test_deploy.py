@@ -59,8 +59,8 @@ class Site:
 
     def champion(self) -> tuple[str, str]:
         """The registry version the alias `champion` points at, and its model md5."""
-        mlflow.set_tracking_uri(f"sqlite:///{self.tmp_path}/mlflow.db")
-        version = mlflow.MlflowClient().get_model_version_by_alias("flight-delays", "champion")
+        client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{self.tmp_path}/mlflow.db")  # no global state
+        version = client.get_model_version_by_alias("flight-delays", "champion")
         return str(version.version), version.tags["model_md5"]
 
     def live(self) -> dict[str, Any]:

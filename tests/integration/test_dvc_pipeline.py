@@ -95,7 +95,7 @@ def test_two_runs_from_a_clean_cache_give_the_same_metrics_and_model(repo: tuple
     path, run = repo
     metrics, model = (path / "metrics/metrics.json").read_text(), io.md5(path / "models/model.skops")
     shutil.rmtree(path / ".dvc/cache")
-    for output in ("models", "data/features", "data/validated", "metrics"):
+    for output in ("models", "data/features", "data/validated", "metrics", "tuning"):
         shutil.rmtree(path / output)
     assert sorted(stages_run(run("dvc", "repro"))) == sorted(ALL_STAGES)
     assert (path / "metrics/metrics.json").read_text() == metrics

@@ -66,8 +66,10 @@ def test_two_worker_processes_share_one_study_and_train_uses_its_best(tuned: tup
     again = run("retrain", "tune", "--workers", "2")  # the same inputs: the study is found done, no new trial
     assert json.loads((path / "tuning/trials.json").read_text()) == trials
 
-    mlflow.set_tracking_uri(run("sh", "-c", "echo $MLFLOW_TRACKING_URI").stdout.strip())
-    runs = mlflow.search_runs(experiment_names=["flight-delays"], output_format="list")
+    client = mlflow.MlflowClient(tracking_uri=run("sh", "-c", "echo $MLFLOW_TRACKING_URI").stdout.strip())
+    experiment = client.get_experiment_by_name("flight-delays")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if r.data.tags.get("dvc_stage") == "tune"]
     assert len(parents) == 2 and again.returncode == 0
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
