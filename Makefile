@@ -17,7 +17,7 @@ export ITERATIVE_DO_NOT_TRACK := 1
 
 BASE ?= main
 
-.PHONY: help setup setup-dev data retrain repro summary compare report monitor alert serve bento deploy smoke rollback undeploy promote bench-serve test \
+.PHONY: help setup setup-dev data validate featurize drift tune train evaluate retrain repro summary compare report monitor alert serve bento deploy smoke rollback undeploy promote bench-serve test \
 	ci-params ci-tune ci-runner ci-retrain ci-publish ci-comment ci-monitor ci-alert ci-deploy-alert gate cml lint typecheck pytest bench lock clean
 
 help: ## list the targets
@@ -46,6 +46,9 @@ data: setup ## fetch the batches the pointers name: `dvc pull` with a remote, el
 
 repro: data ## dvc repro: run the stages whose inputs changed
 	dvc repro
+
+validate featurize drift tune train evaluate: data  # `make <stage>`: dvc repro of that stage and what it needs
+	dvc repro $@
 
 retrain: repro summary report ## setup, data, dvc repro, headline metrics, then compare with $(BASE) and the verdict
 
