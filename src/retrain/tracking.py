@@ -7,12 +7,14 @@ plots and the model. Logging once saves starting MLflow twice (about 2.5 s).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
 import urllib.error
 import urllib.request
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,19 @@ def _check_reachable(uri: str) -> None:
         ) from error
 
 
+@contextlib.contextmanager
+def _creating(uri: str) -> Iterator[None]:
+    """For a SQLite store, one process at a time: processes opening a new store at once race to migrate it."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    lock = Path(uri.removeprefix("sqlite:///") + ".lock")
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
 def _start(root: Path, experiment: str) -> Any:
     """Point mlflow at the store and the experiment; return the mlflow module."""
     for key, value in TELEMETRY_OFF.items():
@@ -56,9 +71,10 @@ def _start(root: Path, experiment: str) -> Any:
     import mlflow
 
     mlflow.set_tracking_uri(uri)
-    if mlflow.get_experiment_by_name(experiment) is None:
-        location = (root / "mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
-        mlflow.create_experiment(experiment, artifact_location=location)
+    with _creating(uri):
+        if mlflow.get_experiment_by_name(experiment) is None:  # the first access creates a new store's tables
+            location = (root / "mlartifacts").resolve().as_uri() if uri.startswith("sqlite:") else None
+            mlflow.create_experiment(experiment, artifact_location=location)
     mlflow.set_experiment(experiment)
     return mlflow
 
@@ -105,8 +121,12 @@ def log_run(
 
 
 def log_study(root: Path, experiment: str, best: dict[str, Any], trials: list[dict[str, Any]]) -> str:
-    """A parent run for the tuning study (best params and value) with one nested run per trial. Returns its id."""
+    """A parent run for the tuning study (best params and value) with one nested run per trial, once per study
+    (every runner of a shared study calls this). Returns its id."""
     mlflow = _start(root, experiment)
+    logged = mlflow.search_runs(filter_string=f"tags.study = '{best['study']}' and tags.dvc_stage = 'tune'")
+    if not logged.empty:
+        return str(logged["run_id"].iloc[0])
     with mlflow.start_run(run_name=f"tune-{best['study']}") as parent:
         mlflow.log_params({f"best.{k}": v for k, v in best["hyperparameters"].items()})
         mlflow.log_metrics({f"best_{best['metric']}": best["best_value"], "trials": float(len(trials))})

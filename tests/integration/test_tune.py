@@ -71,7 +71,7 @@ def test_two_worker_processes_share_one_study_and_train_uses_its_best(tuned: tup
     assert experiment is not None
     runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if r.data.tags.get("dvc_stage") == "tune"]
-    assert len(parents) == 2 and again.returncode == 0
+    assert len(parents) == 1 and again.returncode == 0  # one parent run per study, however often it is run
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     assert sorted(int(r.data.tags["trial"]) for r in children) == [t["number"] for t in trials]
 
