@@ -16,9 +16,17 @@ export BENTOML_DO_NOT_TRACK := true
 export ITERATIVE_DO_NOT_TRACK := 1
 
 BASE ?= main
+RUN ?= local
+CLOUD_TYPE ?= m
+IDLE_TIMEOUT ?= 300
+DEPLOY_TARGET ?= local
+# Values that may come from workflow inputs reach recipes as environment variables ("$$BASE"), never pasted into the
+# command text by make, and workflows set them in `env:`, never as make arguments (make expands those): an input
+# cannot inject shell code.
+export BASE RUN REASON CLOUD CLOUD_TYPE CLOUD_SPOT IDLE_TIMEOUT DEPLOY_TARGET
 
 .PHONY: help setup setup-dev data validate featurize drift tune train evaluate retrain repro summary compare report monitor alert serve bento deploy smoke rollback undeploy promote bench-serve test \
-	ci-params ci-tune ci-runner ci-retrain ci-publish ci-comment ci-monitor ci-alert ci-deploy-alert gate cml lint typecheck pytest bench lock clean
+	ci-remote ci-params ci-tune ci-runner ci-retrain ci-publish ci-comment ci-monitor ci-alert ci-deploy-alert gate cml lint typecheck pytest bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -56,11 +64,11 @@ summary: setup ## print the headline metrics of the current model
 	retrain summary
 
 compare: setup ## champion ($(BASE)) against the working tree's model; exits 3 when the gate blocks (for CI)
-	retrain compare --base $(BASE)
+	retrain compare --base "$$BASE"
 
 report: setup ## compare, then render reports/report.md and print the verdict (a blocked gate is not an error here)
-	retrain compare --base $(BASE) || [[ $$? == 3 ]]
-	retrain report --base $(BASE)
+	retrain compare --base "$$BASE" || [[ $$? == 3 ]]
+	retrain report --base "$$BASE"
 
 monitor: setup ## decide from the inference log ($$RETRAIN_INFERENCE_LOG) whether to retrain: reports/monitor.json
 	retrain monitor
@@ -70,19 +78,20 @@ alert: setup ## render reports/alert.md from the last verdict; POST it to $$RETR
 
 # --- what the workflows run (each works on a laptop too) -----------------------------------------------------------
 CML_VERSION := 0.20.6
-RUN ?= local
 
 cml: ## put CML on PATH (GitHub runners; skipped when a `cml` is already there)
 	command -v cml >/dev/null || npm install --global --no-fund "@dvcorg/cml@$(CML_VERSION)"
 
-ci-params: setup  # the DVC remote from $$DVC_REMOTE_URL; params overrides from $$RETRAIN_PARAMS and $$RETRAIN_TUNE
+ci-remote: setup  # the DVC remote from $$DVC_REMOTE_URL (a repository variable), when set
 	if [[ -n "$${DVC_REMOTE_URL:-}" ]]; then dvc remote add --local --force --default ci "$$DVC_REMOTE_URL"; fi
+
+ci-params: ci-remote  # params overrides from $$RETRAIN_PARAMS and $$RETRAIN_TUNE
 	retrain set-params $$([[ "$${RETRAIN_TUNE:-}" == true ]] && echo tune.enabled=true)
 
 ci-retrain: ci-params ## params overrides ($$RETRAIN_PARAMS), data, dvc repro, dvc push, compare with $(BASE), report
 	$(MAKE) --no-print-directory repro
 	if [[ -n "$$(dvc remote list)" ]]; then dvc push; fi
-	$(MAKE) --no-print-directory report BASE=$(BASE)
+	$(MAKE) --no-print-directory report
 
 ci-tune: ci-params ## one of N runners adding trials to the shared study ($$RETRAIN_TUNE_STORAGE, e.g. PostgreSQL)
 	: "$${RETRAIN_TUNE_STORAGE:?set it to a database URL that every tuning runner reaches}"
@@ -90,16 +99,17 @@ ci-tune: ci-params ## one of N runners adding trials to the shared study ($$RETR
 	dvc repro featurize  # the training window the study is named after
 	retrain tune
 
-CLOUD_TYPE ?= m
-IDLE_TIMEOUT ?= 300
 ci-runner: cml ## start a cloud runner (label cml-retrain) for one job: cml runner launch, idle timeout, single job
-	cml runner launch --cloud="$(CLOUD)" --cloud-region="$${CLOUD_REGION:-us-west}" --cloud-type="$(CLOUD_TYPE)" \
-	  $(if $(filter true,$(CLOUD_SPOT)),--cloud-spot) --idle-timeout="$(IDLE_TIMEOUT)" --single --labels=cml-retrain
+	[[ "$$CLOUD" =~ ^(aws|gcp|azure)$$ && "$$CLOUD_TYPE" =~ ^[A-Za-z0-9.+-]+$$ && "$$IDLE_TIMEOUT" =~ ^[0-9]+$$ ]] \
+	  || { echo "CLOUD must be aws, gcp or azure; CLOUD_TYPE a machine type; IDLE_TIMEOUT seconds" >&2; exit 2; }
+	cml runner launch --cloud="$$CLOUD" --cloud-region="$${CLOUD_REGION:-us-west}" --cloud-type="$$CLOUD_TYPE" \
+	  $$([[ "$${CLOUD_SPOT:-}" == true ]] && echo --cloud-spot) --idle-timeout="$$IDLE_TIMEOUT" --single \
+	  --labels=cml-retrain
 
 ci-publish: cml ## branch retrain/$(RUN) with the new dvc.lock, a PR, and the report as its comment
-	url=$$(cml pr create --squash --skip-ci --branch "retrain/$(RUN)" \
+	url=$$(cml pr create --branch "retrain/$$RUN" \
 	    --title "Retrain: $${RETRAIN_REASON:-manual}" --body "$$(head -n 1 reports/report.md)" \
-	    dvc.lock params.yaml models/model.json metrics reports/validation.json reports/drift.json); \
+	    dvc.lock params.yaml models/model.json metrics tuning reports/validation.json reports/drift.json); \
 	echo "$$url"; cml comment update --target="pr/$${url##*/}" --publish reports/report.md
 
 ci-comment: cml ## update the one report comment on the current pull request
@@ -115,14 +125,17 @@ ci-monitor: setup ## data for the reference, then retrain monitor (step outputs 
 
 ci-alert: setup ## dispatch the retrain workflow with the reason, open or update the alert issue, POST the webhook
 	retrain alert
-	gh workflow run retrain.yml -f reason="monitoring: $(REASON)"
+	gh workflow run retrain.yml -f reason="monitoring: $$REASON"
+	gh label create retrain-alert --force --color FBCA04 --description "monitoring asked for a retrain" >/dev/null
 	number=$$(gh issue list --label retrain-alert --state open --json number --jq '.[0].number // empty'); \
 	if [[ -n "$$number" ]]; then gh issue comment "$$number" --body-file reports/alert.md; \
 	else gh issue create --label retrain-alert --title "$$(head -n 1 reports/alert.md | sed 's/^## //')" --body-file reports/alert.md; fi
 
 ci-deploy-alert: ## open an issue: the deploy of HEAD failed (reports/deploy.log says how, and what is live now)
-	{ echo "The deploy of commit \`$$(git rev-parse --short=12 HEAD)\` to \`$(DEPLOY_TARGET)\` failed."; \
-	  echo "Run: $${RUN_URL:-local}"; echo; echo '```'; tail -n 40 reports/deploy.log; echo '```'; } > reports/deploy-failed.md
+	{ echo "The deploy of commit \`$$(git rev-parse --short=12 HEAD)\` to \`$$DEPLOY_TARGET\` failed."; \
+	  echo "Run: $${RUN_URL:-local}"; echo; echo '```'; tail -n 40 reports/deploy.log || true; echo '```'; \
+	} > reports/deploy-failed.md
+	gh label create deploy-failed --force --color B60205 --description "a deploy failed; see the issue" >/dev/null
 	gh issue create --label deploy-failed --title "Deploy of $$(git rev-parse --short=12 HEAD) failed" \
 	  --body-file reports/deploy-failed.md
 
@@ -138,16 +151,18 @@ bento: setup-dev ## build the Bento $(BENTO): the package as a wheel, the model,
 	  bentoml build --version "$(BENTO_VERSION)" >/dev/null && echo "built Bento $(BENTO)"; fi
 
 # --- deploy: what deploy.yml runs, on a laptop too (DEPLOY_TARGET=local serves on 127.0.0.1:<deploy.port>) ---------
-DEPLOY_TARGET ?= local
 RETRAIN_DEPLOY_DIR := $(or $(RETRAIN_DEPLOY_DIR),$(HOME)/.local/state/retrain)
 deploy rollback undeploy: export RETRAIN_DEPLOY_DIR := $(RETRAIN_DEPLOY_DIR)
 deploy rollback undeploy: export BENTOML_HOME := $(RETRAIN_DEPLOY_DIR)/bentoml
 
-deploy: setup-dev ## pull the model dvc.lock names, build its Bento, verify it, deploy to $(DEPLOY_TARGET) (log: reports/deploy.log)
+deploy: setup-dev ci-remote ## pull the model dvc.lock names, build its Bento, verify it, deploy to $(DEPLOY_TARGET) (log: reports/deploy.log)
+	if [[ "$$DEPLOY_TARGET" == local && "$${RUNNER_ENVIRONMENT:-}" == github-hosted ]]; then \
+	  echo "DEPLOY_TARGET=local on a GitHub-hosted runner would serve from a machine that is about to vanish:" \
+	    "set the variable DEPLOY_RUNNER to your serving runner's labels" >&2; exit 2; fi
 	mkdir -p reports
 	{ if [[ -n "$$(dvc remote list)" ]]; then dvc pull --quiet --force train; fi; \
 	  $(MAKE) --no-print-directory bento; \
-	  retrain deploy --bento "$(BENTO)" --target "$(DEPLOY_TARGET)"; } 2>&1 | tee reports/deploy.log
+	  retrain deploy --bento "$(BENTO)" --target "$$DEPLOY_TARGET"; } 2>&1 | tee reports/deploy.log
 
 smoke: setup ## health, /metadata md5 = dvc.lock, golden predictions = the model file ($$SMOKE_URL, default: local)
 	mkdir -p reports && retrain smoke $${SMOKE_URL:+--url "$$SMOKE_URL"} 2>&1 | tee -a reports/deploy.log

@@ -502,7 +502,7 @@ def deploy(params: Params, root: Path, bento: str | None, target: str, previous:
 
     settings = params.deploy
     home = Path(os.environ.get("RETRAIN_DEPLOY_DIR") or Path.home() / ".local/state/retrain")
-    local = targets.Local(home, settings.port, settings.ready_timeout, settings.drain_seconds)
+    local = targets.Local(home, settings.host, settings.port, settings.ready_timeout, settings.drain_seconds)
     try:
         if stop:
             local.stop()

@@ -24,6 +24,7 @@ import json
 import logging
 import os
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -37,7 +38,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from retrain import io
+from retrain import front, io
 
 log = logging.getLogger("retrain.deploy")
 TARGETS = ("local", "bentocloud", "container")
@@ -127,9 +128,26 @@ def _stop(pid: int, timeout: float = 30) -> None:
             os.killpg(pid, signal.SIGKILL)
 
 
+# What a long-lived process may inherit from the deploy job: never its secrets (cloud keys, tokens, hooks).
+INHERITED = (
+    "PATH",
+    "HOME",
+    "LANG",
+    "LC_",
+    "TZ",
+    "TMPDIR",
+    "VIRTUAL_ENV",
+    "BENTOML_",
+    "DO_NOT_TRACK",
+    "RETRAIN_INFERENCE_LOG",
+    "RETRAIN_SHADOW_MODEL",
+)
+
+
 def _detached(command: list[str], log_file: Path, **env: str) -> int:
-    """Start a process that outlives this one and the CI job (new session; GitHub's runner reaper skips it)."""
-    environment = {k: v for k, v in os.environ.items() if k not in ("RUNNER_TRACKING_ID", "RETRAIN_ROOT")} | env
+    """Start a process that outlives this one and the CI job (new session, no RUNNER_TRACKING_ID: GitHub's runner
+    does not reap it), with an allow-listed environment."""
+    environment = {k: v for k, v in os.environ.items() if k.startswith(INHERITED)} | env
     with log_file.open("ab") as output:
         process = subprocess.Popen(
             command,
@@ -146,8 +164,9 @@ def _detached(command: list[str], log_file: Path, **env: str) -> int:
 class Local:
     """The `local` target: a front on a fixed port, releases on free ports behind it."""
 
-    def __init__(self, home: Path, port: int, ready_timeout: float, drain_seconds: float) -> None:
-        self.home, self.port, self.ready_timeout, self.drain_seconds = home, port, ready_timeout, drain_seconds
+    def __init__(self, home: Path, host: str, port: int, ready_timeout: float, drain_seconds: float) -> None:
+        self.home, self.host, self.port = home, host, port
+        self.ready_timeout, self.drain_seconds = ready_timeout, drain_seconds
         self.state_file, self.upstream = home / "state.json", home / "upstream"
         home.mkdir(parents=True, exist_ok=True)
 
@@ -160,27 +179,36 @@ class Local:
             try:
                 yield state
             finally:
-                io.write_json(state, self.state_file)
+                self._save(state)
+
+    def _save(self, state: dict[str, Any]) -> None:
+        staged = self.state_file.with_suffix(".new")
+        io.write_json(state, staged)
+        staged.replace(self.state_file)
 
     def status(self) -> dict[str, Any]:
         return json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
 
     def deploy(self, release: Release) -> Release:
         with self._locked() as state:
+            if state.get("starting"):  # a deploy that was killed while its release was starting
+                _stop(state.pop("starting"))
             self._ensure_front(state)
             old = Release(**state["live"]) if state.get("live") else None
-            live = self._start(release)
+            live = self._start(release, state)
             try:
                 self._switch(live)
-            except DeployError:
+            except (DeployError, ValueError):
                 if old is not None:
                     self._point(old)
                 _stop(live.pid)
                 raise
+            state["live"], state["previous"] = asdict(live), asdict(old) if old else state.get("previous")
+            state.pop("starting", None)
+            self._save(state)  # the switch is recorded before the old release stops
             if old is not None and old.pid != live.pid:
                 time.sleep(self.drain_seconds)  # requests already sent to the old release finish there
                 _stop(old.pid)
-            state["live"], state["previous"] = asdict(live), asdict(old) if old else state.get("previous")
         log.info("deploy: %s (model %s) live on :%d behind :%d", live.bento, live.md5, live.port, self.port)
         return live
 
@@ -193,41 +221,58 @@ class Local:
 
     def stop(self) -> None:
         with self._locked() as state:
-            for role in ("live", "front"):
-                if state.get(role):
-                    _stop(state[role]["pid"])
-            state.pop("live", None)
-            state.pop("front", None)
+            for role in ("starting", "live", "front"):
+                running = state.pop(role, None)
+                if running:
+                    _stop(running if isinstance(running, int) else running["pid"])
             self.upstream.unlink(missing_ok=True)
 
-    def _ensure_front(self, state: dict[str, Any]) -> None:
-        front = state.get("front")
-        if front and _ours(front["pid"]) and _get(f"http://127.0.0.1:{self.port}/livez")[0] in (200, 502, 503):
-            return
-        command = [sys.executable, "-m", "retrain.front", f"--port={self.port}", f"--upstream-file={self.upstream}"]
-        pid = _detached(command, self.home / "front.log")
-        self._wait(pid, f"http://127.0.0.1:{self.port}/livez", (200, 502, 503), self.home / "front.log")
-        state["front"] = {"pid": pid, "port": self.port}
+    def _front_pid(self) -> int | None:
+        """The pid the front on our port reports (its own route, never forwarded); None if nothing of ours is there."""
+        status, body = _get(f"http://127.0.0.1:{self.port}{front.IDENTITY}")
+        return int(json.loads(body)["pid"]) if status == 200 else None
 
-    def _start(self, release: Release) -> Release:
+    def _ensure_front(self, state: dict[str, Any]) -> None:
+        running = state.get("front")
+        if running and self._front_pid() == running["pid"]:
+            return
+        if running:
+            _stop(running["pid"])
+        command = [sys.executable, "-m", "retrain.front", f"--host={self.host}", f"--port={self.port}"]
+        pid = _detached([*command, f"--upstream-file={self.upstream}"], self.home / "front.log")
+        self._wait(pid, f"http://127.0.0.1:{self.port}{front.IDENTITY}", (200,), self.home / "front.log")
+        if self._front_pid() != pid:
+            _stop(pid)
+            raise DeployError(
+                f"port {self.port} is held by another process (`make serve`?): stop it, or set deploy.port"
+            )
+        state["front"] = {"pid": pid, "port": self.port, "host": self.host}
+
+    def _start(self, release: Release, state: dict[str, Any]) -> Release:
         folder = self.home / "releases" / release.bento.replace(":", "-")
         site = folder / "site"
-        if not site.is_dir():  # the release runs the package it was built with, not whatever the runner has
+        if not site.is_dir():  # the release runs the package it was built with (its libraries: the runner's venv)
             (wheel,) = (bento_path(release.bento) / "env/python/wheels").glob("retrain-*.whl")
+            staged = folder / "site.new"
+            shutil.rmtree(staged, ignore_errors=True)
             with zipfile.ZipFile(wheel) as archive:
-                archive.extractall(site)
+                archive.extractall(staged)
+            staged.replace(site)
         port = _free_port()
         bentoml = str(Path(sys.executable).parent / "bentoml")
         command = [bentoml, "serve", release.bento, "--host", "127.0.0.1", "--port", str(port)]
         pid = _detached(command, folder / "server.log", PYTHONPATH=str(site), OMP_NUM_THREADS="1")
+        state["starting"] = pid
+        self._save(state)  # if this deploy is killed now, the next one stops this process
         try:
             self._wait(pid, f"http://127.0.0.1:{port}/readyz", (200,), folder / "server.log")
             status, body = _get(f"http://127.0.0.1:{port}/metadata")
             served = json.loads(body).get("model") if status == 200 else None
             if served != release.md5:
                 raise DeployError(f"{release.bento} on :{port} serves model {served}, expected {release.md5}")
-        except DeployError:
+        except (DeployError, ValueError):
             _stop(pid)
+            state.pop("starting", None)
             raise
         started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         return Release(release.bento, release.md5, release.commit, port, pid, started)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,7 +24,18 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host", "upgrade", "te", "trailer"}
+IDENTITY = "/-/front"  # answered by the front itself (its pid), never forwarded: how the deployer knows it is ours
+HOP_BY_HOP = {
+    "content-encoding",
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-length",
+    "host",
+    "upgrade",
+    "te",
+    "trailer",
+}
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"]
 
 
@@ -43,8 +55,8 @@ class Upstream:
         return self.url
 
 
-def _forwarded(headers: httpx.Headers | dict[str, str]) -> dict[str, str]:
-    return {name: value for name, value in headers.items() if name.lower() not in HOP_BY_HOP}
+def _forwarded(headers: httpx.Headers | dict[str, str], also: frozenset[str] = frozenset()) -> dict[str, str]:
+    return {name: value for name, value in headers.items() if name.lower() not in HOP_BY_HOP | also}
 
 
 def create_app(upstream_file: Path) -> Starlette:
@@ -66,7 +78,8 @@ def create_app(upstream_file: Path) -> Starlette:
                     return JSONResponse({"error": f"the release at {url} does not answer: {error}"}, status_code=502)
                 await asyncio.sleep(0.5)  # the deployer is switching: the file names the new release by now
                 continue
-            return Response(answer.content, status_code=answer.status_code, headers=_forwarded(answer.headers))
+            answered = _forwarded(answer.headers, frozenset({"content-encoding"}))  # httpx has decoded the body
+            return Response(answer.content, status_code=answer.status_code, headers=answered)
         raise AssertionError("unreachable")
 
     @contextlib.asynccontextmanager
@@ -74,7 +87,11 @@ def create_app(upstream_file: Path) -> Starlette:
         yield
         await client.aclose()
 
-    return Starlette(routes=[Route("/{path:path}", forward, methods=METHODS)], lifespan=lifespan)
+    async def identity(_: Request) -> Response:
+        return JSONResponse({"pid": os.getpid(), "upstream": upstream.current()})
+
+    routes = [Route(IDENTITY, identity), Route("/{path:path}", forward, methods=METHODS)]
+    return Starlette(routes=routes, lifespan=lifespan)
 
 
 def main() -> None:

@@ -141,6 +141,7 @@ class Tune(Section):
 
 
 class Deploy(Section):
+    host: str
     port: int = Field(ge=1, le=65535)
     ready_timeout: float = Field(gt=0)
     drain_seconds: float = Field(ge=0)

@@ -119,7 +119,7 @@ def tuning(trials: list[dict[str, Any]], best: dict[str, Any], directory: Path) 
         figure = Figure(figsize=(5.5, 0.5 + 0.4 * len(importance)))
         axes = figure.subplots()
         axes.barh(importance.index, importance.to_numpy())
-        axes.set(xlabel="importance (fANOVA)", title="Which hyperparameters mattered")
+        axes.set(xlabel="importance (Optuna)", title="Which hyperparameters mattered")
         written.append(_save(figure, directory / "tuning_importance.png"))
     return written
 

@@ -51,7 +51,7 @@ def _check_reachable(uri: str) -> None:
 
 @contextlib.contextmanager
 def _creating(uri: str) -> Iterator[None]:
-    """For a SQLite store, one process at a time: processes opening a new store at once race to migrate it."""
+    """For a SQLite store, one process at a time (processes opening a new store at once race to migrate it)."""
     if not uri.startswith("sqlite:///"):
         yield
         return
@@ -124,20 +124,22 @@ def log_study(root: Path, experiment: str, best: dict[str, Any], trials: list[di
     """A parent run for the tuning study (best params and value) with one nested run per trial, once per study
     (every runner of a shared study calls this). Returns its id."""
     mlflow = _start(root, experiment)
-    logged = mlflow.search_runs(filter_string=f"tags.study = '{best['study']}' and tags.dvc_stage = 'tune'")
-    if not logged.empty:
-        return str(logged["run_id"].iloc[0])
-    with mlflow.start_run(run_name=f"tune-{best['study']}") as parent:
-        mlflow.log_params({f"best.{k}": v for k, v in best["hyperparameters"].items()})
-        mlflow.log_metrics({f"best_{best['metric']}": best["best_value"], "trials": float(len(trials))})
-        mlflow.set_tags({"dvc_stage": "tune", "study": best["study"], "sampler": best["sampler"]})
-        for trial in trials:
-            with mlflow.start_run(run_name=f"trial-{trial['number']}", nested=True):
-                mlflow.log_params(trial["params"])
-                if trial["value"] is not None:
-                    mlflow.log_metric(best["metric"], trial["value"])
-                mlflow.set_tags({"state": trial["state"], "study": best["study"], "trial": str(trial["number"])})
-        return str(parent.info.run_id)
+    with _creating(tracking_uri(root)):  # runners that finish together: only one logs the study
+        logged = mlflow.search_runs(filter_string=f"tags.study = '{best['study']}' and tags.dvc_stage = 'tune'")
+        if not logged.empty:
+            return str(logged["run_id"].iloc[0])
+        with mlflow.start_run(run_name=f"tune-{best['study']}") as parent:
+            mlflow.log_params({f"best.{k}": v for k, v in best["hyperparameters"].items()})
+            mlflow.log_metrics({f"best_{best['metric']}": best["best_value"], "trials": float(len(trials))})
+            mlflow.set_tags({"dvc_stage": "tune", "study": best["study"], "sampler": best["sampler"]})
+            for trial in trials:
+                with mlflow.start_run(run_name=f"trial-{trial['number']}", nested=True):
+                    mlflow.log_params(trial["params"])
+                    if trial["value"] is not None:
+                        mlflow.log_metric(best["metric"], trial["value"])
+                    tags = {"state": trial["state"], "study": best["study"], "trial": str(trial["number"])}
+                    mlflow.set_tags(tags)
+            return str(parent.info.run_id)
 
 
 def find_run(root: Path, experiment: str, model_md5: str) -> str | None:

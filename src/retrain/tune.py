@@ -76,7 +76,8 @@ def grid(space: dict[str, dict[str, Any]]) -> dict[str, list[Any]]:
 
 
 def sampler(settings: Tune, space: dict[str, dict[str, Any]], worker: int) -> optuna.samplers.BaseSampler:
-    seed = settings.seed + worker  # workers must not propose the same startup trials
+    # workers, and runners on other machines ($RETRAIN_TUNE_RUNNER), must not propose the same startup trials
+    seed = settings.seed + worker + 1000 * int(os.environ.get("RETRAIN_TUNE_RUNNER") or 0)
     if settings.sampler == "random":
         return optuna.samplers.RandomSampler(seed=seed)
     if settings.sampler == "grid":
@@ -205,7 +206,7 @@ def trials(study: optuna.Study) -> list[dict[str, Any]]:
 
 
 def importance(study: optuna.Study) -> dict[str, float]:
-    """Parameter importance (fANOVA) over the finished trials; empty when there are too few to say."""
+    """Parameter importance (Optuna's default evaluator) over the complete trials; empty when there are too few."""
     complete = [trial for trial in study.trials if trial.state == optuna.trial.TrialState.COMPLETE]
     if len(complete) < 3:
         return {}

@@ -63,7 +63,7 @@ def test_two_worker_processes_share_one_study_and_train_uses_its_best(tuned: tup
     assert "![parameter importance](tuning_importance.png)" in text
 
     assert stages_run(run("dvc", "repro")) == []
-    again = run("retrain", "tune", "--workers", "2")  # the same inputs: the study is found done, no new trial
+    run("retrain", "tune", "--workers", "2")  # the same inputs: the study is found done, no new trial
     assert json.loads((path / "tuning/trials.json").read_text()) == trials
 
     client = mlflow.MlflowClient(tracking_uri=run("sh", "-c", "echo $MLFLOW_TRACKING_URI").stdout.strip())
@@ -71,7 +71,7 @@ def test_two_worker_processes_share_one_study_and_train_uses_its_best(tuned: tup
     assert experiment is not None
     runs = client.search_runs([experiment.experiment_id])
     parents = [r for r in runs if r.data.tags.get("dvc_stage") == "tune"]
-    assert len(parents) == 1 and again.returncode == 0  # one parent run per study, however often it is run
+    assert len(parents) == 1  # one parent run per study, however often it is run
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parents[0].info.run_id]
     assert sorted(int(r.data.tags["trial"]) for r in children) == [t["number"] for t in trials]
 
@@ -91,10 +91,10 @@ def test_two_runners_on_one_storage_share_the_study_and_dvc_repro_finds_it_done(
     storage = f"sqlite:///{path.parent / 'shared-study.db'}"
     run("retrain", "set-params", "tune.enabled=true", "tune.trials=5", "tune.workers=1")
     run("dvc", "repro", "featurize")  # as `make ci-tune` does on each runner
-    run(
-        "sh", "-c", "retrain tune & one=$!; retrain tune & two=$!; wait $one && wait $two", RETRAIN_TUNE_STORAGE=storage
-    )
+    runners = "RETRAIN_TUNE_RUNNER=1 retrain tune & one=$!; RETRAIN_TUNE_RUNNER=2 retrain tune & two=$!"
+    run("sh", "-c", f"{runners}; wait $one && wait $two", RETRAIN_TUNE_STORAGE=storage)
     shared = json.loads((path / "tuning/trials.json").read_text())
     assert len({t["worker_pid"] for t in shared}) == 2 and 5 <= len(shared) <= 6
+    assert len({json.dumps(t["params"], sort_keys=True) for t in shared}) == len(shared)  # no point tried twice
     assert stages_run(run("dvc", "repro", RETRAIN_TUNE_STORAGE=storage))[0] == "tune"
     assert json.loads((path / "tuning/trials.json").read_text()) == shared  # found done: no trial added

@@ -47,4 +47,4 @@ def test_a_bento_built_from_another_lock_is_refused(bento: Path) -> None:
 
 def test_a_rollback_without_a_previous_release_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(deploy.DeployError, match="records no previous release: deploy an older ref"):
-        deploy.Local(tmp_path, 3000, 1, 0).previous()
+        deploy.Local(tmp_path, "127.0.0.1", 3000, 1, 0).previous()
