@@ -42,12 +42,20 @@ class Site:
         git("push", "-q", "origin", "main", cwd=self.repository)
         event = self.tmp_path / "push.json"
         event.write_text(PUSH % git("log", "-1", "--format=%s", cwd=self.repository).strip().replace('"', "'"))
+        return act(self.repository, self.tmp_path, "push", "deploy.yml", "-e", str(event), *self.flags())
+
+    def dispatch(self, ref: str) -> subprocess.CompletedProcess[str]:
+        """Actions -> deploy -> Run workflow with `ref`: redeploy (pin) an older commit."""
+        return act(
+            self.repository, self.tmp_path, "workflow_dispatch", "deploy.yml", "--input", f"ref={ref}", *self.flags()
+        )
+
+    def flags(self) -> list[str]:
         variables = {
             "RETRAIN_DEPLOY_DIR": self.deploy_dir,
             "MLFLOW_TRACKING_URI": f"sqlite:///{self.tmp_path}/mlflow.db",
         }
-        flags = [flag for name, value in variables.items() for flag in ("--var", f"{name}={value}")]
-        return act(self.repository, self.tmp_path, "push", "deploy.yml", "-e", str(event), *flags)
+        return [flag for name, value in variables.items() for flag in ("--var", f"{name}={value}")]
 
     def served(self) -> tuple[str, list[float]]:
         """The md5 in /metadata and the probabilities for the committed golden records."""
@@ -127,7 +135,7 @@ class Load:
             thread.join()
 
 
-def test_a_merge_deploys_the_new_model_under_load_and_a_revert_brings_the_old_one_back(site: Site) -> None:
+def test_a_merge_deploys_under_load_a_revert_brings_the_old_model_back_and_a_dispatch_pins_a_ref(site: Site) -> None:
     champion_md5, champion_answers = site.served()
     champion_version, alias_md5 = site.champion()
     before = json.loads((site.deploy_dir / "state.json").read_text())
@@ -157,6 +165,16 @@ def test_a_merge_deploys_the_new_model_under_load_and_a_revert_brings_the_old_on
     assert site.served() == (champion_md5, champion_answers)  # byte for byte: same md5, identical predictions
     assert site.champion() == (champion_version, champion_md5)
     assert f"Deployed model `{champion_md5}`" in revert.stdout
+
+    merge_commit = git("rev-parse", "HEAD~1", cwd=site.repository).strip()
+    pin = site.dispatch(merge_commit)  # pin the newer model again without a commit
+    assert pin.returncode == 0, pin.stdout[-4000:]
+    assert site.served() == (new_md5, new_answers)
+    git("checkout", "-q", "-b", "unmerged", cwd=site.repository)
+    git("commit", "-q", "--allow-empty", "-m", "never reviewed", cwd=site.repository)
+    refused = site.dispatch("unmerged")
+    assert refused.returncode != 0 and "unmerged is not on main" in refused.stdout
+    assert site.served()[0] == new_md5  # what was live stays live
 
 
 def test_a_failing_smoke_test_puts_the_previous_release_back_opens_an_issue_and_fails(site: Site) -> None:
