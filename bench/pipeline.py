@@ -48,15 +48,22 @@ def bare(repo: Path) -> float:
     return time.perf_counter() - start
 
 
+def repository(base: Path) -> tuple[Path, dict[str, str]]:
+    """A committed copy of the repository under `base`, with the bundled batches; and the environment to run in."""
+    home = base / "home"
+    home.mkdir(parents=True)
+    repo = copy_repository(base / "repo")
+    env = environment(home)
+    for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "bench"]):
+        subprocess.run(command, cwd=repo, env=env, check=True)
+    subprocess.run(["retrain", "bootstrap"], cwd=repo, env=env, check=True, capture_output=True)
+    return repo, env
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="retrain-bench-") as base:
+        repo, env = repository(Path(base))
         home = Path(base) / "home"
-        home.mkdir()
-        repo = copy_repository(Path(base) / "repo")
-        env = environment(home)
-        for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "bench"]):
-            subprocess.run(command, cwd=repo, env=env, check=True)
-        subprocess.run(["retrain", "bootstrap"], cwd=repo, env=env, check=True, capture_output=True)
 
         full, noop, retrain_params, peak = [], [], [], 0
         for _ in range(REPEATS):

@@ -20,9 +20,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.pipeline import timed  # noqa: E402
+from bench.pipeline import repository, timed  # noqa: E402
 from retrain import io, schema  # noqa: E402
-from tests.integration.conftest import copy_repository, environment  # noqa: E402
 
 FACTORS = (1, 3, 10)
 TRIALS = 16
@@ -35,17 +34,6 @@ def resample(batch: pd.DataFrame, factor: int) -> pd.DataFrame:
     day = [key for key in schema.FLIGHT_KEY if key != "flight"]
     frame["flight"] = frame.groupby(day).cumcount() + 1
     return frame.sort_values(["time_hour", *schema.FLIGHT_KEY]).reset_index(drop=True)
-
-
-def repository(base: Path) -> tuple[Path, dict[str, str]]:
-    home = base / "home"
-    home.mkdir(parents=True)
-    repo = copy_repository(base / "repo")
-    env = environment(home)
-    for command in (["git", "init", "-q"], ["git", "add", "-A"], ["git", "commit", "-qm", "bench"]):
-        subprocess.run(command, cwd=repo, env=env, check=True)
-    subprocess.run(["retrain", "bootstrap"], cwd=repo, env=env, check=True, capture_output=True)
-    return repo, env
 
 
 def growth(base: Path) -> list[tuple[int, int, float, int]]:

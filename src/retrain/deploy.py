@@ -30,8 +30,6 @@ import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
@@ -39,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from retrain import front, io
+from retrain.smoke import http_get
 
 log = logging.getLogger("retrain.deploy")
 TARGETS = ("local", "bentocloud", "container")
@@ -78,16 +77,6 @@ def verify_bento(tag: str, expected_md5: str, model: Path) -> None:
             f"Bento {tag} holds {model} with md5 {packed} (its dvc.lock names {locked}), "
             f"but dvc.lock names {expected_md5}: refusing to deploy it"
         )
-
-
-def _get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return int(response.status), response.read()
-    except urllib.error.HTTPError as error:
-        return int(error.code), b""
-    except (urllib.error.URLError, OSError):
-        return 0, b""
 
 
 def _free_port() -> int:
@@ -175,7 +164,7 @@ class Local:
         """The state, with the folder locked against a concurrent deploy; saved on the way out."""
         with (self.home / "lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
-            state = json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+            state = self.status()
             try:
                 yield state
             finally:
@@ -229,7 +218,7 @@ class Local:
 
     def _front_pid(self) -> int | None:
         """The pid the front on our port reports (its own route, never forwarded); None if nothing of ours is there."""
-        status, body = _get(f"http://127.0.0.1:{self.port}{front.IDENTITY}")
+        status, body = http_get(f"http://127.0.0.1:{self.port}{front.IDENTITY}")
         return int(json.loads(body)["pid"]) if status == 200 else None
 
     def _ensure_front(self, state: dict[str, Any]) -> None:
@@ -266,7 +255,7 @@ class Local:
         self._save(state)  # if this deploy is killed now, the next one stops this process
         try:
             self._wait(pid, f"http://127.0.0.1:{port}/readyz", (200,), folder / "server.log")
-            status, body = _get(f"http://127.0.0.1:{port}/metadata")
+            status, body = http_get(f"http://127.0.0.1:{port}/metadata")
             served = json.loads(body).get("model") if status == 200 else None
             if served != release.md5:
                 raise DeployError(f"{release.bento} on :{port} serves model {served}, expected {release.md5}")
@@ -279,7 +268,7 @@ class Local:
 
     def _wait(self, pid: int, url: str, statuses: tuple[int, ...], log_file: Path) -> None:
         deadline = time.monotonic() + self.ready_timeout
-        while _get(url)[0] not in statuses:
+        while http_get(url)[0] not in statuses:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
             if not _alive(pid) or time.monotonic() > deadline:
@@ -295,7 +284,7 @@ class Local:
 
     def _switch(self, live: Release) -> None:
         self._point(live)
-        status, body = _get(f"http://127.0.0.1:{self.port}/metadata")
+        status, body = http_get(f"http://127.0.0.1:{self.port}/metadata")
         if status != 200 or json.loads(body).get("model") != live.md5:
             raise DeployError(f"the front on :{self.port} does not answer with model {live.md5} after the switch")
 

@@ -18,7 +18,8 @@ import pandas as pd
 from retrain import schema
 
 
-def _get(url: str, timeout: float = 5) -> tuple[int, bytes]:
+def http_get(url: str, timeout: float = 5) -> tuple[int, bytes]:
+    """Status and body; status 0 when nothing answers."""
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             return int(response.status), response.read()
@@ -31,12 +32,12 @@ def _get(url: str, timeout: float = 5) -> tuple[int, bytes]:
 def smoke(url: str, expected_md5: str, model: Any, golden: list[dict[str, Any]], wait: float = 60) -> list[str]:
     """The failed checks (empty when the deployment is good)."""
     deadline = time.monotonic() + wait
-    while _get(f"{url}/readyz")[0] != 200:
+    while http_get(f"{url}/readyz")[0] != 200:
         if time.monotonic() > deadline:
             return [f"{url}/readyz did not answer 200 within {wait:g} s"]
         time.sleep(0.5)
     failures = []
-    status, body = _get(f"{url}/metadata")
+    status, body = http_get(f"{url}/metadata")
     served = json.loads(body).get("model") if status == 200 else None
     if served != expected_md5:
         failures.append(f"{url}/metadata names model {served}, dvc.lock names {expected_md5}")

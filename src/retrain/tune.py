@@ -167,7 +167,6 @@ def tune(root: Path, train_path: Path, train: Train, settings: Tune, workers: in
             work(url, name, train_path, train, settings, 0, threads)
             for job in jobs:
                 job.result()
-        study = optuna.load_study(study_name=name, storage=_storage(url))
         study.set_user_attr("seconds", round(time.perf_counter() - started, 2))
     return optuna.load_study(study_name=name, storage=_storage(url))
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import threading
 import urllib.error
@@ -20,6 +19,7 @@ import pytest
 from retrain import io
 
 from .conftest import act, act_env, git
+from .test_service import free_port, post
 
 pytestmark = pytest.mark.slow
 PUSH = '{"ref": "refs/heads/main", "head_commit": {"message": "%s"}}'
@@ -76,21 +76,13 @@ class Site:
 
 
 def predict(url: str, records: list[dict[str, Any]]) -> tuple[int, Any]:
-    body = json.dumps({"records": records}).encode()
-    request = urllib.request.Request(f"{url}/predict", data=body, headers={"Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, error.read().decode()
+    return post(f"{url}/predict", json.dumps({"records": records}).encode())
 
 
 @pytest.fixture
 def site(with_remote: Path, tmp_path: Path) -> Iterator[Site]:
     """main deployed once (the champion is live on a free front port); everything stopped afterwards."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     site = Site(with_remote, tmp_path, f"http://127.0.0.1:{port}", tmp_path / "deploy")
     site.run("retrain", "set-params", f"deploy.port={port}")
     try:

@@ -42,7 +42,7 @@ class Server:
     shadow: Pipeline
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -109,7 +109,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, flights: pd.DataFrame, para
     model, shadow = _fit(flights, params, 30), _fit(flights, params, 5)
     deploy_root(base / "repo", model)
     io.save_model(shadow, base / "shadow.skops")
-    port, output = _free_port(), base / "server.log"
+    port, output = free_port(), base / "server.log"
     env = _env(
         base / "bentoml",
         base / "repo",
@@ -246,7 +246,7 @@ def test_a_tampered_model_is_refused_before_any_worker_starts(
     with (tmp_path / "repo/models/model.skops").open("ab") as model:
         model.write(b"tampered")
     result = subprocess.run(
-        ["bentoml", "serve", "retrain.serve:FlightDelayService", "--port", str(_free_port())],
+        ["bentoml", "serve", "retrain.serve:FlightDelayService", "--port", str(free_port())],
         cwd=ROOT / "src",
         env=_env(tmp_path / "bentoml", tmp_path / "repo"),
         capture_output=True,
