@@ -9,10 +9,13 @@ a lone request waits for no one. Scoring one row through the Pipeline costs abou
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+log = logging.getLogger(__name__)
 
 Score = Callable[[list[dict[str, Any]]], tuple[np.ndarray, np.ndarray | None]]
 
@@ -27,12 +30,14 @@ class Batcher:
         """Probabilities (and shadow probabilities) for these records, scored with whatever else is waiting."""
         if self._queue is None:
             self._queue = asyncio.Queue()
+        if self._task is None or self._task.done():  # started on the first request (it needs the running loop)
             self._task = asyncio.create_task(self._run())
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         await self._queue.put((records, future))
         return await future  # type: ignore[no-any-return]
 
     async def _run(self) -> None:
+        """Score whatever is waiting, for ever: no waiter and no error can end this loop."""
         assert self._queue is not None
         while True:
             batch = [await self._queue.get()]
@@ -40,15 +45,30 @@ class Batcher:
             while not self._queue.empty() and rows + len(self._queue._queue[0][0]) <= self.max_rows:  # type: ignore[attr-defined]
                 batch.append(self._queue.get_nowait())
                 rows += len(batch[-1][0])
-            records = [record for part, _ in batch for record in part]
             try:
-                probabilities, shadow = await asyncio.to_thread(self.score, records)
-            except Exception as error:  # every waiting request learns of it; the loop goes on
+                await self._score(batch)
+            except Exception:  # a bug here must not stop every later prediction
+                log.exception("batcher: a batch failed; the batcher goes on")
                 for _, future in batch:
+                    if not future.done():
+                        future.set_exception(RuntimeError("the batch could not be scored"))
+
+    async def _score(self, batch: list[tuple[list[dict[str, Any]], asyncio.Future[Any]]]) -> None:
+        """Score one batch and hand each waiter its slice; waiters that gave up (cancelled, timed out) are skipped."""
+        batch = [(part, future) for part, future in batch if not future.done()]
+        if not batch:
+            return
+        records = [record for part, _ in batch for record in part]
+        try:
+            probabilities, shadow = await asyncio.to_thread(self.score, records)
+        except Exception as error:  # every waiting request learns of it; the loop goes on
+            for _, future in batch:
+                if not future.done():
                     future.set_exception(error)
-                continue
-            start = 0
-            for part, future in batch:
-                end = start + len(part)
+            return
+        start = 0
+        for part, future in batch:
+            end = start + len(part)
+            if not future.done():  # a waiter may give up while its batch is scored
                 future.set_result((probabilities[start:end], None if shadow is None else shadow[start:end]))
-                start = end
+            start = end
