@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
-from retrain import bundled, drift, featurize, params, schema
+from retrain import bundled, params, schema
+from retrain.pipeline import drift, featurize
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE_ROWS, CURRENT_ROWS, REPEATS = 1_000_000, 200_000, 3

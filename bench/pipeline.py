@@ -21,7 +21,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the benchmark builds its repository copy as the integration tests do
 
-from retrain import evaluate, io, params, train  # noqa: E402
+from retrain import io, params  # noqa: E402
+from retrain.pipeline import evaluate, train  # noqa: E402
 from tests.integration.conftest import copy_repository, environment  # noqa: E402
 
 REPEATS = 3

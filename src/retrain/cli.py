@@ -38,8 +38,8 @@ class DeployFailed(Exception):
 
 def validate(params: Params, root: Path) -> None:
     """Stage validate: check every batch against the data contract; write the validated flights."""
-    from retrain.validate import combine
-    from retrain.validate import validate as check
+    from retrain.pipeline.validate import combine
+    from retrain.pipeline.validate import validate as check
 
     paths = params.paths
     batches = io.read_batches(paths.landing)
@@ -59,7 +59,7 @@ def validate(params: Params, root: Path) -> None:
 
 def featurize(params: Params, root: Path) -> None:
     """Stage featurize: clean, join the weather, label, split by time."""
-    from retrain.featurize import featurize as build
+    from retrain.pipeline.featurize import featurize as build
 
     paths = params.paths
     split = build(io.read_frame(paths.validated), io.read_frame(paths.weather), params.featurize)
@@ -72,7 +72,7 @@ def featurize(params: Params, root: Path) -> None:
 def drift(params: Params, root: Path) -> None:
     """Stage drift: the newest batch against the training window, per feature; JSON and a PNG for the report."""
     from retrain import plots
-    from retrain.drift import drift as measure
+    from retrain.pipeline.drift import drift as measure
 
     paths = params.paths
     result = measure(io.read_frame(paths.train), io.read_frame(paths.test), params.drift)
@@ -90,7 +90,7 @@ def tune(params: Params, root: Path, workers: int | None = None) -> None:
         log.info("tune: off (tune.enabled is false); train uses the fixed hyperparameters")
         return
     from retrain import tracking
-    from retrain import tune as search
+    from retrain.pipeline import tune as search
 
     study = search.tune(root, paths.train, params.train, settings, workers or settings.workers)
     best = search.summary(study, params.train, settings) | {"importance": search.importance(study)}
@@ -110,8 +110,8 @@ def tune(params: Params, root: Path, workers: int | None = None) -> None:
 
 def train(params: Params, root: Path) -> None:
     """Stage train: fit the Pipeline (with the tuned values, if any) and save it with skops, metadata beside it."""
-    from retrain.train import metadata
-    from retrain.train import train as fit
+    from retrain.pipeline.train import metadata
+    from retrain.pipeline.train import train as fit
 
     paths = params.paths
     settings = params.train.tuned(io.read_json(paths.best_params)) if paths.best_params.exists() else params.train
@@ -125,7 +125,7 @@ def train(params: Params, root: Path) -> None:
 def evaluate(params: Params, root: Path) -> None:
     """Stage evaluate: metrics, slices and plots on the test window; log the model and all of it to MLflow."""
     from retrain import plots
-    from retrain.evaluate import evaluate as score
+    from retrain.pipeline.evaluate import evaluate as score
 
     paths = params.paths
     model, test = io.load_model(paths.model), io.read_frame(paths.test)
@@ -173,8 +173,8 @@ def compare(params: Params, root: Path, base: str) -> int:
     import pandas as pd
 
     from retrain import compare as statistics
-    from retrain import evaluate as scoring
     from retrain import plots, schema, tracking
+    from retrain.pipeline import evaluate as scoring
 
     paths, threshold = params.paths, params.evaluate.threshold
     challenger_md5 = _locked_model_md5(params, root)

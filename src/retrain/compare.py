@@ -16,7 +16,7 @@ from scipy import stats
 
 from retrain import schema
 from retrain.params import Compare, Gate
-from retrain.validate import LOCAL_TIME
+from retrain.pipeline.validate import LOCAL_TIME
 
 CHUNK = 100  # resamples per vectorised block: 100 x 27k counts is about 20 MB
 

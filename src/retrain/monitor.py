@@ -17,8 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrain import drift, schema
+from retrain import schema
 from retrain.params import Drift, Monitor
+from retrain.pipeline import drift
 
 REQUIRED = {"request_id": str, "timestamp": str, "model": str, "features": dict, "probability": float}
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrain import validate
 from retrain.params import Params
+from retrain.pipeline import validate
 
 FILE = "data/landing/2013-01.parquet"
 Mutation = Callable[[pd.DataFrame], pd.DataFrame]

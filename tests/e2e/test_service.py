@@ -23,8 +23,9 @@ import pytest
 import yaml
 from sklearn.pipeline import Pipeline
 
-from retrain import bundled, featurize, io, schema, train
+from retrain import bundled, io, schema
 from retrain.params import Params
+from retrain.pipeline import featurize, train
 
 from ..conftest import ROOT
 

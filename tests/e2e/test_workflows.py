@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 import yaml
 
-from retrain import bundled, featurize, io, train
+from retrain import bundled, io
 from retrain.params import Params
+from retrain.pipeline import featurize, train
 
 from ..unit.test_monitor import log_lines
 from .conftest import act, act_env, git

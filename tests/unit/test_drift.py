@@ -7,8 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from retrain import drift
 from retrain.params import Drift
+from retrain.pipeline import drift
 
 PARAMS = Drift(
     exclude=("year", "month", "day"), psi_bins=10, psi_floor=1e-4, psi_threshold=0.2, alpha=0.05, dataset_share=0.3
@@ -88,7 +88,8 @@ def test_each_kind_of_shift_is_detected(change: str, feature: str) -> None:
 
 
 def test_the_real_shift_to_a_summer_month_is_reported() -> None:
-    from retrain import bundled, featurize
+    from retrain import bundled
+    from retrain.pipeline import featurize
 
     weather = bundled.weather()
     reference = pd.concat([bundled.flights(2013, m) for m in range(1, 7)], ignore_index=True)

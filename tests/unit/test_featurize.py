@@ -6,8 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrain import featurize, schema
+from retrain import schema
 from retrain.params import Featurize
+from retrain.pipeline import featurize
 
 
 def _flights(months: list[int], arr_delay: list[float | None]) -> pd.DataFrame:

@@ -15,8 +15,9 @@ import pytest
 import yaml
 from sklearn.pipeline import Pipeline
 
-from retrain import alert, bundled, cli, featurize, monitor, schema, train
+from retrain import alert, bundled, cli, monitor, schema
 from retrain.params import Params
+from retrain.pipeline import featurize, train
 
 from ..conftest import ROOT
 

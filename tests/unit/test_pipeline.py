@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
 
-from retrain import featurize, io, pipeline, schema
+from retrain import io, pipeline, schema
 from retrain.params import Train
+from retrain.pipeline import featurize
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +25,7 @@ def frame() -> pd.DataFrame:
 
 @pytest.fixture(scope="module", params=["hist_gradient_boosting", "logistic_regression"])
 def fitted(request: pytest.FixtureRequest, frame: pd.DataFrame) -> Pipeline:
-    from retrain.train import train
+    from retrain.pipeline.train import train
 
     hyperparameters = {"hist_gradient_boosting": {"max_iter": 20}, "logistic_regression": {"max_iter": 200}}
     params = Train(estimator=request.param, seed=0, hyperparameters=hyperparameters)

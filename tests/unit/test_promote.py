@@ -12,8 +12,9 @@ import pytest
 import yaml
 from sklearn.pipeline import Pipeline
 
-from retrain import bundled, cli, featurize, io, train
+from retrain import bundled, cli, io
 from retrain.params import Params
+from retrain.pipeline import featurize, train
 
 from ..conftest import ROOT
 

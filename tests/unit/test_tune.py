@@ -8,8 +8,8 @@ import optuna
 import pandas as pd
 import pytest
 
-from retrain import tune
 from retrain.params import Params
+from retrain.pipeline import tune
 
 SPACE: dict[str, dict[str, Any]] = {
     "learning_rate": {"low": 0.02, "high": 0.3, "log": True},
