@@ -12,7 +12,7 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-from retrain.report import run_url
+from retrain.decision.report import run_url
 
 LABEL = "retrain-alert"
 

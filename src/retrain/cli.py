@@ -172,8 +172,8 @@ def compare(params: Params, root: Path, base: str) -> int:
     """Champion (the model dvc.lock names at BASE) against the working tree's model; exit 3 if the gate blocks."""
     import pandas as pd
 
-    from retrain import compare as statistics
     from retrain import plots, schema, tracking
+    from retrain.decision import statistics
     from retrain.pipeline import evaluate as scoring
 
     paths, threshold = params.paths, params.evaluate.threshold
@@ -460,7 +460,7 @@ def report(params: Params, root: Path, base: str) -> None:
     import os
 
     from retrain import plots
-    from retrain import report as markdown
+    from retrain.decision import report as markdown
 
     paths = params.paths
     decision = io.read_json(paths.decision)

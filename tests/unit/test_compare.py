@@ -8,7 +8,7 @@ import pytest
 from scipy import stats
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from retrain import compare
+from retrain.decision import statistics as compare
 from retrain.params import Gate
 
 GATE = Gate(

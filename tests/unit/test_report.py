@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from retrain import report
+from retrain.decision import report
 
 SECTIONS = (
     "Gate checks",
