@@ -362,8 +362,8 @@ def monitor(params: Params, root: Path, now: str | None = None) -> None:
 
     import pandas as pd
 
-    from retrain import alert
-    from retrain import monitor as watch
+    from retrain.monitoring import alert
+    from retrain.monitoring import monitor as watch
 
     paths = params.paths
     log_dir = Path(os.environ.get("RETRAIN_INFERENCE_LOG") or params.monitor.log_dir)
@@ -407,7 +407,7 @@ def alert(params: Params, root: Path, webhook: str | None = None) -> None:
     """Render the alert for the last monitoring verdict (reports/alert.md); POST it to a webhook when retraining."""
     import os
 
-    from retrain import alert as alerting
+    from retrain.monitoring import alert as alerting
 
     verdict = io.read_json(params.paths.monitor)
     params.paths.alert.write_text(alerting.render(verdict, os.environ))
