@@ -140,7 +140,7 @@ ci-deploy-alert: ## open an issue: the deploy of HEAD failed (reports/deploy.log
 	  --body-file reports/deploy-failed.md
 
 serve: setup ## serve the model dvc.lock names on 127.0.0.1:3000 (BentoML); logs to $$RETRAIN_INFERENCE_LOG if set
-	OMP_NUM_THREADS=1 bentoml serve retrain.serve:FlightDelayService --host 127.0.0.1 --port 3000
+	OMP_NUM_THREADS=1 bentoml serve retrain.serving.service:FlightDelayService --host 127.0.0.1 --port 3000
 
 BENTO_VERSION ?= $(shell git rev-parse --short=12 HEAD)
 BENTO := flight_delay:$(BENTO_VERSION)

@@ -91,7 +91,7 @@ def main() -> None:
         model_uri = mlflow.get_run(run_id).data.tags["model_uri"]
         servers = {
             "BentoML service (this repo)": (
-                ["bentoml", "serve", "retrain.serve:FlightDelayService", "--port", str(port := _port())],
+                ["bentoml", "serve", "retrain.serving.service:FlightDelayService", "--port", str(port := _port())],
                 f"http://127.0.0.1:{port}/readyz",
                 f"http://127.0.0.1:{port}/predict",
                 lambda rows: json.dumps({"records": rows}).encode(),

@@ -119,7 +119,15 @@ def server(tmp_path_factory: pytest.TempPathFactory, flights: pd.DataFrame, para
     )
     with output.open("w") as sink:
         process = subprocess.Popen(
-            ["bentoml", "serve", "retrain.serve:FlightDelayService", "--host", "127.0.0.1", "--port", str(port)],
+            [
+                "bentoml",
+                "serve",
+                "retrain.serving.service:FlightDelayService",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+            ],
             cwd=ROOT / "src",
             env=env,
             stdout=sink,
@@ -247,7 +255,7 @@ def test_a_tampered_model_is_refused_before_any_worker_starts(
     with (tmp_path / "repo/models/model.skops").open("ab") as model:
         model.write(b"tampered")
     result = subprocess.run(
-        ["bentoml", "serve", "retrain.serve:FlightDelayService", "--port", str(free_port())],
+        ["bentoml", "serve", "retrain.serving.service:FlightDelayService", "--port", str(free_port())],
         cwd=ROOT / "src",
         env=_env(tmp_path / "bentoml", tmp_path / "repo"),
         capture_output=True,

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from retrain.batching import Batcher
+from retrain.serving.batching import Batcher
 
 
 def slow_score(records: list[dict[str, Any]]) -> tuple[np.ndarray, None]:

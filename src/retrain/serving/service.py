@@ -27,10 +27,10 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from retrain import io, schema
-from retrain.batching import Batcher
-from retrain.inference_log import InferenceLog
 from retrain.params import ParamsError, load
-from retrain.requests import PredictRequest, records_frame, request_model
+from retrain.serving.batching import Batcher
+from retrain.serving.inference_log import InferenceLog
+from retrain.serving.request import PredictRequest, records_frame, request_model
 
 log = logging.getLogger("retrain.serve")
 app = FastAPI(title="flight-delay", openapi_url=None)
