@@ -475,7 +475,7 @@ def report(params: Params, root: Path, base: str) -> None:
 
 def history(params: Params, root: Path, ref: str, as_json: bool) -> None:
     """Which model REF named when (promotions and rollbacks), from git and dvc.lock."""
-    from retrain import history as audit
+    from retrain.release import history as audit
 
     rows = audit.history(root, ref, params.paths.model, params.paths.metrics)
     print(json.dumps(rows, indent=2) if as_json else audit.table(rows))
@@ -483,7 +483,7 @@ def history(params: Params, root: Path, ref: str, as_json: bool) -> None:
 
 def smoke(params: Params, root: Path, url: str) -> int:
     """Check that the service at URL serves exactly the model dvc.lock names (exit 3 if not)."""
-    from retrain.smoke import smoke as check
+    from retrain.release.smoke import smoke as check
 
     expected = _locked_model_md5(params, root)
     failures = check(url.rstrip("/"), expected, io.load_model(params.paths.model), io.read_json(params.paths.golden))
@@ -498,7 +498,7 @@ def deploy(params: Params, root: Path, bento: str | None, target: str, previous:
     """Deploy the Bento BENTO, after checking that it holds the model dvc.lock names, to TARGET."""
     import os
 
-    from retrain import deploy as targets
+    from retrain.release import deploy as targets
 
     settings = params.deploy
     home = Path(os.environ.get("RETRAIN_DEPLOY_DIR") or Path.home() / ".local/state/retrain")

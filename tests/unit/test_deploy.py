@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from retrain import deploy, io
+from retrain import io
+from retrain.release import deploy
 
 from ..conftest import ROOT
 

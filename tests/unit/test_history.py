@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from retrain import history
+from retrain.release import history
 
 
 def _commit(repo: Path, message: str, md5: str, roc_auc: float, other: str = "x") -> None:

@@ -6,7 +6,7 @@ Bento, of the dvc.lock inside the Bento, and of the checkout's dvc.lock must agr
 `local`, a machine that runs the service itself (a self-hosted runner), keeps everything under one folder:
 
     state.json     the live release and the one before it (bento tag, model md5, commit, port, pid)
-    upstream       the live release's URL; the front (`retrain.front`, on `deploy.port`) sends each request there
+    upstream       the live release's URL; the front (`retrain.release.proxy`, on `deploy.port`) forwards to it
     releases/TAG/  the package unpacked from the Bento's wheel (the code that release runs) and its server.log
 
 A deploy starts the new Bento on a free port, waits until it is ready and names the expected md5, replaces `upstream`
@@ -36,8 +36,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from retrain import front, io
-from retrain.smoke import http_get
+from retrain import io
+from retrain.release import proxy as front
+from retrain.release.smoke import http_get
 
 log = logging.getLogger("retrain.deploy")
 TARGETS = ("local", "bentocloud", "container")
@@ -99,7 +100,7 @@ def _ours(pid: int) -> bool:
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return _alive(pid)  # no /proc (macOS): trust the pid
-    return b"bentoml" in command or b"retrain.front" in command
+    return b"bentoml" in command or b"retrain.front" in command or b"retrain.release.proxy" in command
 
 
 def _stop(pid: int, timeout: float = 30) -> None:
@@ -227,7 +228,7 @@ class Local:
             return
         if running:
             _stop(running["pid"])
-        command = [sys.executable, "-m", "retrain.front", f"--host={self.host}", f"--port={self.port}"]
+        command = [sys.executable, "-m", "retrain.release.proxy", f"--host={self.host}", f"--port={self.port}"]
         pid = _detached([*command, f"--upstream-file={self.upstream}"], self.home / "front.log")
         self._wait(pid, f"http://127.0.0.1:{self.port}{front.IDENTITY}", (200,), self.home / "front.log")
         if self._front_pid() != pid:

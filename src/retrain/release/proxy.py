@@ -5,7 +5,7 @@ replaced, so `retrain deploy` switches traffic by replacing one file. A request 
 release that has just been stopped) is retried once on the current upstream: predictions are pure, a retry is safe.
 On a real host, nginx or a load balancer can take this role by following the same file.
 
-    python -m retrain.front --port 3000 --upstream-file ~/.local/state/retrain/upstream
+    python -m retrain.release.proxy --port 3000 --upstream-file ~/.local/state/retrain/upstream
 """
 
 from __future__ import annotations
@@ -95,7 +95,7 @@ def create_app(upstream_file: Path) -> Starlette:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m retrain.front", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m retrain.release.proxy", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=3000)
     parser.add_argument("--upstream-file", type=Path, required=True)
