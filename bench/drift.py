@@ -16,7 +16,8 @@ from pathlib import Path
 import pandas as pd
 from scipy import stats
 
-from retrain import bundled, params, schema
+from retrain import params
+from retrain.domain import bundled, schema
 from retrain.pipeline import drift, featurize
 
 ROOT = Path(__file__).resolve().parents[1]

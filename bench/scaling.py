@@ -21,7 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.pipeline import repository, timed  # noqa: E402
-from retrain import io, schema  # noqa: E402
+from retrain import io  # noqa: E402
+from retrain.domain import schema  # noqa: E402
 
 FACTORS = (1, 3, 10)
 TRIALS = 16

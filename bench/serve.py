@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.load import Result, load  # noqa: E402
-from retrain import io, schema, tracking  # noqa: E402
+from retrain import io, tracking  # noqa: E402
+from retrain.domain import schema  # noqa: E402
 
 SECONDS = 10
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from retrain import bundled
+from retrain.domain import bundled
 from retrain.params import Params, load
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -153,7 +153,8 @@ def _log_model(
     params: Params, root: Path, model: Any, test: Any, metrics: dict[str, float], figures: list[Path]
 ) -> str:
     """Log the working tree's model to MLflow with its metrics; returns the run id."""
-    from retrain import schema, tracking
+    from retrain import tracking
+    from retrain.domain import schema
 
     meta = io.read_json(params.paths.model_meta)
     return tracking.log_run(
@@ -172,8 +173,9 @@ def compare(params: Params, root: Path, base: str) -> int:
     """Champion (the model dvc.lock names at BASE) against the working tree's model; exit 3 if the gate blocks."""
     import pandas as pd
 
-    from retrain import plots, schema, tracking
+    from retrain import plots, tracking
     from retrain.decision import statistics
+    from retrain.domain import schema
     from retrain.pipeline import evaluate as scoring
 
     paths, threshold = params.paths, params.evaluate.threshold
@@ -299,7 +301,7 @@ def _dvc(*args: str) -> None:
 
 def new_batch(params: Params, root: Path, month: str) -> None:
     """Simulate the arrival of a month of flights: write the batch and track it with DVC."""
-    from retrain import bundled
+    from retrain.domain import bundled
 
     match = re.fullmatch(r"(\d{4})-(\d{2})", month)
     if not match:
@@ -323,7 +325,7 @@ def new_batch(params: Params, root: Path, month: str) -> None:
 
 def bootstrap(params: Params, root: Path) -> None:
     """Recreate the bundled data named by the committed pointers, byte for byte, when no DVC remote holds it."""
-    from retrain import bundled
+    from retrain.domain import bundled
 
     pointers = sorted(params.paths.landing.glob("*.parquet.dvc"))
     weather_pointer = params.paths.weather.with_name(params.paths.weather.name + ".dvc")

@@ -23,7 +23,8 @@ import pytest
 import yaml
 from sklearn.pipeline import Pipeline
 
-from retrain import bundled, io, schema
+from retrain import io
+from retrain.domain import bundled, schema
 from retrain.params import Params
 from retrain.pipeline import featurize, train
 

@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from retrain import bundled, io
+from retrain import io
+from retrain.domain import bundled
 from retrain.params import Params
 from retrain.pipeline import featurize, train
 

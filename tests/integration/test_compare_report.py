@@ -11,7 +11,8 @@ import mlflow
 import pytest
 import yaml
 
-from retrain import bundled, io
+from retrain import io
+from retrain.domain import bundled
 
 from .conftest import Run
 from .test_dvc_pipeline import write_slice

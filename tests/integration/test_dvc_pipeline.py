@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from retrain import bundled, io
+from retrain import io
+from retrain.domain import bundled
 
 from .conftest import Run
 

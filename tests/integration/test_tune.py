@@ -24,7 +24,8 @@ def tuned(make_repo: Callable[[], tuple[Path, Run]]) -> tuple[Path, Run]:
         pointer.unlink()
     for month in (1, 2, 3, 4):
         write_slice(path / "data/landing", month)
-    from retrain import bundled, io
+    from retrain import io
+    from retrain.domain import bundled
 
     io.write_frame(bundled.weather(), path / "data/weather.parquet")
     run(

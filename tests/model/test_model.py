@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
 
-from retrain import bundled
+from retrain.domain import bundled
 from retrain.params import Params
 from retrain.pipeline import evaluate, featurize, train
 

@@ -88,7 +88,7 @@ def test_each_kind_of_shift_is_detected(change: str, feature: str) -> None:
 
 
 def test_the_real_shift_to_a_summer_month_is_reported() -> None:
-    from retrain import bundled
+    from retrain.domain import bundled
     from retrain.pipeline import featurize
 
     weather = bundled.weather()

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrain import schema
+from retrain.domain import schema
 from retrain.params import Featurize
 from retrain.pipeline import featurize
 

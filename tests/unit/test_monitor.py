@@ -15,7 +15,8 @@ import pytest
 import yaml
 from sklearn.pipeline import Pipeline
 
-from retrain import bundled, cli, schema
+from retrain import cli
+from retrain.domain import bundled, schema
 from retrain.monitoring import alert, monitor
 from retrain.params import Params
 from retrain.pipeline import featurize, train

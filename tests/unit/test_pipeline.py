@@ -9,14 +9,15 @@ import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
 
-from retrain import io, pipeline, schema
+from retrain import io, pipeline
+from retrain.domain import schema
 from retrain.params import Train
 from retrain.pipeline import featurize
 
 
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
-    from retrain import bundled
+    from retrain.domain import bundled
 
     flights = bundled.flights(2013, 2).head(3000)
     joined = featurize.join_weather(flights, bundled.weather())

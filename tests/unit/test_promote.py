@@ -12,7 +12,8 @@ import pytest
 import yaml
 from sklearn.pipeline import Pipeline
 
-from retrain import bundled, cli, io
+from retrain import cli, io
+from retrain.domain import bundled
 from retrain.params import Params
 from retrain.pipeline import featurize, train
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from retrain import schema
+from retrain.domain import schema
 from retrain.params import Compare, Gate
 from retrain.pipeline.validate import LOCAL_TIME
 

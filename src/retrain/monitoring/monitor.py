@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrain import schema
+from retrain.domain import schema
 from retrain.params import Drift, Monitor
 from retrain.pipeline import drift
 

@@ -13,7 +13,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from retrain import schema
+from retrain.domain import schema
 
 DERIVED = ("day_of_week", "dep_hour", "dep_minute_of_day", "arr_minute_of_day")
 NUMERIC = (*DERIVED, "distance", *schema.WEATHER_FEATURES)

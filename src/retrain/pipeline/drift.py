@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from retrain import schema
+from retrain.domain import schema
 from retrain.params import Drift
 
 MISSING = "(missing)"

@@ -20,7 +20,7 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
-from retrain import schema
+from retrain.domain import schema
 from retrain.params import Evaluate
 
 

@@ -9,7 +9,8 @@ from typing import Any
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from retrain import pipeline, schema
+from retrain import pipeline
+from retrain.domain import schema
 from retrain.params import Train
 
 

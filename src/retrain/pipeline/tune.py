@@ -29,7 +29,8 @@ import sqlalchemy
 from sklearn.metrics import average_precision_score, roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from retrain import io, pipeline, schema
+from retrain import io, pipeline
+from retrain.domain import schema
 from retrain.params import Train, Tune
 
 log = logging.getLogger("retrain.tune")

@@ -14,7 +14,7 @@ from typing import Any
 
 import pandas as pd
 
-from retrain import schema
+from retrain.domain import schema
 from retrain.params import Validate
 
 LOCAL_TIME = "America/New_York"

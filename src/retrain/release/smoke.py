@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrain import schema
+from retrain.domain import schema
 
 
 def http_get(url: str, timeout: float = 5) -> tuple[int, bytes]:

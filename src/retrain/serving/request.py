@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
 
-from retrain import schema
+from retrain.domain import schema
 
 KINDS: dict[str, type] = {"int": int, "float": float, "str": str}
 

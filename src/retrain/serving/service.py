@@ -26,7 +26,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from retrain import io, schema
+from retrain import io
+from retrain.domain import schema
 from retrain.params import ParamsError, load
 from retrain.serving.batching import Batcher
 from retrain.serving.inference_log import InferenceLog

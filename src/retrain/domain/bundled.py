@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from retrain import schema
+from retrain.domain import schema
 
 
 def _data_dir() -> Path:
