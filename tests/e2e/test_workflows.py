@@ -14,7 +14,7 @@ from retrain.domain import bundled
 from retrain.params import Params
 from retrain.pipeline import featurize, train
 
-from ..unit.test_monitor import log_lines
+from ..model.test_monitor import log_lines
 from .conftest import act, act_env, git
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,7 @@ from retrain.domain import bundled
 from retrain.params import Params
 from retrain.pipeline import featurize, train
 
-from ..conftest import ROOT
+from ...conftest import ROOT
 
 
 def _deploy(root: Path, model: Pipeline) -> str:

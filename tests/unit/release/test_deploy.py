@@ -9,7 +9,7 @@ import pytest
 from retrain import io
 from retrain.release import deploy
 
-from ..conftest import ROOT
+from ...conftest import ROOT
 
 MODEL = Path("models/model.skops")
 
