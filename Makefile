@@ -198,12 +198,12 @@ $(EVIDENTLY)/.installed:  # Evidently is a benchmark-only dependency; 0.7.23 nee
 	touch $@
 
 bench: setup-dev $(EVIDENTLY)/.installed ## benchmark the pipeline, drift (against Evidently), growth and tuning; tables
-	python bench/pipeline.py
-	python bench/drift.py --evidently $(EVIDENTLY)/bin/python
-	python bench/scaling.py
+	python -m bench.pipeline
+	python -m bench.drift --evidently $(EVIDENTLY)/bin/python
+	python -m bench.scaling
 
 bench-serve: setup-dev repro ## the service against `mlflow models serve` of the same model, under load; prints a table
-	python bench/serve.py
+	python -m bench.serve
 
 lock: setup-dev ## re-resolve requirements*.lock from pyproject.toml
 	uv pip compile --quiet --python-version 3.11 pyproject.toml -o requirements.lock

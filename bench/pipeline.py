@@ -11,19 +11,18 @@ import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # the benchmark builds its repository copy as the integration tests do
+from retrain import params
+from retrain.io import files
+from retrain.pipeline import evaluate, train
+from tests.integration.conftest import copy_repository, environment
 
-from retrain import io, params  # noqa: E402
-from retrain.pipeline import evaluate, train  # noqa: E402
-from tests.integration.conftest import copy_repository, environment  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 REPEATS = 3
 
@@ -42,7 +41,7 @@ def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, in
 def bare(repo: Path) -> float:
     """Fit + predict in this process, on the files the pipeline wrote: the work no pipeline can avoid."""
     settings = params.load(repo / "params.yaml")
-    frame, test = io.read_frame(repo / settings.paths.train), io.read_frame(repo / settings.paths.test)
+    frame, test = files.read_frame(repo / settings.paths.train), files.read_frame(repo / settings.paths.test)
     start = time.perf_counter()
     model = train.train(frame, settings.train)
     evaluate.predict(model, test)

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.pipeline import repository, timed
+from retrain.domain import schema
+from retrain.io import files
 
-from bench.pipeline import repository, timed  # noqa: E402
-from retrain import io  # noqa: E402
-from retrain.domain import schema  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 FACTORS = (1, 3, 10)
 TRIALS = 16
@@ -40,11 +38,11 @@ def resample(batch: pd.DataFrame, factor: int) -> pd.DataFrame:
 def growth(base: Path) -> list[tuple[int, int, float, int]]:
     """(factor, flights, seconds, peak MiB) of a full repro at each size."""
     repo, env = repository(base)
-    originals = {path: io.read_frame(path) for path in sorted((repo / "data/landing").glob("*.parquet"))}
+    originals = {path: files.read_frame(path) for path in sorted((repo / "data/landing").glob("*.parquet"))}
     rows = []
     for factor in FACTORS:
         for path, batch in originals.items():
-            io.write_frame(resample(batch, factor), path)
+            files.write_frame(resample(batch, factor), path)
         seconds, peak = timed(["dvc", "repro", "--force"], repo, env)
         flights = sum(len(batch) for batch in originals.values()) * factor
         rows.append((factor, flights, seconds, peak))

@@ -11,7 +11,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -21,12 +20,12 @@ from pathlib import Path
 
 import pandas as pd
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from bench.load import Result, load
+from retrain import tracking
+from retrain.domain import schema
+from retrain.io import files, modelfile
 
-from bench.load import Result, load  # noqa: E402
-from retrain import io, tracking  # noqa: E402
-from retrain.domain import schema  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
 
 SECONDS = 10
 
@@ -66,9 +65,9 @@ def in_process(model: object, rows: pd.DataFrame) -> float:
 
 
 def main() -> None:
-    test = io.read_frame(ROOT / "data/features/test.parquet")
+    test = files.read_frame(ROOT / "data/features/test.parquet")
     records = json.loads(test[[*schema.FEATURES]].head(100).to_json(orient="records"))
-    model = io.load_model(ROOT / "models/model.skops")
+    model = modelfile.load(ROOT / "models/model.skops")
     env = dict(os.environ, OMP_NUM_THREADS="1", BENTOML_DO_NOT_TRACK="true", MLFLOW_DISABLE_TELEMETRY="true")
     results: dict[str, tuple[Result, Result]] = {}
     with tempfile.TemporaryDirectory(prefix="retrain-bench-serve-") as scratch:
@@ -85,7 +84,7 @@ def main() -> None:
             test[list(schema.FEATURES)].head(5),
             {},
             {},
-            {"model_md5": io.md5(ROOT / "models/model.skops")},
+            {"model_md5": files.md5(ROOT / "models/model.skops")},
         )
         import mlflow
 

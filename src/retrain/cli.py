@@ -11,29 +11,19 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import re
-import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from retrain import io
+from retrain.errors import BadInput, Failed
+from retrain.io import files, modelfile, vcs
 from retrain.params import Params, ParamsError, load
-from retrain.tracking import TrackingError
 
 log = logging.getLogger("retrain")
 
 EXIT_OK, EXIT_ERROR, EXIT_BAD_INPUT, EXIT_BLOCKED = 0, 1, 2, 3
-
-
-class BadInput(Exception):
-    """Input that the user must fix; the message says what and where."""
-
-
-class DeployFailed(Exception):
-    """A deployment that did not happen (exit 1); what was live stays live."""
 
 
 def validate(params: Params, root: Path) -> None:
@@ -42,10 +32,10 @@ def validate(params: Params, root: Path) -> None:
     from retrain.pipeline.validate import validate as check
 
     paths = params.paths
-    batches = io.read_batches(paths.landing)
-    weather = (str(paths.weather), io.read_frame(paths.weather))
+    batches = files.read_batches(paths.landing)
+    weather = (str(paths.weather), files.read_frame(paths.weather))
     report = check(batches, weather, params.validate_, params.featurize.late_minutes)
-    io.write_json(report.to_dict(), paths.validation)
+    files.write_json(report.to_dict(), paths.validation)
     if not report.passed:
         for violation in report.violations:
             log.error(violation.message())
@@ -53,7 +43,7 @@ def validate(params: Params, root: Path) -> None:
             f"{len(report.violations)} contract violation(s); see {paths.validation}. "
             f"Nothing in {paths.landing} was changed."
         )
-    io.write_frame(combine(batches), paths.validated)
+    files.write_frame(combine(batches), paths.validated)
     log.info("validate: %d batch(es), %d rows passed", len(batches), sum(len(f) for f in batches.values()))
 
 
@@ -62,10 +52,10 @@ def featurize(params: Params, root: Path) -> None:
     from retrain.pipeline.featurize import featurize as build
 
     paths = params.paths
-    split = build(io.read_frame(paths.validated), io.read_frame(paths.weather), params.featurize)
-    io.write_frame(split.train, paths.train)
-    io.write_frame(split.test, paths.test)
-    io.write_json(split.stats, paths.data_metrics)
+    split = build(files.read_frame(paths.validated), files.read_frame(paths.weather), params.featurize)
+    files.write_frame(split.train, paths.train)
+    files.write_frame(split.test, paths.test)
+    files.write_json(split.stats, paths.data_metrics)
     log.info("featurize: %d training rows, %d test rows", len(split.train), len(split.test))
 
 
@@ -75,9 +65,9 @@ def drift(params: Params, root: Path) -> None:
     from retrain.pipeline.drift import drift as measure
 
     paths = params.paths
-    result = measure(io.read_frame(paths.train), io.read_frame(paths.test), params.drift)
+    result = measure(files.read_frame(paths.train), files.read_frame(paths.test), params.drift)
     plots.drift(result["features"], paths.drift_figure)
-    io.write_json(result | {"figure": paths.drift_figure.name}, paths.drift)
+    files.write_json(result | {"figure": paths.drift_figure.name}, paths.drift)
     log.info("drift: %s", result["summary"])
 
 
@@ -85,8 +75,10 @@ def tune(params: Params, root: Path, workers: int | None = None) -> None:
     """Stage tune: search the hyperparameters with Optuna (when tune.enabled) and write the ones train uses."""
     paths, settings = params.paths, params.tune
     if not settings.enabled:
-        io.write_json({"tuned": False, "estimator": params.train.estimator, "hyperparameters": {}}, paths.best_params)
-        io.write_json([], paths.trials)
+        files.write_json(
+            {"tuned": False, "estimator": params.train.estimator, "hyperparameters": {}}, paths.best_params
+        )
+        files.write_json([], paths.trials)
         log.info("tune: off (tune.enabled is false); train uses the fixed hyperparameters")
         return
     from retrain import tracking
@@ -95,8 +87,8 @@ def tune(params: Params, root: Path, workers: int | None = None) -> None:
     study = search.tune(root, paths.train, params.train, settings, workers or settings.workers)
     best = search.summary(study, params.train, settings) | {"importance": search.importance(study)}
     trials = search.trials(study)
-    io.write_json(best, paths.best_params)
-    io.write_json(trials, paths.trials)
+    files.write_json(best, paths.best_params)
+    files.write_json(trials, paths.trials)
     tracking.log_study(root, params.tracking.experiment, best, trials)
     log.info(
         "tune: best trial %d of %d, %s %.4f: %s",
@@ -114,11 +106,11 @@ def train(params: Params, root: Path) -> None:
     from retrain.pipeline.train import train as fit
 
     paths = params.paths
-    settings = params.train.tuned(io.read_json(paths.best_params)) if paths.best_params.exists() else params.train
-    frame = io.read_frame(paths.train)
+    settings = params.train.tuned(files.read_json(paths.best_params)) if paths.best_params.exists() else params.train
+    frame = files.read_frame(paths.train)
     model = fit(frame, settings)
-    io.save_model(model, paths.model)
-    io.write_json(metadata(frame, settings, io.md5(paths.train), io.git_commit(root) or "unknown"), paths.model_meta)
+    modelfile.save(model, paths.model)
+    files.write_json(metadata(frame, settings, files.md5(paths.train), vcs.commit(root) or "unknown"), paths.model_meta)
     log.info("train: %s fitted on %d rows, saved to %s", params.train.estimator, len(frame), paths.model)
 
 
@@ -128,25 +120,15 @@ def evaluate(params: Params, root: Path) -> None:
     from retrain.pipeline.evaluate import evaluate as score
 
     paths = params.paths
-    model, test = io.load_model(paths.model), io.read_frame(paths.test)
+    model, test = modelfile.load(paths.model), files.read_frame(paths.test)
     result = score(model, test, params.evaluate)
-    io.write_json(result.metrics, paths.metrics)
-    io.write_json(result.slices, paths.slices)
+    files.write_json(result.metrics, paths.metrics)
+    files.write_json(result.slices, paths.slices)
     for name, frame in result.curves.items():
-        io.write_json(frame.to_dict("records"), paths.plots / f"{name}.json")
+        files.write_json(frame.to_dict("records"), paths.plots / f"{name}.json")
     figures = plots.all_plots({"model": result.curves}, paths.figures)
     _log_model(params, root, model, test, result.metrics, figures)
     log.info("evaluate: roc_auc %.4f, pr_auc %.4f", result.metrics["roc_auc"], result.metrics["pr_auc"])
-
-
-def _locked_model_md5(params: Params, root: Path) -> str:
-    """The md5 that dvc.lock names for the model, after checking that the model file is that one."""
-    path = params.paths.model
-    locked = io.lock_md5((root / "dvc.lock").read_text(), path)
-    actual = io.md5(path) if path.is_file() else None
-    if locked is None or actual != locked:
-        raise BadInput(f"{path} has md5 {actual} but dvc.lock names {locked}: run `dvc repro` or `dvc pull` first")
-    return locked
 
 
 def _log_model(
@@ -156,7 +138,7 @@ def _log_model(
     from retrain import tracking
     from retrain.domain import schema
 
-    meta = io.read_json(params.paths.model_meta)
+    meta = files.read_json(params.paths.model_meta)
     return tracking.log_run(
         root,
         params.tracking.experiment,
@@ -164,7 +146,7 @@ def _log_model(
         test[list(schema.FEATURES)].head(5),
         {"train": params.train.model_dump(), "featurize": params.featurize.model_dump()},
         metrics,
-        {"model_md5": io.md5(params.paths.model), "data_md5": meta["data_md5"], "git_commit": meta["git_commit"]},
+        {"model_md5": files.md5(params.paths.model), "data_md5": meta["data_md5"], "git_commit": meta["git_commit"]},
         figures,
     )
 
@@ -179,12 +161,12 @@ def compare(params: Params, root: Path, base: str) -> int:
     from retrain.pipeline import evaluate as scoring
 
     paths, threshold = params.paths, params.evaluate.threshold
-    challenger_md5 = _locked_model_md5(params, root)
-    model = io.load_model(paths.model)
-    test = io.read_frame(paths.test)
+    challenger_md5 = modelfile.locked(root, params.paths.model)
+    model = modelfile.load(paths.model)
+    test = files.read_frame(paths.test)
     y = test[schema.TARGET].to_numpy()
     predictions = {"challenger": scoring.predict(model, test)}
-    windows = {"challenger": _window(io.read_json(paths.model_meta))}
+    windows = {"challenger": _window(files.read_json(paths.model_meta))}
 
     champion = _champion(params, root, base, challenger_md5, model)
     if champion.model is not None:
@@ -211,14 +193,14 @@ def compare(params: Params, root: Path, base: str) -> int:
         "champion": {"model_md5": champion.md5, "trained_from": champion.meta.get("git_commit")},
         "challenger": {
             "model_md5": challenger_md5,
-            "commit": io.git_commit(root),
-            "trained_from": io.read_json(paths.model_meta)["git_commit"],
+            "commit": vcs.commit(root),
+            "trained_from": files.read_json(paths.model_meta)["git_commit"],
         },
         "metrics": metrics,
         "threshold": threshold,
-        "test_window": io.read_json(paths.data_metrics)["test"],
+        "test_window": files.read_json(paths.data_metrics)["test"],
     }
-    io.write_json(decision, paths.decision)
+    files.write_json(decision, paths.decision)
 
     figures = paths.report.parent
     curves: dict[str, dict[str, pd.DataFrame]] = {
@@ -227,7 +209,7 @@ def compare(params: Params, root: Path, base: str) -> int:
         if name in predictions
     }
     plots.all_plots(curves, figures)
-    history = pd.concat([io.read_frame(paths.train), test], ignore_index=True)
+    history = pd.concat([files.read_frame(paths.train), test], ignore_index=True)
     models = {"challenger": model} | ({"champion": champion.model} if "champion" in windows else {})
     if champion.md5 == challenger_md5:
         models.pop("champion", None)  # the same model: one line is enough
@@ -259,26 +241,26 @@ def _champion(params: Params, root: Path, base: str, challenger_md5: str, challe
     import tempfile
 
     path = params.paths.model
-    commit = io.git_commit(root, base)
+    commit = vcs.commit(root, base)
     if commit is None:
         return _Champion(
             None,
             None,
             problem=f"base {base!r} names no commit here (a shallow CI checkout needs `git fetch origin {base}`)",
         )
-    md5 = io.lock_md5(io.git_show(root, base, "dvc.lock"), path)
-    meta = json.loads(io.git_show(root, base, params.paths.model_meta) or "{}")
+    md5 = vcs.lock_md5(vcs.show(root, base, "dvc.lock"), path)
+    meta = json.loads(vcs.show(root, base, params.paths.model_meta) or "{}")
     if md5 is None:
         return _Champion(commit, None)  # the first model
     if md5 == challenger_md5:
         return _Champion(commit, md5, challenger, meta)
     with tempfile.TemporaryDirectory() as scratch:
         try:
-            io.fetch_dvc_output(root, base, path, md5, Path(scratch) / "champion.skops")
-            return _Champion(commit, md5, io.load_model(Path(scratch) / "champion.skops"), meta)
+            vcs.fetch_output(root, base, path, md5, Path(scratch) / "champion.skops")
+            return _Champion(commit, md5, modelfile.load(Path(scratch) / "champion.skops"), meta)
         except Exception as error:
             detail = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
-            if not io.dvc_remotes(root):
+            if not vcs.dvc_remotes(root):
                 detail = "it is not in the local DVC cache and no DVC remote is configured"
             return _Champion(
                 commit,
@@ -293,28 +275,22 @@ def _window(meta: dict[str, Any]) -> tuple[str, str]:
     return meta["training_window"]["first"], meta["training_window"]["last"]
 
 
-def _dvc(*args: str) -> None:
-    result = subprocess.run(["dvc", *args], capture_output=True, text=True, check=False)
-    if result.returncode:
-        raise RuntimeError(f"dvc {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}")
-
-
 def new_batch(params: Params, root: Path, month: str) -> None:
     """Simulate the arrival of a month of flights: write the batch and track it with DVC."""
     from retrain.domain import bundled
 
-    match = re.fullmatch(r"(\d{4})-(\d{2})", month)
-    if not match:
+    month_number = files.batch_month(month)
+    if month_number is None:
         raise BadInput(f"month must look like 2013-07, not {month!r}")
     path = params.paths.landing / f"{month}.parquet"
     if path.exists():
         raise BadInput(f"{path} already exists; batches are immutable (remove it and its .dvc pointer to redo)")
     try:
-        frame = bundled.flights(int(match[1]), int(match[2]))
+        frame = bundled.flights(*month_number)
     except ValueError as error:
         raise BadInput(str(error)) from error
-    io.write_frame(frame, path)
-    _dvc("add", "--quiet", str(path))
+    files.write_frame(frame, path)
+    vcs.run_dvc(root, "add", "--quiet", str(path))
     log.info(
         "new-batch: wrote %s (%d flights) and %s.dvc; commit the pointer, then `make retrain`",
         path,
@@ -334,18 +310,18 @@ def bootstrap(params: Params, root: Path) -> None:
     written = []
     for pointer in pointers:
         path = pointer.with_suffix("")
-        expected = io.pointer_md5(pointer)
-        if path.exists() and io.md5(path) == expected:
+        expected = vcs.pointer_md5(pointer)
+        if path.exists() and files.md5(path) == expected:
             continue
         if path == params.paths.weather:
             frame = bundled.weather()
         else:
-            match = re.fullmatch(r"(\d{4})-(\d{2})\.parquet", path.name)
-            if not match:
+            batch = files.batch_month(path.name)
+            if batch is None:
                 raise BadInput(f"{pointer}: not a YYYY-MM.parquet batch; fetch it with `dvc pull`")
-            frame = bundled.flights(int(match[1]), int(match[2]))
-        io.write_frame(frame, path)
-        if io.md5(path) != expected:
+            frame = bundled.flights(*batch)
+        files.write_frame(frame, path)
+        if files.md5(path) != expected:
             path.unlink()
             raise BadInput(
                 f"{pointer}: the bundled data does not reproduce md5 {expected}; "
@@ -353,7 +329,7 @@ def bootstrap(params: Params, root: Path) -> None:
             )
         written.append(str(pointer))
     if written:
-        _dvc("commit", "--force", "--quiet", *written)
+        vcs.run_dvc(root, "commit", "--force", "--quiet", *written)
     log.info("bootstrap: %d file(s) regenerated, %d already in place", len(written), len(pointers) - len(written))
 
 
@@ -370,14 +346,14 @@ def monitor(params: Params, root: Path, now: str | None = None) -> None:
     paths = params.paths
     log_dir = Path(os.environ.get("RETRAIN_INFERENCE_LOG") or params.monitor.log_dir)
     labels_dir = Path(os.environ.get("RETRAIN_LABELS") or params.monitor.labels_dir)
-    traffic, malformed = watch.parse_log(io.read_lines(log_dir))
-    labels, malformed_labels = watch.parse_labels(io.read_lines(labels_dir))
+    traffic, malformed = watch.parse_log(files.read_lines(log_dir))
+    labels, malformed_labels = watch.parse_labels(files.read_lines(labels_dir))
     verdict = watch.monitor(
         traffic,
         labels,
-        io.read_frame(paths.train),
-        io.read_json(paths.metrics),
-        pd.Timestamp(io.read_json(paths.model_meta)["training_window"]["last"]),
+        files.read_frame(paths.train),
+        files.read_json(paths.metrics),
+        pd.Timestamp(files.read_json(paths.model_meta)["training_window"]["last"]),
         pd.Timestamp(now) if now else pd.Timestamp.now(tz="UTC"),
         params.monitor,
         params.drift,
@@ -390,7 +366,7 @@ def monitor(params: Params, root: Path, now: str | None = None) -> None:
         "malformed_label_lines": malformed_labels,
         "models_seen": sorted(traffic["model"].dropna().unique().tolist()),
     }
-    io.write_json(verdict, paths.monitor)
+    files.write_json(verdict, paths.monitor)
     if os.environ.get("GITHUB_OUTPUT"):
         reason = "; ".join(verdict["reasons"]).replace("\n", " ")
         with Path(os.environ["GITHUB_OUTPUT"]).open("a") as outputs:
@@ -411,7 +387,7 @@ def alert(params: Params, root: Path, webhook: str | None = None) -> None:
 
     from retrain.monitoring import alert as alerting
 
-    verdict = io.read_json(params.paths.monitor)
+    verdict = files.read_json(params.paths.monitor)
     params.paths.alert.write_text(alerting.render(verdict, os.environ))
     print(alerting.title(verdict))
     url = webhook or os.environ.get("RETRAIN_WEBHOOK_URL")
@@ -441,7 +417,7 @@ def set_params(params: Params, root: Path, assignments: list[str]) -> None:
         log.info("set-params: nothing to change")
         return
     original = path.read_text()
-    io.set_yaml_values(path, changes)
+    files.set_yaml_values(path, changes)
     try:
         load(path)
     except ParamsError:
@@ -452,7 +428,7 @@ def set_params(params: Params, root: Path, assignments: list[str]) -> None:
 
 def gate(params: Params, root: Path) -> int:
     """Exit 3 if the last `retrain compare` blocked (so a workflow fails its check after posting the report)."""
-    decision = io.read_json(params.paths.decision)
+    decision = files.read_json(params.paths.decision)
     print(f"gate: {'promote' if decision['promote'] else 'BLOCKED'}: {'; '.join(decision['reasons'])}")
     return EXIT_OK if decision["promote"] else EXIT_BLOCKED
 
@@ -465,10 +441,10 @@ def report(params: Params, root: Path, base: str) -> None:
     from retrain.decision import report as markdown
 
     paths = params.paths
-    decision = io.read_json(paths.decision)
+    decision = files.read_json(paths.decision)
     context = markdown.gather(params, root, base, os.environ)
     if context.tuning:
-        plots.tuning(io.read_json(paths.trials), context.tuning, paths.report.parent)
+        plots.tuning(files.read_json(paths.trials), context.tuning, paths.report.parent)
     figures = {path.name for path in paths.report.parent.glob("*.png")}
     paths.report.write_text(markdown.render(decision, context, figures))
     print(f"{'PROMOTE' if decision['promote'] else 'BLOCK'}: {'; '.join(decision['reasons'])}")
@@ -487,8 +463,10 @@ def smoke(params: Params, root: Path, url: str) -> int:
     """Check that the service at URL serves exactly the model dvc.lock names (exit 3 if not)."""
     from retrain.release.smoke import smoke as check
 
-    expected = _locked_model_md5(params, root)
-    failures = check(url.rstrip("/"), expected, io.load_model(params.paths.model), io.read_json(params.paths.golden))
+    expected = modelfile.locked(root, params.paths.model)
+    failures = check(
+        url.rstrip("/"), expected, modelfile.load(params.paths.model), files.read_json(params.paths.golden)
+    )
     for failure in failures:
         log.error("smoke: %s", failure)
     if not failures:
@@ -505,24 +483,21 @@ def deploy(params: Params, root: Path, bento: str | None, target: str, previous:
     settings = params.deploy
     home = Path(os.environ.get("RETRAIN_DEPLOY_DIR") or Path.home() / ".local/state/retrain")
     local = targets.Local(home, settings.host, settings.port, settings.ready_timeout, settings.drain_seconds)
-    try:
-        if stop:
-            local.stop()
-        elif previous:
-            live = local.deploy(local.previous())
-            print(f"rolled back: {live.bento} (model {live.md5}, commit {live.commit[:8]}) live on :{settings.port}")
-        elif bento is None:
-            raise BadInput("name the Bento to deploy (--bento flight_delay:TAG), or --previous, or --stop")
+    if stop:
+        local.stop()
+    elif previous:
+        live = local.deploy(local.previous())
+        print(f"rolled back: {live.bento} (model {live.md5}, commit {live.commit[:8]}) live on :{settings.port}")
+    elif bento is None:
+        raise BadInput("name the Bento to deploy (--bento flight_delay:TAG), or --previous, or --stop")
+    else:
+        md5 = modelfile.locked(root, params.paths.model)
+        targets.verify_bento(bento, md5, params.paths.model)
+        if target == "local":
+            live = local.deploy(targets.Release(bento, md5, vcs.commit(root) or "unknown"))
+            print(f"deployed: {live.bento} (model {live.md5}) live on :{settings.port}")
         else:
-            md5 = _locked_model_md5(params, root)
-            targets.verify_bento(bento, md5, params.paths.model)
-            if target == "local":
-                live = local.deploy(targets.Release(bento, md5, io.git_commit(root) or "unknown"))
-                print(f"deployed: {live.bento} (model {live.md5}) live on :{settings.port}")
-            else:
-                targets.remote(target, bento)
-    except targets.DeployError as error:
-        raise DeployFailed(str(error)) from None
+            targets.remote(target, bento)
 
 
 def promote(params: Params, root: Path) -> None:
@@ -536,16 +511,16 @@ def promote(params: Params, root: Path) -> None:
     from retrain import tracking
 
     paths = params.paths
-    md5 = _locked_model_md5(params, root)
-    metrics = io.read_json(paths.metrics)
+    md5 = modelfile.locked(root, params.paths.model)
+    metrics = files.read_json(paths.metrics)
     run_id = tracking.find_run(root, params.tracking.experiment, md5)
     if run_id is None:  # trained elsewhere (CI) with another tracking store: log it here
-        example = pd.DataFrame(io.read_json(paths.golden))
-        run_id = _log_model(params, root, io.load_model(paths.model), example, metrics, [])
+        example = pd.DataFrame(files.read_json(paths.golden))
+        run_id = _log_model(params, root, modelfile.load(paths.model), example, metrics, [])
     deployment = {
         "deployed_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "deployed_by": os.environ.get("GITHUB_ACTOR") or getpass.getuser(),
-        "deployed_commit": io.git_commit(root) or "unknown",
+        "deployed_commit": vcs.commit(root) or "unknown",
     }
     name = params.tracking.registered_model
     version = tracking.set_alias(root, params.tracking.experiment, name, run_id, md5, "champion", deployment)
@@ -563,9 +538,9 @@ def promote(params: Params, root: Path) -> None:
 def summary(params: Params, root: Path) -> None:
     """Print the headline metrics and where the outputs are."""
     paths = params.paths
-    metrics = io.read_json(paths.metrics)
-    data = io.read_json(paths.data_metrics)
-    meta = io.read_json(paths.model_meta)
+    metrics = files.read_json(paths.metrics)
+    data = files.read_json(paths.data_metrics)
+    meta = files.read_json(paths.model_meta)
     print(f"model     {paths.model} ({meta['estimator']}, trained on {data['train']['rows']:,} flights)")
     print(
         f"window    train {data['train']['first'][:10]} .. {data['train']['last'][:10]}, "
@@ -666,11 +641,11 @@ def main(argv: list[str] | None = None) -> int:
             alert(params, root, arguments.webhook)
         else:
             COMMANDS[arguments.command](params, root)
-    except (BadInput, ParamsError, io.InputError, TrackingError) as error:
+    except BadInput as error:
         log.error("%s", error)
         return EXIT_BAD_INPUT
-    except DeployFailed as error:
-        log.error("deploy failed: %s", error)
+    except Failed as error:
+        log.error("failed: %s", error)
         return EXIT_ERROR
     return EXIT_OK
 

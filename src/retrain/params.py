@@ -8,6 +8,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from retrain.errors import BadInput
+
 
 class Section(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -167,7 +169,7 @@ class Params(Section):
     tracking: Tracking
 
 
-class ParamsError(ValueError):
+class ParamsError(BadInput):
     """params.yaml is missing or does not match the expected shape."""
 
 

@@ -11,8 +11,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import urllib.error
-import urllib.request
 import warnings
 from collections.abc import Iterable, Iterator
 from importlib.metadata import version
@@ -21,14 +19,16 @@ from typing import Any
 
 import pandas as pd
 
-from retrain.io import TRUSTED_TYPES
+from retrain.errors import BadInput
+from retrain.io import files, http
+from retrain.io.modelfile import TRUSTED_TYPES
 
 log = logging.getLogger(__name__)
 
 TELEMETRY_OFF = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
 
 
-class TrackingError(RuntimeError):
+class TrackingError(BadInput):
     """The tracking store cannot be used; the message names the URI and how to change it."""
 
 
@@ -39,14 +39,12 @@ def tracking_uri(root: Path) -> str:
 def _check_reachable(uri: str) -> None:
     if not uri.startswith(("http://", "https://")):
         return
-    try:
-        with urllib.request.urlopen(f"{uri.rstrip('/')}/health", timeout=5):
-            pass
-    except (urllib.error.URLError, OSError) as error:
+    status, answer = http.request(f"{uri.rstrip('/')}/health")
+    if status != 200:
         raise TrackingError(
-            f"MLflow tracking server {uri} cannot be reached ({getattr(error, 'reason', error)}); "
+            f"MLflow tracking server {uri} cannot be reached ({status or answer.decode(errors='replace')}); "
             "set MLFLOW_TRACKING_URI to a running server, or unset it to use sqlite:///mlflow.db"
-        ) from error
+        )
 
 
 @contextlib.contextmanager
@@ -102,7 +100,7 @@ def log_run(
         warnings.filterwarnings("ignore", message=".*integer column", category=UserWarning)
         signature = infer_signature(example, model.predict_proba(example)[:, 1])
     with mlflow.start_run(run_name=f"model-{tags['model_md5'][:8]}") as run:
-        mlflow.log_params(_flat(params))
+        mlflow.log_params(files.flatten(params))
         mlflow.log_metrics({f"test_{k}": float(v) for k, v in metrics.items()})
         mlflow.set_tags(tags | {"dvc_stage": "train+evaluate"})
         for path in artifacts:
@@ -172,13 +170,3 @@ def set_alias(
         client.set_model_version_tag(name, str(version), key, value)
     log.info("registry: %s version %d (model %s) is now @%s", name, version, model_md5[:8], alias)
     return version
-
-
-def _flat(params: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in params.items():
-        if isinstance(value, dict):
-            flat |= _flat(value, f"{prefix}{key}.")
-        else:
-            flat[f"{prefix}{key}"] = value
-    return flat

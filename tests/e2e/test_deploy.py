@@ -16,7 +16,7 @@ from typing import Any
 import mlflow
 import pytest
 
-from retrain import io
+from retrain.io import files, vcs
 
 from .conftest import act, act_env, git
 from .test_service import free_port, post
@@ -61,7 +61,7 @@ class Site:
         """The md5 in /metadata and the probabilities for the committed golden records."""
         with urllib.request.urlopen(f"{self.url}/metadata", timeout=10) as response:
             md5 = json.loads(response.read())["model"]
-        status, answer = predict(self.url, io.read_json(self.repository / "deploy/golden.json"))
+        status, answer = predict(self.url, files.read_json(self.repository / "deploy/golden.json"))
         assert status == 200, answer
         return md5, answer["probabilities"]
 
@@ -131,13 +131,13 @@ def test_a_merge_deploys_under_load_a_revert_brings_the_old_model_back_and_a_dis
     champion_md5, champion_answers = site.served()
     champion_version, alias_md5 = site.champion()
     before = json.loads((site.deploy_dir / "state.json").read_text())
-    assert alias_md5 == champion_md5 == io.lock_md5((site.repository / "dvc.lock").read_text(), "models/model.skops")
+    assert alias_md5 == champion_md5 == vcs.lock_md5((site.repository / "dvc.lock").read_text(), "models/model.skops")
 
     site.run("retrain", "set-params", "train.seed=7")  # the challenger a retrain PR brought
     site.run("dvc", "pull", "--quiet")
     site.run("dvc", "repro", "--quiet")
     site.run("dvc", "push", "--quiet")
-    golden = io.read_json(site.repository / "deploy/golden.json")
+    golden = files.read_json(site.repository / "deploy/golden.json")
     with Load(site.url, golden[:5]) as load:
         merge = site.push("Merge pull request #1 from org/retrain/1")
     assert merge.returncode == 0, merge.stdout[-4000:]

@@ -23,8 +23,8 @@ import pytest
 import yaml
 from sklearn.pipeline import Pipeline
 
-from retrain import io
 from retrain.domain import bundled, schema
+from retrain.io import files, modelfile
 from retrain.params import Params
 from retrain.pipeline import featurize, train
 
@@ -94,10 +94,10 @@ def deploy_root(root: Path, model: Pipeline) -> None:
     """What the service needs from a repository: params, dvc.lock naming the model, the model and its metadata."""
     (root / "models").mkdir(parents=True)
     shutil.copy(ROOT / "params.yaml", root / "params.yaml")
-    io.save_model(model, root / "models/model.skops")
+    modelfile.save(model, root / "models/model.skops")
     lock = {
         "schema": "2.0",
-        "stages": {"train": {"outs": [{"path": "models/model.skops", "md5": io.md5(root / "models/model.skops")}]}},
+        "stages": {"train": {"outs": [{"path": "models/model.skops", "md5": files.md5(root / "models/model.skops")}]}},
     }
     (root / "dvc.lock").write_text(yaml.safe_dump(lock))
     (root / "models/model.json").write_text(
@@ -110,7 +110,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, flights: pd.DataFrame, para
     base = tmp_path_factory.mktemp("service")
     model, shadow = _fit(flights, params, 30), _fit(flights, params, 5)
     deploy_root(base / "repo", model)
-    io.save_model(shadow, base / "shadow.skops")
+    modelfile.save(shadow, base / "shadow.skops")
     port, output = free_port(), base / "server.log"
     env = _env(
         base / "bentoml",
@@ -156,7 +156,7 @@ def test_answers_equal_the_in_process_pipeline(server: Server, flights: pd.DataF
     expected = server.model.predict_proba(flights.head(100)[list(schema.FEATURES)])[:, 1]
     np.testing.assert_allclose(answer["probabilities"], expected, rtol=1e-9)
     assert answer["predictions"] == [int(p >= 0.3) for p in expected]
-    assert answer["model"] == io.md5(server.root / "models/model.skops")
+    assert answer["model"] == files.md5(server.root / "models/model.skops")
 
 
 def test_one_record_and_a_thousand_records(server: Server, flights: pd.DataFrame) -> None:
@@ -215,7 +215,7 @@ def test_each_kind_of_bad_input_gets_its_4xx_and_the_service_keeps_serving(
 def test_metadata_names_the_model_and_its_training(server: Server) -> None:
     status, body = get(f"{server.url}/metadata")
     meta = json.loads(body)
-    assert status == 200 and meta["model"] == io.md5(server.root / "models/model.skops")
+    assert status == 200 and meta["model"] == files.md5(server.root / "models/model.skops")
     assert meta["training_window"]["first"] == "2013-02-01" and meta["features"] == list(schema.FEATURES)
 
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from retrain import io
 from retrain.domain import bundled
+from retrain.io import vcs
 from retrain.params import Params
 from retrain.pipeline import featurize, train
 
@@ -110,6 +110,6 @@ def test_two_dispatches_in_a_row_keep_their_own_branch_and_lock(repository: Path
         for run in ("101", "102")
     }
     assert (params["101"]["train"]["seed"], params["102"]["train"]["seed"]) == (7, 8)
-    models = {run: io.lock_md5(lock, "models/model.skops") for run, lock in locks.items()}
+    models = {run: vcs.lock_md5(lock, "models/model.skops") for run, lock in locks.items()}
     assert models["101"] != models["102"]
     assert git("--git-dir", bare, "show", "main:dvc.lock", cwd=repository) == main_lock

@@ -11,8 +11,8 @@ import mlflow
 import pytest
 import yaml
 
-from retrain import io
 from retrain.domain import bundled
+from retrain.io import files
 
 from .conftest import Run
 from .test_dvc_pipeline import write_slice
@@ -33,13 +33,13 @@ def repo(make_repo: Callable[[], tuple[Path, Run]]) -> tuple[Path, Run]:
     run("git", "branch", "first")
     for month in (1, 2, 3):
         write_slice(path / "data/landing", month)
-    io.write_frame(bundled.weather(), path / "data/weather.parquet")
+    files.write_frame(bundled.weather(), path / "data/weather.parquet")
     run("dvc", "repro")
     run("git", "add", "-A")
     run("git", "commit", "-qm", "first model")
     lock = (path / "dvc.lock").read_text()
     run("git", "checkout", "-q", "-b", "lost")
-    (path / "dvc.lock").write_text(lock.replace(io.md5(path / "models/model.skops"), "0" * 32))
+    (path / "dvc.lock").write_text(lock.replace(files.md5(path / "models/model.skops"), "0" * 32))
     run("git", "commit", "-qam", "a model nobody pushed")
     run("git", "checkout", "-q", "main")
     return path, run
@@ -56,7 +56,7 @@ def test_the_same_model_as_main_promotes_with_no_significant_change(repo: tuple[
     made = decision(path)
     assert made["promote"] is True and str(made["summary"]).startswith("no significant change")
     assert made["comparison"]["roc_auc"]["delta"] == 0.0  # type: ignore[index]
-    assert made["champion"]["model_md5"] == made["challenger"]["model_md5"] == io.md5(path / "models/model.skops")  # type: ignore[index]
+    assert made["champion"]["model_md5"] == made["challenger"]["model_md5"] == files.md5(path / "models/model.skops")  # type: ignore[index]
 
 
 def test_a_first_model_is_judged_on_floors(repo: tuple[Path, Run]) -> None:
@@ -105,4 +105,4 @@ def test_the_registry_alias_challenger_follows_the_last_comparison(repo: tuple[P
     path, _ = repo
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{path.parent / 'home' / 'mlflow.db'}")
     version = client.get_model_version_by_alias("flight-delays", "challenger")
-    assert version.tags["model_md5"] == io.md5(path / "models/model.skops")
+    assert version.tags["model_md5"] == files.md5(path / "models/model.skops")

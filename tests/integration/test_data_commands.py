@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from retrain import io
+from retrain.io import files, vcs
 
 from .conftest import Run
 
@@ -25,7 +25,7 @@ def test_bootstrap_recreates_what_the_pointers_name(repo: tuple[Path, Run]) -> N
     assert len(pointers) == 7
     run("retrain", "bootstrap")
     for pointer in pointers:
-        assert io.md5(pointer.with_suffix("")) == io.pointer_md5(pointer), pointer
+        assert files.md5(pointer.with_suffix("")) == vcs.pointer_md5(pointer), pointer
     status = run("dvc", "status", *[str(p.relative_to(path)) for p in pointers])
     assert "changed" not in status.stdout and "deleted" not in status.stdout
     assert "already in place" in run("retrain", "bootstrap").stderr
@@ -35,7 +35,7 @@ def test_bootstrap_refuses_a_pointer_it_cannot_reproduce(repo: tuple[Path, Run])
     path, run = repo
     pointer = path / "data/landing/2013-02.parquet.dvc"
     original = pointer.read_text()
-    pointer.write_text(original.replace(io.pointer_md5(pointer), "0" * 32))
+    pointer.write_text(original.replace(vcs.pointer_md5(pointer), "0" * 32))
     (path / "data/landing/2013-02.parquet").unlink()
     result = run("retrain", "bootstrap", check=False)
     pointer.write_text(original)
@@ -48,7 +48,7 @@ def test_new_batch_adds_the_month_with_its_pointer(repo: tuple[Path, Run]) -> No
     path, run = repo
     run("retrain", "new-batch", "2013-07")
     batch = path / "data/landing/2013-07.parquet"
-    assert io.md5(batch) == io.pointer_md5(path / "data/landing/2013-07.parquet.dvc")
+    assert files.md5(batch) == vcs.pointer_md5(path / "data/landing/2013-07.parquet.dvc")
     assert "/2013-07.parquet" in (path / "data/landing/.gitignore").read_text()
     again = run("retrain", "new-batch", "2013-07", check=False)
     assert again.returncode == 2 and "already exists" in again.stderr

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from retrain import io
 from retrain.domain import bundled
+from retrain.io import files
 
 from .conftest import Run
 
@@ -24,7 +24,7 @@ def write_slice(landing: Path, month: int) -> Path:
     """A quarter of a real month, as a batch file."""
     frame = bundled.flights(2013, month).sample(frac=0.25, random_state=month).sort_index().reset_index(drop=True)
     path = landing / f"2013-{month:02d}.parquet"
-    io.write_frame(frame, path)
+    files.write_frame(frame, path)
     return path
 
 
@@ -40,7 +40,7 @@ def repo(make_repo: Callable[[], tuple[Path, Run]]) -> tuple[Path, Run]:
         pointer.unlink()
     for month in (1, 2, 3):
         write_slice(path / "data/landing", month)
-    io.write_frame(bundled.weather(), path / "data/weather.parquet")
+    files.write_frame(bundled.weather(), path / "data/weather.parquet")
     return path, run
 
 
@@ -79,13 +79,13 @@ def test_a_bad_batch_stops_the_pipeline_and_stays_where_it_was(repo: tuple[Path,
     frame = bundled.flights(2013, 5).head(3000)
     frame.loc[:9, "origin"] = "BOS"
     bad = path / "data/landing/2013-05.parquet"
-    io.write_frame(frame, bad)
-    before = {p.name: io.md5(p) for p in (path / "data/landing").iterdir()}
+    files.write_frame(frame, bad)
+    before = {p.name: files.md5(p) for p in (path / "data/landing").iterdir()}
     result = run("dvc", "repro", check=False)
     assert result.returncode != 0
     assert stages_run(result) == ["validate"]
     assert "data/landing/2013-05.parquet: column 'origin' breaks rule 'one of EWR, JFK, LGA' (10 rows)" in result.stderr
-    assert {p.name: io.md5(p) for p in (path / "data/landing").iterdir()} == before
+    assert {p.name: files.md5(p) for p in (path / "data/landing").iterdir()} == before
     report = json.loads((path / "reports/validation.json").read_text())
     assert report["passed"] is False and report["violations"][0]["column"] == "origin"
     bad.unlink()
@@ -94,13 +94,13 @@ def test_a_bad_batch_stops_the_pipeline_and_stays_where_it_was(repo: tuple[Path,
 
 def test_two_runs_from_a_clean_cache_give_the_same_metrics_and_model(repo: tuple[Path, Run]) -> None:
     path, run = repo
-    metrics, model = (path / "metrics/metrics.json").read_text(), io.md5(path / "models/model.skops")
+    metrics, model = (path / "metrics/metrics.json").read_text(), files.md5(path / "models/model.skops")
     shutil.rmtree(path / ".dvc/cache")
     for output in ("models", "data/features", "data/validated", "metrics", "tuning"):
         shutil.rmtree(path / output)
     assert sorted(stages_run(run("dvc", "repro"))) == sorted(ALL_STAGES)
     assert (path / "metrics/metrics.json").read_text() == metrics
-    assert io.md5(path / "models/model.skops") == model
+    assert files.md5(path / "models/model.skops") == model
 
 
 def test_an_unreachable_tracking_server_is_one_clear_line(repo: tuple[Path, Run]) -> None:

@@ -24,10 +24,10 @@ def tuned(make_repo: Callable[[], tuple[Path, Run]]) -> tuple[Path, Run]:
         pointer.unlink()
     for month in (1, 2, 3, 4):
         write_slice(path / "data/landing", month)
-    from retrain import io
     from retrain.domain import bundled
+    from retrain.io import files
 
-    io.write_frame(bundled.weather(), path / "data/weather.parquet")
+    files.write_frame(bundled.weather(), path / "data/weather.parquet")
     run(
         "retrain",
         "set-params",

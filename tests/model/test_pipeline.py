@@ -9,8 +9,9 @@ import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
 
-from retrain import io, pipeline
+from retrain import pipeline
 from retrain.domain import schema
+from retrain.io import files, modelfile
 from retrain.params import Train
 from retrain.pipeline import featurize
 
@@ -81,10 +82,10 @@ def test_save_and_load_give_the_same_predictions_and_the_same_bytes(
     fitted: Pipeline, frame: pd.DataFrame, tmp_path: Path
 ) -> None:
     first, second = tmp_path / "a.skops", tmp_path / "b.skops"
-    io.save_model(fitted, first)
-    io.save_model(fitted, second)
-    assert io.md5(first) == io.md5(second)
-    loaded = io.load_model(first)
+    modelfile.save(fitted, first)
+    modelfile.save(fitted, second)
+    assert files.md5(first) == files.md5(second)
+    loaded = modelfile.load(first)
     np.testing.assert_array_equal(loaded.predict_proba(frame), fitted.predict_proba(frame))
 
 
@@ -96,6 +97,6 @@ def test_a_model_with_an_untrusted_type_is_refused(tmp_path: Path) -> None:
     from sklearn.preprocessing import FunctionTransformer
 
     model = Pipeline([("odd", FunctionTransformer(_unknown_function))])
-    with pytest.raises(TypeError, match=r"not in io.TRUSTED_TYPES.*_unknown_function"):
-        io.save_model(model, tmp_path / "model.skops")
+    with pytest.raises(TypeError, match=r"not in modelfile.TRUSTED_TYPES.*_unknown_function"):
+        modelfile.save(model, tmp_path / "model.skops")
     assert not (tmp_path / "model.skops").exists()

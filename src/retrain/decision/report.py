@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from retrain import io
+from retrain.io import files, vcs
 from retrain.params import Params
 
 FIGURES = {
@@ -60,18 +60,9 @@ class Context:
 # --- gathering the context (reads files; everything below `render` is pure) ---------------------------------
 
 
-def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(tree, dict):
-        return {prefix: tree}
-    flat: dict[str, Any] = {}
-    for key, value in tree.items():
-        flat |= _flatten(value, f"{prefix}.{key}" if prefix else str(key))
-    return flat
-
-
 def params_diff(before: dict[str, Any] | None, after: dict[str, Any]) -> list[tuple[str, Any, Any]]:
     """Every params.yaml key whose value differs, as (key, before, after); None where a key is absent."""
-    old, new = _flatten(before or {}), _flatten(after)
+    old, new = files.flatten(before or {}), files.flatten(after)
     return [
         (key, old.get(key), new.get(key)) for key in sorted(old.keys() | new.keys()) if old.get(key) != new.get(key)
     ]
@@ -103,23 +94,23 @@ def trigger(env: Mapping[str, str]) -> str:
 def gather(params: Params, root: Path, base: str, env: Mapping[str, str]) -> Context:
     """Everything the report shows besides the decision, read from the working tree and from `base`."""
     paths = params.paths
-    before_params = yaml.safe_load(io.git_show(root, base, "params.yaml") or "null")
+    before_params = yaml.safe_load(vcs.show(root, base, "params.yaml") or "null")
     after_params = yaml.safe_load((root / "params.yaml").read_text())
     current = sorted(p.name.removesuffix(".dvc") for p in paths.landing.glob("*.parquet.dvc"))
     # the batches the champion was trained on: those committed with the dvc.lock that names it
-    trained = io.git_last_change(root, base, "dvc.lock") or base
-    previous = sorted(n.removesuffix(".dvc") for n in io.git_files(root, trained, paths.landing) if n.endswith(".dvc"))
+    trained = vcs.last_change(root, base, "dvc.lock") or base
+    previous = sorted(n.removesuffix(".dvc") for n in vcs.files(root, trained, paths.landing) if n.endswith(".dvc"))
     data = {
         "added": sorted(set(current) - set(previous)),
         "removed": sorted(set(previous) - set(current)),
         "batches": current,
-        "now": io.read_json(paths.data_metrics),
-        "before": json.loads(io.git_show(root, base, paths.data_metrics) or "null"),
+        "now": files.read_json(paths.data_metrics),
+        "before": json.loads(vcs.show(root, base, paths.data_metrics) or "null"),
     }
-    validation = io.read_json(paths.validation) if paths.validation.exists() else None
-    drift = io.read_json(paths.drift) if paths.drift.exists() else None
-    shadow = io.read_json(paths.monitor).get("checks", {}).get("shadow") if paths.monitor.exists() else None
-    best = io.read_json(paths.best_params) if paths.best_params.exists() else {}
+    validation = files.read_json(paths.validation) if paths.validation.exists() else None
+    drift = files.read_json(paths.drift) if paths.drift.exists() else None
+    shadow = files.read_json(paths.monitor).get("checks", {}).get("shadow") if paths.monitor.exists() else None
+    best = files.read_json(paths.best_params) if paths.best_params.exists() else {}
     tuning = best if best.get("tuned") else None
     changes = params_diff(before_params, after_params)
     return Context(base, changes, data, validation, drift, trigger(env), shadow, tuning)

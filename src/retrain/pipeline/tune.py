@@ -29,8 +29,9 @@ import sqlalchemy
 from sklearn.metrics import average_precision_score, roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from retrain import io, pipeline
+from retrain import pipeline
 from retrain.domain import schema
+from retrain.io import files
 from retrain.params import Train, Tune
 
 log = logging.getLogger("retrain.tune")
@@ -135,7 +136,7 @@ def work(url: str, name: str, train_path: Path, train: Train, settings: Tune, wo
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = settings.space.get(train.estimator, {})
     study = optuna.load_study(study_name=name, storage=_storage(url), sampler=sampler(settings, space, worker))
-    frame = io.read_frame(train_path)
+    frame = files.read_frame(train_path)
     done = optuna.study.MaxTrialsCallback(settings.trials, states=FINISHED)
     with threadpool_limits(threads):
         study.optimize(
@@ -150,7 +151,7 @@ def work(url: str, name: str, train_path: Path, train: Train, settings: Tune, wo
 
 def tune(root: Path, train_path: Path, train: Train, settings: Tune, workers: int) -> optuna.Study:
     """Run (or resume, or find done) the study of these inputs with `workers` processes; the study."""
-    url, name = storage_url(root), study_name(settings, train, io.md5(train_path))
+    url, name = storage_url(root), study_name(settings, train, files.md5(train_path))
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     pruner = optuna.pruners.MedianPruner(n_startup_trials=5) if settings.pruning else optuna.pruners.NopPruner()

@@ -6,7 +6,6 @@ rows. Nothing here writes: the command writes the report, and the landing folder
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from retrain.domain import schema
+from retrain.io import files
 from retrain.params import Validate
 
 LOCAL_TIME = "America/New_York"
@@ -161,8 +161,7 @@ def check_flights(
     """All rules for one monthly batch of flights, and its summary for the report."""
     check = _Checker(file, frame, params.examples, schema.FLIGHT_KEY)
     typed = check_columns(check, schema.FLIGHTS)
-    match = re.match(r"^(\d{4})-(\d{2})\.parquet$", Path(file).name)
-    _check_dates(check, typed, (int(match[1]), int(match[2])) if match else None)
+    _check_dates(check, typed, files.batch_month(Path(file).name))
     if len(frame) < params.min_rows:
         check.batch("*", f"at least {params.min_rows} rows, found {len(frame)}")
     if set(schema.FLIGHT_KEY) <= set(typed):

@@ -36,15 +36,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from retrain import io
-from retrain.release import proxy as front
-from retrain.release.smoke import http_get
+from retrain.errors import Failed
+from retrain.io import files, http, modelfile
+from retrain.release import proxy
 
 log = logging.getLogger("retrain.deploy")
 TARGETS = ("local", "bentocloud", "container")
 
 
-class DeployError(Exception):
+class DeployError(Failed):
     """The deployment did not happen; what is live is what was live before."""
 
 
@@ -70,14 +70,12 @@ def bento_path(tag: str) -> Path:
 
 def verify_bento(tag: str, expected_md5: str, model: Path) -> None:
     """The model file in the Bento, and the dvc.lock in the Bento, name the md5 that the checkout's dvc.lock names."""
-    src = bento_path(tag) / "src"
-    packed = io.md5(src / model) if (src / model).is_file() else None
-    locked = io.lock_md5((src / "dvc.lock").read_text(), model) if (src / "dvc.lock").is_file() else None
-    if packed != expected_md5 or locked != expected_md5:
-        raise DeployError(
-            f"Bento {tag} holds {model} with md5 {packed} (its dvc.lock names {locked}), "
-            f"but dvc.lock names {expected_md5}: refusing to deploy it"
-        )
+    try:
+        packed = modelfile.locked(bento_path(tag) / "src", model)
+    except modelfile.ModelMismatch as error:
+        raise DeployError(f"Bento {tag}: {error}: refusing to deploy it") from None
+    if packed != expected_md5:
+        raise DeployError(f"Bento {tag} holds model {packed}, but dvc.lock names {expected_md5}: refusing to deploy it")
 
 
 def _free_port() -> int:
@@ -173,7 +171,7 @@ class Local:
 
     def _save(self, state: dict[str, Any]) -> None:
         staged = self.state_file.with_suffix(".new")
-        io.write_json(state, staged)
+        files.write_json(state, staged)
         staged.replace(self.state_file)
 
     def status(self) -> dict[str, Any]:
@@ -219,7 +217,7 @@ class Local:
 
     def _front_pid(self) -> int | None:
         """The pid the front on our port reports (its own route, never forwarded); None if nothing of ours is there."""
-        status, body = http_get(f"http://127.0.0.1:{self.port}{front.IDENTITY}")
+        status, body = http.request(f"http://127.0.0.1:{self.port}{proxy.IDENTITY}")
         return int(json.loads(body)["pid"]) if status == 200 else None
 
     def _ensure_front(self, state: dict[str, Any]) -> None:
@@ -230,7 +228,7 @@ class Local:
             _stop(running["pid"])
         command = [sys.executable, "-m", "retrain.release.proxy", f"--host={self.host}", f"--port={self.port}"]
         pid = _detached([*command, f"--upstream-file={self.upstream}"], self.home / "front.log")
-        self._wait(pid, f"http://127.0.0.1:{self.port}{front.IDENTITY}", (200,), self.home / "front.log")
+        self._wait(pid, f"http://127.0.0.1:{self.port}{proxy.IDENTITY}", (200,), self.home / "front.log")
         if self._front_pid() != pid:
             _stop(pid)
             raise DeployError(
@@ -256,7 +254,7 @@ class Local:
         self._save(state)  # if this deploy is killed now, the next one stops this process
         try:
             self._wait(pid, f"http://127.0.0.1:{port}/readyz", (200,), folder / "server.log")
-            status, body = http_get(f"http://127.0.0.1:{port}/metadata")
+            status, body = http.request(f"http://127.0.0.1:{port}/metadata")
             served = json.loads(body).get("model") if status == 200 else None
             if served != release.md5:
                 raise DeployError(f"{release.bento} on :{port} serves model {served}, expected {release.md5}")
@@ -269,7 +267,7 @@ class Local:
 
     def _wait(self, pid: int, url: str, statuses: tuple[int, ...], log_file: Path) -> None:
         deadline = time.monotonic() + self.ready_timeout
-        while http_get(url)[0] not in statuses:
+        while http.request(url)[0] not in statuses:
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, os.WNOHANG)
             if not _alive(pid) or time.monotonic() > deadline:
@@ -285,7 +283,7 @@ class Local:
 
     def _switch(self, live: Release) -> None:
         self._point(live)
-        status, body = http_get(f"http://127.0.0.1:{self.port}/metadata")
+        status, body = http.request(f"http://127.0.0.1:{self.port}/metadata")
         if status != 200 or json.loads(body).get("model") != live.md5:
             raise DeployError(f"the front on :{self.port} does not answer with model {live.md5} after the switch")
 

@@ -8,33 +8,24 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
-from retrain import io
+from retrain.io import vcs
 
 PULL_REQUEST = re.compile(r"(?:Merge pull request #|\(#)(\d+)")
 
 
 def history(root: Path, ref: str, model: Path, metrics: Path) -> list[dict[str, Any]]:
     """Newest first: one row per commit on `ref` whose dvc.lock names a different model than its parent's."""
-    log = subprocess.run(
-        ["git", "log", "--first-parent", "--format=%H%x1f%aI%x1f%an%x1f%s", ref, "--", "dvc.lock"],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
     rows: list[dict[str, Any]] = []
     previous: str | None = None
-    for line in reversed(log.splitlines()):
-        commit, date, author, subject = line.split("\x1f")
-        md5 = io.lock_md5(io.git_show(root, commit, "dvc.lock"), model)
+    for commit, date, author, subject in reversed(vcs.log(root, ref, "dvc.lock")):
+        md5 = vcs.lock_md5(vcs.show(root, commit, "dvc.lock"), model)
         if md5 is None or md5 == previous:
             continue
         previous = md5
-        scores = json.loads(io.git_show(root, commit, metrics) or "{}")
+        scores = json.loads(vcs.show(root, commit, metrics) or "{}")
         number = PULL_REQUEST.search(subject)
         rows.append(
             {

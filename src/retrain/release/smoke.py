@@ -8,50 +8,31 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.error
-import urllib.request
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from retrain.domain import schema
-
-
-def http_get(url: str, timeout: float = 5) -> tuple[int, bytes]:
-    """Status and body; status 0 when nothing answers."""
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
-            return int(response.status), response.read()
-    except urllib.error.HTTPError as error:
-        return int(error.code), error.read()
-    except (urllib.error.URLError, OSError):
-        return 0, b""
+from retrain.io import http
 
 
 def smoke(url: str, expected_md5: str, model: Any, golden: list[dict[str, Any]], wait: float = 60) -> list[str]:
     """The failed checks (empty when the deployment is good)."""
     deadline = time.monotonic() + wait
-    while http_get(f"{url}/readyz")[0] != 200:
+    while http.request(f"{url}/readyz")[0] != 200:
         if time.monotonic() > deadline:
             return [f"{url}/readyz did not answer 200 within {wait:g} s"]
         time.sleep(0.5)
     failures = []
-    status, body = http_get(f"{url}/metadata")
+    status, body = http.request(f"{url}/metadata")
     served = json.loads(body).get("model") if status == 200 else None
     if served != expected_md5:
         failures.append(f"{url}/metadata names model {served}, dvc.lock names {expected_md5}")
-    request = urllib.request.Request(
-        f"{url}/predict",
-        data=json.dumps({"records": golden}).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            answer = json.loads(response.read())
-    except (urllib.error.URLError, OSError) as error:
-        return [*failures, f"{url}/predict failed on the golden records: {error}"]
+    status, body = http.request(f"{url}/predict", {"records": golden}, timeout=30)
+    if status != 200:
+        return [*failures, f"{url}/predict answered {status or 'nothing'} on the golden records: {body[:200]!r}"]
+    answer = json.loads(body)
     expected = model.predict_proba(pd.DataFrame(golden)[list(schema.FEATURES)])[:, 1]
     if not np.allclose(answer.get("probabilities", []), expected, rtol=1e-9, atol=1e-12):
         failures.append(f"{url}/predict answers differ from the model file on the {len(golden)} golden records")

@@ -26,8 +26,8 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
-from retrain import io
 from retrain.domain import schema
+from retrain.io import files, modelfile
 from retrain.params import ParamsError, load
 from retrain.serving.batching import Batcher
 from retrain.serving.inference_log import InferenceLog
@@ -50,22 +50,10 @@ REJECTED = bentoml.metrics.Counter(
 )
 
 
-class ModelRefused(RuntimeError):
-    """The model file is missing or is not the one dvc.lock names."""
-
-
 def verified_model(root: Path, path: Path) -> tuple[Any, str]:
-    """Load the model file after checking its md5 against dvc.lock."""
-    expected = io.lock_md5((root / "dvc.lock").read_text() if (root / "dvc.lock").exists() else None, path)
-    file = root / path
-    if expected is None:
-        raise ModelRefused(f"{root / 'dvc.lock'} names no {path}: nothing to serve")
-    if not file.is_file():
-        raise ModelRefused(f"{file} is missing (dvc.lock names md5 {expected}): run `dvc pull` or `dvc repro`")
-    actual = io.md5(file)
-    if actual != expected:
-        raise ModelRefused(f"{file} has md5 {actual} but dvc.lock names {expected}: refusing to serve it")
-    return io.load_model(file), actual
+    """Load the model file after checking that it is the one dvc.lock names."""
+    md5 = modelfile.locked(root, path)
+    return modelfile.load(root / path), md5
 
 
 def _root() -> Path:
@@ -98,8 +86,8 @@ class FlightDelayService:
         root = _root()
         try:
             verified_model(root, load(root / "params.yaml").paths.model)
-        except (ModelRefused, ParamsError) as error:
-            logging.getLogger("bentoml").critical("%s", error)
+        except (modelfile.ModelMismatch, ParamsError) as error:
+            logging.getLogger("bentoml").critical("%s: refusing to serve it", error)
             raise SystemExit(2) from None
 
     def __init__(self) -> None:
@@ -117,8 +105,8 @@ class FlightDelayService:
             "features": list(schema.FEATURES),
         }
         shadow = os.environ.get("RETRAIN_SHADOW_MODEL")
-        self.shadow = io.load_model(Path(shadow)) if shadow else None
-        self.shadow_md5 = io.md5(Path(shadow)) if shadow else None
+        self.shadow = modelfile.load(Path(shadow)) if shadow else None
+        self.shadow_md5 = files.md5(Path(shadow)) if shadow else None
         folder = os.environ.get("RETRAIN_INFERENCE_LOG")
         self.log = InferenceLog(Path(folder), self.settings.log_max_bytes, self.settings.log_sample) if folder else None
         self.records = request_model(self.settings.max_records)

@@ -12,8 +12,9 @@ import pytest
 import yaml
 from sklearn.pipeline import Pipeline
 
-from retrain import cli, io
+from retrain import cli
 from retrain.domain import bundled
+from retrain.io import files, modelfile
 from retrain.params import Params
 from retrain.pipeline import featurize, train
 
@@ -21,8 +22,8 @@ from ...conftest import ROOT
 
 
 def _deploy(root: Path, model: Pipeline) -> str:
-    io.save_model(model, root / "models/model.skops")
-    md5 = io.md5(root / "models/model.skops")
+    modelfile.save(model, root / "models/model.skops")
+    md5 = files.md5(root / "models/model.skops")
     lock = {"schema": "2.0", "stages": {"train": {"outs": [{"path": "models/model.skops", "md5": md5}]}}}
     (root / "dvc.lock").write_text(yaml.safe_dump(lock))
     return md5

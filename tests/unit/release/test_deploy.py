@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from retrain import io
+from retrain.io import files, vcs
 from retrain.release import deploy
 
 from ...conftest import ROOT
@@ -23,7 +23,7 @@ def bento(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     lock = (
         (ROOT / "dvc.lock")
         .read_text()
-        .replace(io.lock_md5((ROOT / "dvc.lock").read_text(), MODEL) or "", io.md5(src / MODEL))
+        .replace(vcs.lock_md5((ROOT / "dvc.lock").read_text(), MODEL) or "", files.md5(src / MODEL))
     )
     (src / "dvc.lock").write_text(lock)
     monkeypatch.setattr(deploy, "bento_path", lambda tag: tmp_path / "bento")
@@ -31,13 +31,13 @@ def bento(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_a_bento_that_holds_the_locked_model_passes(bento: Path) -> None:
-    deploy.verify_bento("flight_delay:abc", io.md5(bento / MODEL), MODEL)
+    deploy.verify_bento("flight_delay:abc", files.md5(bento / MODEL), MODEL)
 
 
 def test_a_bento_whose_model_is_not_the_one_dvc_lock_names_is_refused(bento: Path) -> None:
-    expected = io.md5(bento / MODEL)
+    expected = files.md5(bento / MODEL)
     (bento / MODEL).write_bytes(b"another model")
-    with pytest.raises(deploy.DeployError, match=f"md5 {io.md5(bento / MODEL)} .* dvc.lock names {expected}"):
+    with pytest.raises(deploy.DeployError, match=f"md5 {files.md5(bento / MODEL)} .* dvc.lock names {expected}"):
         deploy.verify_bento("flight_delay:abc", expected, MODEL)
 
 

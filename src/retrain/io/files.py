@@ -1,0 +1,132 @@
+"""Files and formats: parquet frames, JSON documents, JSON-lines folders, md5s and in-place YAML edits."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from retrain.errors import BadInput
+
+MONTH = re.compile(r"(\d{4})-(\d{2})")
+
+
+class InputError(BadInput):
+    """A file the pipeline needs is missing or unreadable; the message names it."""
+
+
+def batch_month(name: str) -> tuple[int, int] | None:
+    """(year, month) of a batch file named YYYY-MM.parquet, or of a month written YYYY-MM; None for anything else."""
+    match = MONTH.fullmatch(name.removesuffix(".parquet"))
+    return (int(match[1]), int(match[2])) if match else None
+
+
+def read_frame(path: Path) -> pd.DataFrame:
+    """Read a parquet file, naming it in the error if that fails."""
+    try:
+        return pd.read_parquet(path)
+    except FileNotFoundError as error:
+        raise InputError(f"{path}: file not found") from error
+    except Exception as error:  # pyarrow raises several types for a corrupt file
+        raise InputError(f"{path}: not a readable parquet file ({error})") from error
+
+
+def write_frame(frame: pd.DataFrame, path: Path) -> None:
+    """Write a frame as parquet, deterministically (same frame, same bytes)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_parquet(path, index=False, compression="zstd")
+
+
+def batch_paths(landing: Path) -> list[Path]:
+    """The monthly batch files in the landing folder, oldest first; any other parquet name is an error."""
+    if not landing.is_dir():
+        raise InputError(f"{landing}: landing folder not found (run `make data`)")
+    files = sorted(landing.glob("*.parquet"))
+    wrong = [path.name for path in files if batch_month(path.name) is None]
+    if wrong:
+        raise InputError(f"{landing}: batch files must be named YYYY-MM.parquet, found {', '.join(wrong)}")
+    if not files:
+        raise InputError(f"{landing}: no batch files (YYYY-MM.parquet)")
+    return files
+
+
+def read_batches(landing: Path) -> dict[str, pd.DataFrame]:
+    """Every monthly batch, keyed by its file path."""
+    return {str(path): read_frame(path) for path in batch_paths(landing)}
+
+
+def write_json(data: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError as error:
+        raise InputError(f"{path}: file not found") from error
+
+
+def append_text(variable: str, text: str) -> None:
+    """Append to the file an environment variable names (GitHub's GITHUB_OUTPUT, GITHUB_STEP_SUMMARY), if set."""
+    target = os.environ.get(variable)
+    if target:
+        with Path(target).open("a") as handle:
+            handle.write(text)
+
+
+def md5(path: Path) -> str:
+    """The md5 of a file, as DVC computes it for a single file."""
+    digest = hashlib.md5()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def read_lines(directory: Path) -> list[str]:
+    """Every line of the JSON-lines files in a folder (oldest file name first); none if the folder is missing."""
+    if not directory.is_dir():
+        return []
+    lines: list[str] = []
+    for path in sorted(directory.glob("*.jsonl")):
+        lines += path.read_text(errors="replace").splitlines()
+    return lines
+
+
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """A nested mapping as one level of dotted keys: {"a": {"b": 1}} -> {"a.b": 1}."""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        flat |= flatten(value, f"{prefix}.{key}" if prefix else str(key))
+    return flat
+
+
+def set_yaml_values(path: Path, changes: dict[str, Any]) -> None:
+    """Change existing keys (dotted paths) of a YAML file in place, keeping its comments and layout."""
+    from ruamel.yaml import YAML
+
+    document = YAML()  # round-trip mode
+    document.representer.add_representer(
+        type(None), lambda representer, _: representer.represent_scalar("tag:yaml.org,2002:null", "null")
+    )
+    tree = document.load(path.read_text())
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node = tree
+        for key in parents:
+            if not isinstance(node, dict) or key not in node:
+                raise InputError(f"{path}: no key {dotted!r} (only existing keys can be set)")
+            node = node[key]
+        if not isinstance(node, dict) or last not in node:
+            raise InputError(f"{path}: no key {dotted!r} (only existing keys can be set)")
+        node[last] = value
+    with path.open("w") as handle:
+        document.dump(tree, handle)

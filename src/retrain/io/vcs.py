@@ -1,0 +1,110 @@
+"""Git and DVC: the only module that runs them. Files are read as committed at a ref (never by checking it out),
+and every ref is passed after `--end-of-options`, so a ref that starts with `-` can never become an option."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from retrain.errors import BadInput
+from retrain.io.files import InputError, md5
+
+SEPARATOR = "\x1f"
+
+
+class VcsError(BadInput):
+    """A git or dvc command failed; the message has its own."""
+
+
+def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, check=False)
+
+
+def commit(root: Path, ref: str = "HEAD") -> str | None:
+    """The commit a ref names, or None if it names none."""
+    return (
+        _git(root, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}").stdout.strip() or None
+    )
+
+
+def show(root: Path, ref: str, path: Path | str) -> str | None:
+    """A text file as committed at `ref`, or None if it is not there."""
+    result = _git(root, "show", "--end-of-options", f"{ref}:{path}")
+    return result.stdout if result.returncode == 0 else None
+
+
+def last_change(root: Path, ref: str, path: Path | str) -> str | None:
+    """The newest commit reachable from `ref` that changed `path`."""
+    return _git(root, "log", "-1", "--format=%H", "--end-of-options", ref, "--", str(path)).stdout.strip() or None
+
+
+def files(root: Path, ref: str, folder: Path | str) -> list[str]:
+    """The names of the files committed in a folder at `ref`."""
+    result = _git(root, "ls-tree", "--name-only", "--end-of-options", f"{ref}:{folder}")
+    return result.stdout.split() if result.returncode == 0 else []
+
+
+def log(root: Path, ref: str, path: Path | str) -> list[tuple[str, str, str, str]]:
+    """(commit, ISO date, author, subject) of each first-parent commit on `ref` that changed `path`, newest first."""
+    result = _git(
+        root,
+        "log",
+        "--first-parent",
+        f"--format=%H{SEPARATOR}%aI{SEPARATOR}%an{SEPARATOR}%s",
+        "--end-of-options",
+        ref,
+        "--",
+        str(path),
+    )
+    if result.returncode:
+        raise VcsError(f"git log {ref} failed: {result.stderr.strip()}")
+    return [tuple(line.split(SEPARATOR, 3)) for line in result.stdout.splitlines()]  # type: ignore[misc]
+
+
+def lock_md5(lock_text: str | None, path: Path | str) -> str | None:
+    """The md5 that a dvc.lock records for an output, or None if it has none."""
+    stages = (yaml.safe_load(lock_text or "") or {}).get("stages", {})
+    for stage in stages.values():
+        for out in stage.get("outs", []):
+            if out["path"] == str(path):
+                return str(out["md5"])
+    return None
+
+
+def pointer_md5(pointer: Path) -> str:
+    """The md5 a `.dvc` pointer records for its single output."""
+    data = yaml.safe_load(pointer.read_text())
+    return str(data["outs"][0]["md5"])
+
+
+def run_dvc(root: Path, *args: str) -> str:
+    """Run a dvc command; its output, or VcsError with its message."""
+    result = subprocess.run(["dvc", *args], cwd=root, capture_output=True, text=True, check=False)
+    if result.returncode:
+        raise VcsError(f"dvc {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout
+
+
+def dvc_remotes(root: Path) -> list[str]:
+    """The names of the configured DVC remotes."""
+    result = subprocess.run(["dvc", "remote", "list"], cwd=root, capture_output=True, text=True, check=False)
+    return [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
+
+
+def fetch_output(root: Path, ref: str, path: Path, expected: str, target: Path) -> None:
+    """Copy the version of a DVC output that `ref` names to `target`: from the local cache if it is there, else
+    through `dvc.api` (which reads the ref's git objects and the configured remote). The md5 is checked."""
+    cached = root / ".dvc" / "cache" / "files" / "md5" / expected[:2] / expected[2:]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if cached.is_file():
+        shutil.copyfile(cached, target)
+    else:
+        import dvc.api
+
+        with dvc.api.open(str(path), repo=str(root), rev=ref, mode="rb") as source, target.open("wb") as sink:
+            shutil.copyfileobj(source, sink)
+    if md5(target) != expected:
+        raise InputError(f"{path} at {ref}: fetched file has md5 {md5(target)}, dvc.lock says {expected}")
