@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -9,6 +10,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from retrain.errors import BadInput
+from retrain.io import files
+from retrain.results import Tuning
 
 
 class Section(BaseModel):
@@ -63,11 +66,11 @@ class Train(Section):
         """Hyperparameters of the chosen estimator."""
         return dict(self.hyperparameters.get(self.estimator, {}))
 
-    def tuned(self, best: dict[str, Any]) -> Train:
+    def tuned(self, best: Tuning) -> Train:
         """These settings with the values a tuning run found (tuning/best.json), when it ran for this estimator."""
-        if not best.get("tuned") or best.get("estimator") != self.estimator:
+        if not best.tuned or best.estimator != self.estimator:
             return self
-        values = self.estimator_params() | best["hyperparameters"]
+        values = self.estimator_params() | best.hyperparameters
         return self.model_copy(update={"hyperparameters": self.hyperparameters | {self.estimator: values}})
 
 
@@ -186,3 +189,25 @@ def load(path: Path = Path("params.yaml")) -> Params:
             f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" for issue in error.errors()
         )
         raise ParamsError(f"{path}: {problems}") from error
+
+
+def override(path: Path, assignments: list[str]) -> dict[str, Any]:
+    """Override keys of params.yaml in place (KEY=VALUE, values in YAML syntax), also from $RETRAIN_PARAMS (one per
+    line), keeping comments; the file stays as it was unless the result is valid. The changes made."""
+    lines = [*assignments, *os.environ.get("RETRAIN_PARAMS", "").splitlines()]
+    changes = {}
+    for line in filter(None, (line.strip() for line in lines)):
+        key, separator, value = line.partition("=")
+        if not separator or not key.strip():
+            raise ParamsError(f"parameter override {line!r} is not KEY=VALUE")
+        changes[key.strip()] = yaml.safe_load(value)
+    if not changes:
+        return changes
+    original = path.read_text()
+    files.set_yaml_values(path, changes)
+    try:
+        load(path)
+    except ParamsError:
+        path.write_text(original)
+        raise
+    return changes

@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from retrain.results import FeatureDrift, Tuning
+
 Curves = Mapping[str, pd.DataFrame]
 
 
@@ -85,24 +87,24 @@ def by_month(frame: pd.DataFrame, metric: str, path: Path) -> Path:
     return _save(figure, path)
 
 
-def drift(features: list[dict[str, Any]], path: Path, top: int = 4, max_bins: int = 12) -> Path:
+def drift(features: list[FeatureDrift], path: Path, top: int = 4, max_bins: int = 12) -> Path:
     """Reference against current shares for the `top` features by PSI (largest bins only for many categories)."""
     shown = features[:top]
     figure = Figure(figsize=(4 * len(shown), 3.4))
     for axes, feature in zip(figure.subplots(1, len(shown), squeeze=False)[0], shown, strict=True):
-        bins = pd.DataFrame(feature["bins"])
+        bins = pd.DataFrame([row.model_dump() for row in feature.bins])
         bins = bins.loc[bins[["reference", "current"]].max(axis=1).nlargest(max_bins).index.sort_values()]
         x = np.arange(len(bins))
         axes.bar(x - 0.2, bins["reference"], width=0.4, label="reference (training)")
         axes.bar(x + 0.2, bins["current"], width=0.4, label="current (newest batch)")
         axes.set_xticks(x, bins["bin"], rotation=60, ha="right", fontsize=7)
-        flag = "drifted" if feature["drifted"] else "stable"
-        axes.set(title=f"{feature['feature']}: PSI {feature['psi']:.2f} ({flag})", ylabel="share")
+        flag = "drifted" if feature.drifted else "stable"
+        axes.set(title=f"{feature.feature}: PSI {feature.psi:.2f} ({flag})", ylabel="share")
     figure.axes[0].legend(loc="best", fontsize=7)
     return _save(figure, path)
 
 
-def tuning(trials: list[dict[str, Any]], best: dict[str, Any], directory: Path) -> list[Path]:
+def tuning(trials: list[dict[str, Any]], best: Tuning, directory: Path) -> list[Path]:
     """The objective over trials (with the best so far), and parameter importance when there is one."""
     complete = pd.DataFrame([t for t in trials if t["state"] == "complete"])
     pruned = sum(t["state"] == "pruned" for t in trials)
@@ -112,10 +114,10 @@ def tuning(trials: list[dict[str, Any]], best: dict[str, Any], directory: Path) 
         axes.plot(complete["number"], complete["value"], "o", markersize=4, label="trial")
         axes.step(complete["number"], complete["value"].cummax(), where="post", label="best so far")
         axes.legend(loc="lower right")
-    axes.set(xlabel="trial", ylabel=best["metric"], title=f"{len(complete)} complete, {pruned} pruned")
+    axes.set(xlabel="trial", ylabel=str(best.metric), title=f"{len(complete)} complete, {pruned} pruned")
     written = [_save(figure, directory / "tuning_history.png")]
-    if best.get("importance"):
-        importance = pd.Series(best["importance"]).sort_values()
+    if best.importance:
+        importance = pd.Series(best.importance).sort_values()
         figure = Figure(figsize=(5.5, 0.5 + 0.4 * len(importance)))
         axes = figure.subplots()
         axes.barh(importance.index, importance.to_numpy())

@@ -20,8 +20,10 @@ from typing import Any
 import pandas as pd
 
 from retrain.errors import BadInput
-from retrain.io import files, http
+from retrain.io import files, http, vcs
 from retrain.io.modelfile import TRUSTED_TYPES
+from retrain.params import Params
+from retrain.results import Tuning
 
 log = logging.getLogger(__name__)
 
@@ -118,24 +120,46 @@ def log_run(
         return str(run.info.run_id)
 
 
-def log_study(root: Path, experiment: str, best: dict[str, Any], trials: list[dict[str, Any]]) -> str:
+def log_model(
+    params: Params, root: Path, model: Any, rows: pd.DataFrame, metrics: dict[str, float], figures: list[Path]
+) -> str:
+    """Log the working tree's model (with a few of `rows` as its input example) and its metrics; the run id.
+    The commit is a tag here, never part of an output: the same training in a new commit gives the same files."""
+    meta = files.read_json(params.paths.model_meta)
+    return log_run(
+        root,
+        params.tracking.experiment,
+        model,
+        rows[list(model.feature_names_in_)].head(5),
+        {"train": params.train.model_dump(), "featurize": params.featurize.model_dump()},
+        metrics,
+        {
+            "model_md5": files.md5(params.paths.model),
+            "data_md5": meta["data_md5"],
+            "git_commit": vcs.commit(root) or "unknown",
+        },
+        figures,
+    )
+
+
+def log_study(root: Path, experiment: str, best: Tuning, trials: list[dict[str, Any]]) -> str:
     """A parent run for the tuning study (best params and value) with one nested run per trial, once per study
     (every runner of a shared study calls this). Returns its id."""
     mlflow = _start(root, experiment)
     with _creating(tracking_uri(root)):  # runners that finish together: only one logs the study
-        logged = mlflow.search_runs(filter_string=f"tags.study = '{best['study']}' and tags.dvc_stage = 'tune'")
+        logged = mlflow.search_runs(filter_string=f"tags.study = '{best.study}' and tags.dvc_stage = 'tune'")
         if not logged.empty:
             return str(logged["run_id"].iloc[0])
-        with mlflow.start_run(run_name=f"tune-{best['study']}") as parent:
-            mlflow.log_params({f"best.{k}": v for k, v in best["hyperparameters"].items()})
-            mlflow.log_metrics({f"best_{best['metric']}": best["best_value"], "trials": float(len(trials))})
-            mlflow.set_tags({"dvc_stage": "tune", "study": best["study"], "sampler": best["sampler"]})
+        with mlflow.start_run(run_name=f"tune-{best.study}") as parent:
+            mlflow.log_params({f"best.{k}": v for k, v in best.hyperparameters.items()})
+            mlflow.log_metrics({f"best_{best.metric}": best.best_value or 0.0, "trials": float(len(trials))})
+            mlflow.set_tags({"dvc_stage": "tune", "study": str(best.study), "sampler": str(best.sampler)})
             for trial in trials:
                 with mlflow.start_run(run_name=f"trial-{trial['number']}", nested=True):
                     mlflow.log_params(trial["params"])
                     if trial["value"] is not None:
-                        mlflow.log_metric(best["metric"], trial["value"])
-                    tags = {"state": trial["state"], "study": best["study"], "trial": str(trial["number"])}
+                        mlflow.log_metric(str(best.metric), trial["value"])
+                    tags = {"state": trial["state"], "study": str(best.study), "trial": str(trial["number"])}
                     mlflow.set_tags(tags)
             return str(parent.info.run_id)
 

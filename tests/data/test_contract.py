@@ -11,6 +11,7 @@ import pytest
 
 from retrain.params import Params
 from retrain.pipeline import validate
+from retrain.results import Violation
 
 FILE = "data/landing/2013-01.parquet"
 Mutation = Callable[[pd.DataFrame], pd.DataFrame]
@@ -78,14 +79,14 @@ BAD_BATCHES: dict[str, tuple[Mutation, str, str]] = {
 }
 
 
-def _check(frame: pd.DataFrame, params: Params, file: str = FILE) -> list[validate.Violation]:
+def _check(frame: pd.DataFrame, params: Params, file: str = FILE) -> list[Violation]:
     return validate.check_flights(file, frame, params.validate_, params.featurize.late_minutes)[0]
 
 
 def test_a_real_batch_passes(january: pd.DataFrame, weather: pd.DataFrame, params: Params) -> None:
     report = validate.validate({FILE: january}, ("data/weather.parquet", weather), params.validate_, 15)
     assert report.passed, [v.message() for v in report.violations]
-    assert report.batches[0]["rows"] == len(january)
+    assert report.batches[0].rows == len(january)
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_BATCHES))

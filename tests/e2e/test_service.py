@@ -273,6 +273,7 @@ def test_smoke_passes_on_the_served_model_and_fails_when_dvc_lock_names_another(
     server: Server, tmp_path: Path, flights: pd.DataFrame, params: Params, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from retrain import cli
+    from retrain.cli.main import main
 
     for root in (server.root, tmp_path / "other"):
         if root != server.root:
@@ -280,6 +281,6 @@ def test_smoke_passes_on_the_served_model_and_fails_when_dvc_lock_names_another(
         (root / "deploy").mkdir(exist_ok=True)
         shutil.copy(ROOT / "deploy/golden.json", root / "deploy/golden.json")
     monkeypatch.chdir(server.root)
-    assert cli.main(["smoke", "--url", server.url]) == cli.EXIT_OK
+    assert main(["smoke", "--url", server.url]) == cli.EXIT_OK
     monkeypatch.chdir(tmp_path / "other")
-    assert cli.main(["smoke", "--url", server.url]) == cli.EXIT_BLOCKED
+    assert main(["smoke", "--url", server.url]) == cli.EXIT_BLOCKED

@@ -16,10 +16,12 @@ import yaml
 from sklearn.pipeline import Pipeline
 
 from retrain import cli
+from retrain.cli.main import main
 from retrain.domain import bundled, schema
 from retrain.monitoring import alert, monitor
 from retrain.params import Params
 from retrain.pipeline import featurize, train
+from retrain.results import MonitorVerdict
 
 from ..conftest import ROOT
 
@@ -72,7 +74,7 @@ def label_lines(flights: pd.DataFrame, flip: bool = False) -> list[str]:
     ]
 
 
-def check(lines: list[str], labels: list[str], reference: pd.DataFrame, params: Params) -> dict[str, Any]:
+def check(lines: list[str], labels: list[str], reference: pd.DataFrame, params: Params) -> MonitorVerdict:
     traffic, _ = monitor.parse_log(lines)
     labelled, _ = monitor.parse_labels(labels)
     promoted = {"roc_auc": 0.75}
@@ -82,8 +84,9 @@ def check(lines: list[str], labels: list[str], reference: pd.DataFrame, params: 
 
 def test_a_fresh_healthy_log_does_not_trigger(model: Pipeline, reference: pd.DataFrame, params: Params) -> None:
     verdict = check(log_lines(model, reference), label_lines(reference.head(20_000)), reference, params)
-    assert verdict["retrain"] is False, verdict["reasons"]
-    assert verdict["checks"]["performance"]["labelled"] >= params.monitor.min_labelled
+    assert verdict.retrain is False, verdict.reasons
+    performance = verdict.checks.performance
+    assert performance is not None and performance.labelled >= params.monitor.min_labelled
 
 
 def test_degraded_accuracy_on_labelled_traffic_triggers(
@@ -91,8 +94,8 @@ def test_degraded_accuracy_on_labelled_traffic_triggers(
 ) -> None:
     labels = label_lines(reference.head(20_000), flip=True)  # the world now does the opposite of what we learnt
     verdict = check(log_lines(model, reference), labels, reference, params)
-    assert verdict["retrain"] is True
-    assert verdict["reasons"][0].startswith("live ROC AUC")
+    assert verdict.retrain is True
+    assert verdict.reasons[0].startswith("live ROC AUC")
 
 
 def test_drifted_stale_traffic_triggers(
@@ -100,10 +103,11 @@ def test_drifted_stale_traffic_triggers(
 ) -> None:
     august = featurize.join_weather(bundled.flights(2013, 8), weather)
     verdict = check(log_lines(model, august), [], reference, params)
-    assert verdict["retrain"] is True
-    assert any(r.startswith("data drift in recent traffic") and "temp" in r for r in verdict["reasons"])
-    assert any("days older than the traffic" in r for r in verdict["reasons"])
-    assert verdict["checks"]["performance"]["labelled"] == 0
+    assert verdict.retrain is True
+    assert any(r.startswith("data drift in recent traffic") and "temp" in r for r in verdict.reasons)
+    assert any("days older than the traffic" in r for r in verdict.reasons)
+    performance = verdict.checks.performance
+    assert performance is not None and performance.labelled == 0
 
 
 def test_malformed_lines_are_counted_and_skipped(model: Pipeline, reference: pd.DataFrame) -> None:
@@ -115,7 +119,7 @@ def test_malformed_lines_are_counted_and_skipped(model: Pipeline, reference: pd.
 
 def test_a_quiet_window_is_not_judged(model: Pipeline, reference: pd.DataFrame, params: Params) -> None:
     verdict = check(log_lines(model, reference, rows=50), [], reference, params)
-    assert "drift" not in verdict["checks"] and "fewer than" in verdict["checks"]["volume"]["note"]
+    assert verdict.checks.drift is None and "fewer than" in str(verdict.checks.volume.note)
 
 
 class _Receiver(BaseHTTPRequestHandler):
@@ -167,19 +171,19 @@ def test_monitor_and_alert_commands_write_outputs_and_post_the_webhook(
     monkeypatch.setenv("GITHUB_RUN_ID", "7")
     params = str(tmp_path / "params.yaml")
 
-    assert cli.main(["--params", params, "monitor", "--now", NOW.isoformat()]) == 0
-    verdict = json.loads((tmp_path / "reports/monitor.json").read_text())
-    assert verdict["retrain"] is True and verdict["malformed_lines"] == 1
+    assert main(["--params", params, "monitor", "--now", NOW.isoformat()]) == 0
+    verdict = MonitorVerdict.read(tmp_path / "reports/monitor.json")
+    assert verdict.retrain is True and verdict.malformed_lines == 1
     outputs = (tmp_path / "outputs").read_text().splitlines()
     assert outputs[0] == "retrain=true" and outputs[1].startswith("reason=data drift in recent traffic")
     assert (tmp_path / "summary.md").read_text().startswith("## Retraining triggered")
 
-    assert cli.main(["--params", params, "alert", "--webhook", receiver]) == 0
+    assert main(["--params", params, "alert", "--webhook", receiver]) == 0
     (posted,) = _Receiver.received
     assert posted["retrain"] is True and posted["label"] == alert.LABEL
     assert "https://github.com/acme/retrain/actions/runs/7" in posted["text"]
     assert (tmp_path / "reports/alert.md").read_text() == posted["text"]
-    assert cli.main(["--params", params, "alert", "--webhook", "http://127.0.0.1:9/hook"]) == cli.EXIT_BAD_INPUT
+    assert main(["--params", params, "alert", "--webhook", "http://127.0.0.1:9/hook"]) == cli.EXIT_BAD_INPUT
 
 
 def test_probabilities_in_the_log_are_the_models(model: Pipeline, reference: pd.DataFrame) -> None:
@@ -195,7 +199,7 @@ def test_a_shadow_model_in_the_log_gives_the_disagreement_rate(model: Pipeline, 
     traffic, _ = monitor.parse_log(json.dumps(line) for line in lines)
     agreement = monitor.shadow_agreement(traffic, threshold=0.3)
     below = sum(line["probability"] < 0.3 for line in lines[:50])
-    assert agreement == {
+    assert agreement.model_dump() == {
         "predictions": 200,
         "disagreement_rate": below / 200,
         "mean_absolute_difference": pytest.approx(sum(0.9 - line["probability"] for line in lines[:50]) / 200),

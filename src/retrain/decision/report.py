@@ -16,8 +16,10 @@ from typing import Any
 
 import yaml
 
+from retrain import plots
 from retrain.io import files, vcs
 from retrain.params import Params
+from retrain.results import Check, Decision, DriftResult, MonitorVerdict, Shadow, Tuning, Validation
 
 FIGURES = {
     "roc": "roc.png",
@@ -50,11 +52,11 @@ class Context:
     base: str
     params_diff: list[tuple[str, Any, Any]] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
-    validation: dict[str, Any] | None = None
-    drift: dict[str, Any] | None = None
+    validation: Validation | None = None
+    drift: DriftResult | None = None
     trigger: str = "local run"
-    shadow: dict[str, Any] | None = None
-    tuning: dict[str, Any] | None = None
+    shadow: Shadow | None = None
+    tuning: Tuning | None = None
 
 
 # --- gathering the context (reads files; everything below `render` is pure) ---------------------------------
@@ -107,11 +109,11 @@ def gather(params: Params, root: Path, base: str, env: Mapping[str, str]) -> Con
         "now": files.read_json(paths.data_metrics),
         "before": json.loads(vcs.show(root, base, paths.data_metrics) or "null"),
     }
-    validation = files.read_json(paths.validation) if paths.validation.exists() else None
-    drift = files.read_json(paths.drift) if paths.drift.exists() else None
-    shadow = files.read_json(paths.monitor).get("checks", {}).get("shadow") if paths.monitor.exists() else None
-    best = files.read_json(paths.best_params) if paths.best_params.exists() else {}
-    tuning = best if best.get("tuned") else None
+    validation = Validation.read(paths.validation) if paths.validation.exists() else None
+    drift = DriftResult.read(paths.drift) if paths.drift.exists() else None
+    shadow = MonitorVerdict.read(paths.monitor).checks.shadow if paths.monitor.exists() else None
+    best = Tuning.read(paths.best_params) if paths.best_params.exists() else None
+    tuning = best if best and best.tuned else None
     changes = params_diff(before_params, after_params)
     return Context(base, changes, data, validation, drift, trigger(env), shadow, tuning)
 
@@ -145,22 +147,21 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     return "\n".join(lines)
 
 
-def _verdict(decision: dict[str, Any], base: str) -> str:
-    if decision["promote"]:
-        why = "first model, floors hold" if decision.get("first_model") else decision.get("summary", "")
+def _verdict(decision: Decision, base: str) -> str:
+    if decision.promote:
+        why = "first model, floors hold" if decision.first_model else decision.summary
         return f"## ✅ Promote: the challenger may replace the champion on `{base}`: {why}"
-    more = len(decision["reasons"]) - 1
-    return f"## ❌ Block: {decision['reasons'][0]}" + (f" (and {more} more)" if more > 0 else "")
+    more = len(decision.reasons) - 1
+    return f"## ❌ Block: {decision.reasons[0]}" + (f" (and {more} more)" if more > 0 else "")
 
 
-def _metrics_table(decision: dict[str, Any]) -> str:
-    metrics, comparison = decision["metrics"], decision.get("comparison", {})
-    champion, challenger = metrics.get("champion", {}), metrics["challenger"]
+def _metrics_table(decision: Decision) -> str:
+    champion, challenger = decision.metrics.get("champion", {}), decision.metrics["challenger"]
     rows = []
     for key, name in METRIC_NAMES.items():
-        stats = comparison.get(key, {})
+        stats = decision.comparison.get(key)
         delta = challenger[key] - champion[key] if key in champion else None
-        interval = f"[{stats['ci_low']:+.4f}, {stats['ci_high']:+.4f}]" if stats else "-"
+        interval = f"[{stats.ci_low:+.4f}, {stats.ci_high:+.4f}]" if stats else "-"
         rows.append(
             [
                 name,
@@ -168,34 +169,28 @@ def _metrics_table(decision: dict[str, Any]) -> str:
                 _number(challenger[key]),
                 _number(delta, True),
                 interval,
-                _p(stats.get("p_value")),
+                _p(stats.p_value if stats else None),
             ]
         )
-    if "mcnemar" in decision:
-        test = decision["mcnemar"]
+    if decision.mcnemar:
+        test = decision.mcnemar
         rows.append(
             [
-                f"decisions at threshold {decision['threshold']:g} (McNemar)",
-                f"{test['only_champion_right']:,} right only here",
-                f"{test['only_challenger_right']:,} right only here",
+                f"decisions at threshold {decision.threshold:g} (McNemar)",
+                f"{test.only_champion_right:,} right only here",
+                f"{test.only_challenger_right:,} right only here",
                 "-",
                 "-",
-                _p(test["p_value"]),
+                _p(test.p_value),
             ]
         )
     return _table(["metric", "champion", "challenger", "delta", "95% interval", "p-value"], rows)
 
 
-def _slices(decision: dict[str, Any]) -> str:
+def _slices(decision: Decision) -> str:
     rows = [
-        [
-            f"{r['slice']}={r['value']}",
-            f"{r['rows']:,}",
-            _number(r.get("champion")),
-            _number(r.get("challenger")),
-            _number(r.get("delta"), True),
-        ]
-        for r in sorted(decision.get("slices", []), key=lambda r: r.get("delta", 0.0))
+        [f"{r.slice}={r.value}", f"{r.rows:,}", _number(r.champion), _number(r.challenger), _number(r.delta, True)]
+        for r in sorted(decision.slices, key=lambda r: r.delta or 0.0)
     ]
     return (
         _table(["slice", "rows", "champion ROC AUC", "challenger ROC AUC", "delta"], rows)
@@ -236,98 +231,86 @@ def _validation(context: Context) -> str:
         return "No validation report."
     rows = [
         [
-            b["file"],
-            f"{b['rows']:,}",
-            b.get("late_share", "-"),
-            b.get("cancelled", "-"),
-            "✅" if b.get("passed") else "❌",
+            b.file,
+            f"{b.rows:,}",
+            "-" if b.late_share is None else b.late_share,
+            "-" if b.cancelled is None else b.cancelled,
+            "✅" if b.passed else "❌",
         ]
-        for b in report["batches"]
+        for b in report.batches
     ]
-    head = "All batches passed the data contract." if report["passed"] else f"{len(report['violations'])} violation(s)."
+    head = "All batches passed the data contract." if report.passed else f"{len(report.violations)} violation(s)."
     return head + "\n\n" + _table(["batch", "rows", "late share", "cancelled", "passed"], rows)
 
 
 def _drift(context: Context, figures: set[str]) -> str:
-    drift = context.drift or {}
-    features = drift.get("features", [])
-    head = drift.get("summary", "Drift of the newest batch against the training window.")
+    drift = context.drift
+    if drift is None:
+        return "Drift of the newest batch against the training window: not measured."
     rows = [
-        [
-            f["feature"],
-            f.get("test", "-"),
-            _number(f.get("statistic")),
-            _p(f.get("p_value_adjusted", f.get("p_value"))),
-            _number(f.get("psi")),
-            "yes" if f.get("drifted") else "no",
-        ]
-        for f in features
+        [f.feature, f.test, _number(f.statistic), _p(f.p_value_adjusted), _number(f.psi), "yes" if f.drifted else "no"]
+        for f in drift.features
     ]
     header = ["feature", "test", "statistic", "p-value (Holm)", "PSI", "drifted"]
     table = _table(header, rows) if rows else ""
-    image = f"\n\n![drift]({drift['figure']})" if drift.get("figure") in figures else ""
-    return f"{head}\n\n{table}{image}"
+    image = f"\n\n![drift]({drift.figure})" if drift.figure in figures else ""
+    return f"{drift.summary}\n\n{table}{image}"
 
 
-def _tuning(tuning: dict[str, Any]) -> str:
-    counts = ", ".join(f"{count} {state}" for state, count in tuning["trials"].items())
-    seconds = f" in {tuning['seconds']:.0f} s" if tuning.get("seconds") else ""
+def _tuning(tuning: Tuning) -> str:
+    counts = ", ".join(f"{count} {state}" for state, count in tuning.trials.items())
+    seconds = f" in {tuning.seconds:.0f} s" if tuning.seconds else ""
     head = (
-        f"Optuna ({tuning['sampler']}) study `{tuning['study']}`: {sum(tuning['trials'].values())} trials ({counts})"
-        f"{seconds}. Best: trial {tuning['best_trial']}, {tuning['metric']} {tuning['best_value']:.4f} on the "
+        f"Optuna ({tuning.sampler}) study `{tuning.study}`: {sum(tuning.trials.values())} trials ({counts})"
+        f"{seconds}. Best: trial {tuning.best_trial}, {tuning.metric} {tuning.best_value or 0:.4f} on the "
         "time-ordered validation months of the training window. Train used these values:"
     )
     rows = [
         [f"`{name}`", f"`{value:.4g}`" if isinstance(value, float) else f"`{value}`"]
-        for name, value in tuning["hyperparameters"].items()
+        for name, value in tuning.hyperparameters.items()
     ]
     return head + "\n\n" + _table(["hyperparameter", "value"], rows)
 
 
-def _identities(decision: dict[str, Any]) -> str:
-    base, champion, challenger = decision["base"], decision["champion"], decision["challenger"]
+def _identities(decision: Decision) -> str:
+    base, champion, challenger = decision.base, decision.champion, decision.challenger
     return _table(
         ["model", "md5 (dvc.lock)", "commit", "trained from commit"],
         [
             [
                 "champion",
-                _short(champion.get("model_md5")),
-                f"`{base['ref']}` {_short(base.get('commit'))}",
-                _short(champion.get("trained_from")),
+                _short(champion.model_md5),
+                f"`{base.ref}` {_short(base.commit)}",
+                _short(champion.trained_from),
             ],
-            [
-                "challenger",
-                _short(challenger["model_md5"]),
-                _short(challenger.get("commit")),
-                _short(challenger.get("trained_from")),
-            ],
+            ["challenger", _short(challenger.model_md5), _short(challenger.commit), _short(challenger.trained_from)],
         ],
     )
 
 
-def render(decision: dict[str, Any], context: Context, figures: set[str]) -> str:
+def render(decision: Decision, context: Context, figures: set[str]) -> str:
     """The whole report. `figures` names the PNG files that exist beside it; others are not linked."""
 
     def image(key: str, alt: str) -> str:
         return f"![{alt}]({FIGURES[key]})" if FIGURES[key] in figures else ""
 
-    window = decision.get("test_window", {})
+    window = decision.test_window
     dates = f"{str(window.get('first', ''))[:10]} .. {str(window.get('last', ''))[:10]}"
     parts = [
         _verdict(decision, context.base),
         f"**Trigger:** {context.trigger}  \n"
-        f"**Champion** {_short(decision['champion'].get('model_md5'))} (`{context.base}`) against "
-        f"**challenger** {_short(decision['challenger']['model_md5'])}, both scored on the same test window: "
+        f"**Champion** {_short(decision.champion.model_md5)} (`{context.base}`) against "
+        f"**challenger** {_short(decision.challenger.model_md5)}, both scored on the same test window: "
         f"{window.get('rows', 0):,} flights, {dates}.",
     ]
-    if decision.get("first_model"):
+    if decision.first_model:
         parts.append(f"There is no model on `{context.base}` yet: this is the first model, so only the floors decide.")
-    elif "comparison" in decision:
-        parts.append(f"**Difference:** {decision['summary']}.")
+    elif decision.comparison:
+        parts.append(f"**Difference:** {decision.summary}.")
     parts.append(_metrics_table(decision))
     parts.append(" ".join(filter(None, [image("roc", "ROC curves"), image("pr", "precision-recall curves")])))
-    checks = decision.get("checks") or [{"passed": False, "detail": reason} for reason in decision["reasons"]]
-    parts.append(_details("Gate checks", "\n".join(f"- {'✅' if c['passed'] else '❌'} {c['detail']}" for c in checks)))
+    checks = decision.checks or [Check(rule="", passed=False, detail=reason) for reason in decision.reasons]
+    parts.append(_details("Gate checks", "\n".join(f"- {'✅' if c.passed else '❌'} {c.detail}" for c in checks)))
     parts.append(_details("Slices (carrier, origin)", _slices(decision)))
     changes = (
         _table(
@@ -356,8 +339,8 @@ def render(decision: dict[str, Any], context: Context, figures: set[str]) -> str
             _details(
                 "Shadow model on live traffic",
                 f"Replaying the inference log: the shadow model would have decided differently on "
-                f"{shadow['disagreement_rate']:.1%} of {shadow['predictions']:,} predictions (mean absolute "
-                f"difference in probability {shadow['mean_absolute_difference']:.4f}).",
+                f"{shadow.disagreement_rate:.1%} of {shadow.predictions:,} predictions (mean absolute "
+                f"difference in probability {shadow.mean_absolute_difference:.4f}).",
             )
         )
     pictures = [
@@ -368,3 +351,33 @@ def render(decision: dict[str, Any], context: Context, figures: set[str]) -> str
     parts.append(_details("Confusion, calibration, ROC AUC per month", "\n\n".join(filter(None, pictures))))
     parts.append(_details("Models", _identities(decision)))
     return "\n\n".join(part.strip() for part in parts if part.strip()) + "\n"
+
+
+# --- the commands --------------------------------------------------------------------------------------------
+
+
+def write(params: Params, root: Path, base: str, env: Mapping[str, str]) -> Decision:
+    """Render reports/report.md (what CML posts) from the decision `retrain compare` wrote; the decision."""
+    paths = params.paths
+    decision = Decision.read(paths.decision)
+    context = gather(params, root, base, env)
+    if context.tuning:
+        plots.tuning(files.read_json(paths.trials), context.tuning, paths.report.parent)
+    figures = {path.name for path in paths.report.parent.glob("*.png")}
+    paths.report.write_text(render(decision, context, figures))
+    return decision
+
+
+def summary(params: Params) -> list[str]:
+    """The headline metrics of the current model and where its outputs are, one line each."""
+    paths = params.paths
+    metrics, data = files.read_json(paths.metrics), files.read_json(paths.data_metrics)
+    meta = files.read_json(paths.model_meta)
+    train, test = data["train"], data["test"]
+    return [
+        f"model     {paths.model} ({meta['estimator']}, trained on {train['rows']:,} flights)",
+        f"window    train {train['first'][:10]} .. {train['last'][:10]}, "
+        f"test {test['first'][:10]} .. {test['last'][:10]} ({test['rows']:,} flights)",
+        "metrics   " + ", ".join(f"{k} {metrics[k]:.4f}" for k in ("roc_auc", "pr_auc", "log_loss", "brier", "f1")),
+        f"outputs   {paths.metrics}, {paths.slices}, plots in {paths.plots}/ and {paths.figures}/",
+    ]

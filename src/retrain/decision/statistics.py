@@ -16,7 +16,9 @@ from scipy import stats
 
 from retrain.domain import schema
 from retrain.params import Compare, Gate
+from retrain.pipeline.evaluate import slice_rows
 from retrain.pipeline.validate import LOCAL_TIME
+from retrain.results import Check, Delta, McNemar, SliceDelta, Verdict
 
 CHUNK = 100  # resamples per vectorised block: 100 x 27k counts is about 20 MB
 
@@ -124,16 +126,15 @@ def slice_deltas(
     """ROC AUC of both models per slice value; slices under `min_rows` rows or with one class get counts only."""
     y = frame[schema.TARGET].to_numpy()
     rows = []
-    for column in columns:
-        for value, index in frame.groupby(column, sort=True).indices.items():
-            row: dict[str, Any] = {"slice": column, "value": str(value), "rows": len(index)}
-            labels = y[index]
-            if len(index) >= min_rows and 0 < labels.sum() < len(labels):
-                weights = np.ones((1, len(index)))
-                before = weighted_roc_auc(_groups(labels, champion[index]), weights)[0]
-                after = weighted_roc_auc(_groups(labels, challenger[index]), weights)[0]
-                row |= {"champion": float(before), "challenger": float(after), "delta": float(after - before)}
-            rows.append(row)
+    for column, value, index in slice_rows(frame, columns):
+        row: dict[str, Any] = {"slice": column, "value": value, "rows": len(index)}
+        labels = y[index]
+        if len(index) >= min_rows and 0 < labels.sum() < len(labels):
+            weights = np.ones((1, len(index)))
+            before = weighted_roc_auc(_groups(labels, champion[index]), weights)[0]
+            after = weighted_roc_auc(_groups(labels, challenger[index]), weights)[0]
+            row |= {"champion": float(before), "challenger": float(after), "delta": float(after - before)}
+        rows.append(row)
     return rows
 
 
@@ -142,12 +143,12 @@ def gate(
     comparison: dict[str, dict[str, Any]] | None,
     slices: list[dict[str, Any]],
     params: Gate,
-) -> list[dict[str, Any]]:
-    """The promotion rule, as a list of checks ({"rule", "passed", "detail"}); promote only if all pass."""
-    checks: list[dict[str, Any]] = []
+) -> list[Check]:
+    """The promotion rule, as a list of checks; promote only if all pass."""
+    checks: list[Check] = []
 
     def check(rule: str, passed: bool, detail: str) -> None:
-        checks.append({"rule": rule, "passed": bool(passed), "detail": detail})
+        checks.append(Check(rule=rule, passed=bool(passed), detail=detail))
 
     for metric, floor in params.floors.items():
         value = challenger_metrics[metric]
@@ -179,17 +180,17 @@ def gate(
                 f"slice {row['slice']}={row['value']} ({row['rows']:,} rows) loses {row['delta']:+.4f} {name}, "
                 f"more than {params.max_slice_loss:g}",
             )
-    if all(c["passed"] for c in checks if str(c["rule"]).startswith("slice")):
+    if all(c.passed for c in checks if c.rule.startswith("slice")):
         check(
             "slices", True, f"no slice of >= {params.min_slice_rows:,} rows loses more than {params.max_slice_loss:g}"
         )
     return checks
 
 
-def verdict(checks: list[dict[str, Any]]) -> tuple[bool, list[str]]:
+def verdict(checks: list[Check]) -> tuple[bool, list[str]]:
     """Promote if every check passed; the reasons are the failed checks, or all of them when promoting."""
-    failed = [c["detail"] for c in checks if not c["passed"]]
-    return not failed, failed or [c["detail"] for c in checks]
+    failed = [c.detail for c in checks if not c.passed]
+    return not failed, failed or [c.detail for c in checks]
 
 
 def significance(comparison: dict[str, dict[str, Any]], alpha: float) -> str:
@@ -211,27 +212,26 @@ def compare(
     params: Compare,
     gate_params: Gate,
     threshold: float,
-) -> dict[str, Any]:
+) -> Verdict:
     """The statistical part of the decision: comparison, McNemar, slices and the verdict."""
     y = test[schema.TARGET].to_numpy()
     if champion is None:
         checks = gate(challenger_metrics, None, [], gate_params)
         promote, reasons = verdict(checks)
-        return {"promote": promote, "reasons": reasons, "checks": checks, "first_model": True, "summary": "first model"}
+        return Verdict(promote=promote, reasons=reasons, checks=checks, first_model=True, summary="first model")
     comparison = paired_bootstrap(y, champion, challenger, params.bootstrap_resamples, params.seed)
     slices = slice_deltas(test, champion, challenger, params.slices, gate_params.min_slice_rows)
     checks = gate(challenger_metrics, comparison, slices, gate_params)
     promote, reasons = verdict(checks)
-    return {
-        "promote": promote,
-        "reasons": reasons,
-        "checks": checks,
-        "first_model": False,
-        "summary": significance(comparison, params.alpha),
-        "comparison": comparison,
-        "mcnemar": mcnemar(y, champion, challenger, threshold),
-        "slices": slices,
-    }
+    return Verdict(
+        promote=promote,
+        reasons=reasons,
+        checks=checks,
+        summary=significance(comparison, params.alpha),
+        comparison={name: Delta.model_validate(values) for name, values in comparison.items()},
+        mcnemar=McNemar.model_validate(mcnemar(y, champion, challenger, threshold)),
+        slices=[SliceDelta.model_validate(row) for row in slices],
+    )
 
 
 def metric_by_month(

@@ -6,47 +6,50 @@ is configured, `retrain alert --webhook URL` POSTs the same text as JSON.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from retrain.decision.report import run_url
+from retrain.errors import BadInput
 from retrain.io import http
+from retrain.params import Params
+from retrain.results import MonitorVerdict
 
+log = logging.getLogger(__name__)
 LABEL = "retrain-alert"
 
 
-def title(verdict: dict[str, Any]) -> str:
-    if not verdict["retrain"]:
+def title(verdict: MonitorVerdict) -> str:
+    if not verdict.retrain:
         return "Monitoring: no retraining needed"
-    return f"Retraining triggered: {verdict['reasons'][0]}" + (
-        f" (+{len(verdict['reasons']) - 1} more)" if len(verdict["reasons"]) > 1 else ""
-    )
+    more = len(verdict.reasons) - 1
+    return f"Retraining triggered: {verdict.reasons[0]}" + (f" (+{more} more)" if more else "")
 
 
-def render(verdict: dict[str, Any], env: Mapping[str, str]) -> str:
+def render(verdict: MonitorVerdict, env: Mapping[str, str]) -> str:
     """Markdown: what fired, the numbers behind every check, and links."""
-    checks = verdict["checks"]
-    lines = [f"## {title(verdict)}", "", f"Checked at {verdict['checked_at']}."]
-    if verdict["reasons"]:
-        lines += ["", "**What fired:**", *[f"- {reason}" for reason in verdict["reasons"]]]
-    volume = checks["volume"]
+    checks = verdict.checks
+    lines = [f"## {title(verdict)}", "", f"Checked at {verdict.checked_at}."]
+    if verdict.reasons:
+        lines += ["", "**What fired:**", *[f"- {reason}" for reason in verdict.reasons]]
+    volume = checks.volume
     lines += ["", "| check | numbers |", "|---|---|"]
-    lines.append(
-        f"| volume | {volume['predictions']:,} predictions in {volume['window_days']} days {volume.get('note', '')} |"
-    )
-    if "drift" in checks:
-        top = sorted(checks["drift"]["psi"].items(), key=lambda item: -item[1])[:3]
+    lines.append(f"| volume | {volume.predictions:,} predictions in {volume.window_days} days {volume.note or ''} |")
+    if checks.drift:
+        top = sorted(checks.drift.psi.items(), key=lambda item: -item[1])[:3]
         psi = ", ".join(f"{name} {value:.2f}" for name, value in top)
-        lines.append(f"| drift | {checks['drift']['summary']} Largest PSI: {psi} |")
-    if "performance" in checks:
-        performance = checks["performance"]
-        live = f"live ROC AUC {performance['roc_auc']:.4f}" if "roc_auc" in performance else performance.get("note", "")
-        promoted = performance["promoted_roc_auc"]
-        lines.append(f"| performance | {live} on {performance['labelled']:,} labelled; promoted {promoted} |")
-    staleness = checks["staleness"]
+        lines.append(f"| drift | {checks.drift.summary} Largest PSI: {psi} |")
+    if checks.performance:
+        performance = checks.performance
+        live = f"live ROC AUC {performance.roc_auc:.4f}" if performance.roc_auc is not None else performance.note
+        promoted = performance.promoted_roc_auc
+        lines.append(f"| performance | {live} on {performance.labelled:,} labelled; promoted {promoted} |")
+    staleness = checks.staleness
+    days = "?" if staleness.days is None else staleness.days
     lines.append(
-        f"| staleness | training data until {staleness['training_data_until'][:10]}, newest flight "
-        f"{staleness['newest_flight'][:10]} ({staleness.get('days', '?')} days) |"
+        f"| staleness | training data until {staleness.training_data_until[:10]}, newest flight "
+        f"{(staleness.newest_flight or 'None')[:10]} ({days} days) |"
     )
     link = run_url(env)
     if link:
@@ -54,9 +57,9 @@ def render(verdict: dict[str, Any], env: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def payload(verdict: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+def payload(verdict: MonitorVerdict, env: Mapping[str, str]) -> dict[str, Any]:
     """Slack-style JSON: `text` for chat, plus the machine-readable verdict."""
-    return {"text": render(verdict, env), "retrain": verdict["retrain"], "reasons": verdict["reasons"], "label": LABEL}
+    return {"text": render(verdict, env), "retrain": verdict.retrain, "reasons": verdict.reasons, "label": LABEL}
 
 
 def post(url: str, body: dict[str, Any], timeout: float = 10) -> int:
@@ -65,3 +68,17 @@ def post(url: str, body: dict[str, Any], timeout: float = 10) -> int:
     if not 200 <= status < 300:
         raise ConnectionError(f"webhook {url} failed: {status or ''} {answer[:200].decode(errors='replace')}".strip())
     return status
+
+
+def alert(params: Params, webhook: str | None, env: Mapping[str, str]) -> MonitorVerdict:
+    """`retrain alert`: render the last verdict to reports/alert.md; POST it to the webhook when retraining."""
+    verdict = MonitorVerdict.read(params.paths.monitor)
+    params.paths.alert.write_text(render(verdict, env))
+    url = webhook or env.get("RETRAIN_WEBHOOK_URL")
+    if url and verdict.retrain:
+        try:
+            status = post(url, payload(verdict, env))
+        except ConnectionError as error:
+            raise BadInput(str(error)) from error
+        log.info("alert: posted to the webhook (HTTP %d)", status)
+    return verdict

@@ -11,16 +11,22 @@ A label record: {"year", "month", "day", "carrier", "flight", "origin", "arr_del
 from __future__ import annotations
 
 import json
+import logging
+import os
 from collections.abc import Iterable
-from typing import Any
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from retrain.domain import schema
-from retrain.params import Drift, Monitor
+from retrain.io import files
+from retrain.monitoring import alert
+from retrain.params import Drift, Monitor, Params
 from retrain.pipeline import drift
+from retrain.results import DriftCheck, MonitorChecks, MonitorVerdict, Performance, Shadow, Staleness, Volume
 
+log = logging.getLogger(__name__)
 REQUIRED = {"request_id": str, "timestamp": str, "model": str, "features": dict, "probability": float}
 
 
@@ -105,25 +111,32 @@ def monitor(
     drift_params: Drift,
     late_minutes: int,
     threshold: float = 0.5,
-) -> dict[str, Any]:
+) -> MonitorVerdict:
     """Every check over the recent window, and the verdict: retrain if any check fired."""
     recent = traffic[traffic["timestamp"] >= now - pd.Timedelta(days=params.window_days)]
     reasons: list[str] = []
-    checks: dict[str, Any] = {"volume": {"predictions": len(recent), "window_days": params.window_days}}
+    volume = Volume(predictions=len(recent), window_days=params.window_days)
+    drift_check = performance = shadow = None
     if len(recent) < params.min_predictions:
-        checks["volume"]["note"] = f"fewer than {params.min_predictions} predictions: drift and performance skipped"
+        note = f"fewer than {params.min_predictions} predictions: drift and performance skipped"
+        volume = volume.model_copy(update={"note": note})
     else:
         result = drift.drift(reference, recent, drift_params)
-        checks["drift"] = {k: result[k] for k in ("dataset_drift", "drifted_share", "drifted_features", "summary")}
-        checks["drift"]["psi"] = {f["feature"]: round(f["psi"], 4) for f in result["features"]}
-        if result["dataset_drift"]:
-            reasons.append(f"data drift in recent traffic: {', '.join(result['drifted_features'])}")
+        drift_check = DriftCheck(
+            dataset_drift=result.dataset_drift,
+            drifted_share=result.drifted_share,
+            drifted_features=result.drifted_features,
+            summary=result.summary,
+            psi={f.feature: round(f.psi, 4) for f in result.features},
+        )
+        if result.dataset_drift:
+            reasons.append(f"data drift in recent traffic: {', '.join(result.drifted_features)}")
 
         labelled = join_labels(recent, labels, late_minutes)
-        performance: dict[str, Any] = {"labelled": len(labelled), "promoted_roc_auc": promoted.get("roc_auc")}
+        performance = Performance(labelled=len(labelled), promoted_roc_auc=promoted.get("roc_auc"))
         if len(labelled) >= params.min_labelled:
             auc = _roc_auc(labelled[schema.TARGET].to_numpy(), labelled["probability"].to_numpy())
-            performance["roc_auc"] = auc
+            performance = performance.model_copy(update={"roc_auc": auc})
             floor = promoted["roc_auc"] - params.max_roc_auc_drop
             if auc < floor:
                 reasons.append(
@@ -131,36 +144,77 @@ def monitor(
                     f"(promoted {promoted['roc_auc']:.4f} - {params.max_roc_auc_drop:g})"
                 )
         else:
-            performance["note"] = f"fewer than {params.min_labelled} labelled predictions: performance not judged"
-        checks["performance"] = performance
+            note = f"fewer than {params.min_labelled} labelled predictions: performance not judged"
+            performance = performance.model_copy(update={"note": note})
 
     shadowed = recent.dropna(subset=["shadow_probability"])
     if len(shadowed):
-        checks["shadow"] = shadow_agreement(shadowed, threshold)
+        shadow = shadow_agreement(shadowed, threshold)
 
     newest = _newest_flight(recent)
-    staleness: dict[str, Any] = {"training_data_until": str(training_last), "newest_flight": str(newest)}
+    staleness = Staleness(training_data_until=str(training_last), newest_flight=str(newest) if newest else None)
     if newest is not None:
         age = (newest - training_last).days
-        staleness["days"] = age
+        staleness = staleness.model_copy(update={"days": age})
         if age > params.max_staleness_days:
             reasons.append(f"the model's newest training data is {age} days older than the traffic it scores")
-    checks["staleness"] = staleness
-    return {"retrain": bool(reasons), "reasons": reasons, "checked_at": str(now), "checks": checks}
+    checks = MonitorChecks(
+        volume=volume, drift=drift_check, performance=performance, shadow=shadow, staleness=staleness
+    )
+    return MonitorVerdict(retrain=bool(reasons), reasons=reasons, checked_at=str(now), checks=checks)
 
 
-def shadow_agreement(traffic: pd.DataFrame, threshold: float) -> dict[str, Any]:
+def shadow_agreement(traffic: pd.DataFrame, threshold: float) -> Shadow:
     """How often the shadow model would have decided differently from the served one, on real traffic."""
     served = traffic["probability"].to_numpy() >= threshold
     shadow = traffic["shadow_probability"].to_numpy() >= threshold
-    return {
-        "predictions": len(traffic),
-        "disagreement_rate": float(np.mean(served != shadow)),
-        "mean_absolute_difference": float(np.mean(np.abs(traffic["probability"] - traffic["shadow_probability"]))),
-    }
+    return Shadow(
+        predictions=len(traffic),
+        disagreement_rate=float(np.mean(served != shadow)),
+        mean_absolute_difference=float(np.mean(np.abs(traffic["probability"] - traffic["shadow_probability"]))),
+    )
 
 
 def _newest_flight(traffic: pd.DataFrame) -> pd.Timestamp | None:
     """Scheduled date of the newest flight scored (flights are scheduled ahead: this is the traffic's 'now')."""
     dates = pd.to_datetime(traffic[["year", "month", "day"]].dropna(), errors="coerce").dropna()
     return None if dates.empty else pd.Timestamp(dates.max()).tz_localize("UTC")
+
+
+def run(params: Params, root: Path, now: str | None = None) -> MonitorVerdict:
+    """`retrain monitor`: judge the inference log and late labels; write reports/monitor.json (and, in GitHub
+    Actions, the step outputs `retrain` and `reason` and a job summary)."""
+    paths = params.paths
+    log_dir = Path(os.environ.get("RETRAIN_INFERENCE_LOG") or params.monitor.log_dir)
+    labels_dir = Path(os.environ.get("RETRAIN_LABELS") or params.monitor.labels_dir)
+    traffic, malformed = parse_log(files.read_lines(log_dir))
+    labels, malformed_labels = parse_labels(files.read_lines(labels_dir))
+    verdict = monitor(
+        traffic,
+        labels,
+        files.read_frame(paths.train),
+        files.read_json(paths.metrics),
+        pd.Timestamp(files.read_json(paths.model_meta)["training_window"]["last"]),
+        pd.Timestamp(now) if now else pd.Timestamp.now(tz="UTC"),
+        params.monitor,
+        params.drift,
+        params.featurize.late_minutes,
+        params.evaluate.threshold,
+    ).model_copy(
+        update={
+            "inference_log": str(log_dir),
+            "malformed_lines": malformed,
+            "malformed_label_lines": malformed_labels,
+            "models_seen": sorted(traffic["model"].dropna().unique().tolist()),
+        }
+    )
+    verdict.write(paths.monitor)
+    reason = "; ".join(verdict.reasons).replace("\n", " ")
+    files.append_text("GITHUB_OUTPUT", f"retrain={str(verdict.retrain).lower()}\nreason={reason}\n")
+    files.append_text("GITHUB_STEP_SUMMARY", alert.render(verdict, os.environ))
+    if malformed or malformed_labels:
+        log.warning(
+            "monitor: skipped %d malformed log line(s), %d malformed label line(s)", malformed, malformed_labels
+        )
+    log.info("monitor: retrain=%s %s", verdict.retrain, "; ".join(verdict.reasons) or "(nothing fired)")
+    return verdict

@@ -13,15 +13,22 @@ the raw data; the results equal `scipy.stats.ks_2samp` and `scipy.stats.chi2_con
 from __future__ import annotations
 
 import itertools
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from retrain import plots
 from retrain.domain import schema
-from retrain.params import Drift
+from retrain.io import files
+from retrain.params import Drift, Params
+from retrain.results import DriftResult, FeatureDrift
+
+log = logging.getLogger(__name__)
 
 MISSING = "(missing)"
 EXACT_KS_MAX_ROWS = 10_000  # scipy's ks_2samp computes exact p-values up to this size, asymptotic ones above
@@ -137,7 +144,7 @@ def holm(p_values: np.ndarray) -> np.ndarray:
 
 def drift(
     reference: pd.DataFrame, current: pd.DataFrame, params: Drift, features: list[str] | None = None
-) -> dict[str, Any]:
+) -> DriftResult:
     """Per-feature tests, PSI and drift flags, and the dataset-level verdict. Features default to the model's
     inputs less `drift.exclude`; non-numeric ones are treated as categorical."""
     features = features or [name for name in schema.FEATURES if name not in params.exclude]
@@ -166,16 +173,25 @@ def drift(
     drifted = [row["feature"] for row in rows if row["drifted"]]
     share = len(drifted) / len(rows) if rows else 0.0
     dataset_drift = share >= params.dataset_share
-    return {
-        "dataset_drift": dataset_drift,
-        "drifted_share": share,
-        "drifted_features": drifted,
-        "summary": (
+    return DriftResult(
+        dataset_drift=dataset_drift,
+        drifted_share=share,
+        drifted_features=drifted,
+        summary=(
             f"{'Dataset drift' if dataset_drift else 'No dataset drift'}: {len(drifted)} of {len(rows)} features "
             f"drifted (PSI >= {params.psi_threshold:g} and Holm-adjusted p < {params.alpha:g}; dataset drift at "
             f">= {params.dataset_share:.0%} of features)."
         ),
-        "reference_rows": len(reference),
-        "current_rows": len(current),
-        "features": rows,
-    }
+        reference_rows=len(reference),
+        current_rows=len(current),
+        features=[FeatureDrift.model_validate(row) for row in rows],
+    )
+
+
+def run(params: Params, root: Path) -> None:
+    """Stage drift: the newest batch against the training window, per feature; JSON and a PNG for the report."""
+    paths = params.paths
+    result = drift(files.read_frame(paths.train), files.read_frame(paths.test), params.drift)
+    plots.drift(result.features, paths.drift_figure)
+    result.model_copy(update={"figure": paths.drift_figure.name}).write(paths.drift)
+    log.info("drift: %s", result.summary)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,8 +23,12 @@ from sklearn.metrics import (
 )
 from sklearn.pipeline import Pipeline
 
+from retrain import plots, tracking
 from retrain.domain import schema
-from retrain.params import Evaluate
+from retrain.io import files, modelfile
+from retrain.params import Evaluate, Params
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -75,17 +82,23 @@ def curves(y: np.ndarray, proba: np.ndarray, threshold: float, points: int) -> d
     }
 
 
+def slice_rows(frame: pd.DataFrame, columns: Iterable[str]) -> Iterator[tuple[str, str, np.ndarray]]:
+    """(column, value, row positions) for every value of every slice column, in sorted order."""
+    for column in columns:
+        for value, index in frame.groupby(column, sort=True).indices.items():
+            yield column, str(value), np.asarray(index)
+
+
 def slice_scores(frame: pd.DataFrame, proba: np.ndarray, params: Evaluate) -> list[dict[str, Any]]:
     """The same metrics per value of each slice column; slices below `min_slice_rows` get counts only."""
     rows = []
     y = frame[schema.TARGET].to_numpy()
-    for column in params.slices:
-        for value, index in frame.groupby(column, sort=True).indices.items():
-            row: dict[str, Any] = {"slice": column, "value": str(value), "rows": len(index)}
-            row["late_share"] = round(float(y[index].mean()), 4)
-            if len(index) >= params.min_slice_rows:
-                row |= {k: round(v, 6) for k, v in scores(y[index], proba[index], params.threshold).items()}
-            rows.append(row)
+    for column, value, index in slice_rows(frame, params.slices):
+        row: dict[str, Any] = {"slice": column, "value": value, "rows": len(index)}
+        row["late_share"] = round(float(y[index].mean()), 4)
+        if len(index) >= params.min_slice_rows:
+            row |= {k: round(v, 6) for k, v in scores(y[index], proba[index], params.threshold).items()}
+        rows.append(row)
     return rows
 
 
@@ -102,3 +115,17 @@ def evaluate(model: Pipeline, frame: pd.DataFrame, params: Evaluate) -> Evaluati
     return Evaluation(
         metrics, slice_scores(frame, proba, params), curves(y, proba, params.threshold, params.curve_points)
     )
+
+
+def run(params: Params, root: Path) -> None:
+    """Stage evaluate: metrics, slices and plots on the test window; log the model and all of it to MLflow."""
+    paths = params.paths
+    model, test = modelfile.load(paths.model), files.read_frame(paths.test)
+    result = evaluate(model, test, params.evaluate)
+    files.write_json(result.metrics, paths.metrics)
+    files.write_json(result.slices, paths.slices)
+    for name, frame in result.curves.items():
+        files.write_json(frame.to_dict("records"), paths.plots / f"{name}.json")
+    figures = plots.all_plots({"model": result.curves}, paths.figures)
+    tracking.log_model(params, root, model, test, result.metrics, figures)
+    log.info("evaluate: roc_auc %.4f, pr_auc %.4f", result.metrics["roc_auc"], result.metrics["pr_auc"])

@@ -6,14 +6,19 @@ raw rows with the same object. `clean_weather` is the one cleaning step, and the
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from retrain.domain import schema
-from retrain.params import Featurize
+from retrain.io import files
+from retrain.params import Featurize, Params
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -58,7 +63,8 @@ def split(frame: pd.DataFrame, test_months: int, train_months: int | None) -> tu
     return train, test
 
 
-def _window(frame: pd.DataFrame) -> dict[str, Any]:
+def window(frame: pd.DataFrame) -> dict[str, Any]:
+    """Rows, first and last scheduled hour, and the late share of a window of labelled flights."""
     return {
         "rows": len(frame),
         "first": str(frame["time_hour"].min()),
@@ -75,7 +81,17 @@ def featurize(flights: pd.DataFrame, weather: pd.DataFrame, params: Featurize) -
     stats = {
         "cancelled_dropped": cancelled,
         "weather_missing": int(labelled["temp"].isna().sum()),
-        "train": _window(train),
-        "test": _window(test),
+        "train": window(train),
+        "test": window(test),
     }
     return Split(train, test, stats)
+
+
+def run(params: Params, root: Path) -> None:
+    """Stage featurize: clean, join the weather, label, split by time."""
+    paths = params.paths
+    split = featurize(files.read_frame(paths.validated), files.read_frame(paths.weather), params.featurize)
+    files.write_frame(split.train, paths.train)
+    files.write_frame(split.test, paths.test)
+    files.write_json(split.stats, paths.data_metrics)
+    log.info("featurize: %d training rows, %d test rows", len(split.train), len(split.test))

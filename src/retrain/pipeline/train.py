@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import platform
 from importlib.metadata import version
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -11,7 +13,12 @@ from sklearn.pipeline import Pipeline
 
 from retrain import pipeline
 from retrain.domain import schema
-from retrain.params import Train
+from retrain.io import files, modelfile
+from retrain.params import Params, Train
+from retrain.pipeline.featurize import window
+from retrain.results import Tuning
+
+log = logging.getLogger(__name__)
 
 
 def train(frame: pd.DataFrame, params: Train) -> Pipeline:
@@ -20,24 +27,30 @@ def train(frame: pd.DataFrame, params: Train) -> Pipeline:
     return model.fit(frame[list(schema.FEATURES)], frame[schema.TARGET])
 
 
-def metadata(frame: pd.DataFrame, params: Train, data_md5: str, commit: str) -> dict[str, Any]:
-    """What a reader of the model file needs to know about it, written beside it."""
+def metadata(frame: pd.DataFrame, params: Train, data_md5: str) -> dict[str, Any]:
+    """What a reader of the model file needs to know about it, written beside it: a function of the data, the params
+    and the libraries alone (never the git commit, which would make every retrain in a new commit a new output)."""
     return {
         "estimator": params.estimator,
         "hyperparameters": params.estimator_params(),
         "seed": params.seed,
         "features": list(schema.FEATURES),
         "target": schema.TARGET,
-        "training_window": {
-            "first": str(frame["time_hour"].min()),
-            "last": str(frame["time_hour"].max()),
-            "rows": len(frame),
-            "late_share": round(float(frame[schema.TARGET].mean()), 4),
-        },
+        "training_window": window(frame),
         "data_md5": data_md5,
-        "git_commit": commit,
         "versions": {
             "python": platform.python_version(),
             **{name: version(name) for name in ("scikit-learn", "pandas", "numpy", "skops")},
         },
     }
+
+
+def run(params: Params, root: Path) -> None:
+    """Stage train: fit the Pipeline (with the tuned values, if any) and save it with skops, metadata beside it."""
+    paths = params.paths
+    settings = params.train.tuned(Tuning.read(paths.best_params)) if paths.best_params.exists() else params.train
+    frame = files.read_frame(paths.train)
+    model = train(frame, settings)
+    modelfile.save(model, paths.model)
+    files.write_json(metadata(frame, settings, files.md5(paths.train)), paths.model_meta)
+    log.info("train: %s fitted on %d rows, saved to %s", params.train.estimator, len(frame), paths.model)

@@ -29,12 +29,13 @@ import sqlalchemy
 from sklearn.metrics import average_precision_score, roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from retrain import pipeline
+from retrain import pipeline, tracking
 from retrain.domain import schema
 from retrain.io import files
-from retrain.params import Train, Tune
+from retrain.params import Params, Train, Tune
+from retrain.results import Tuning
 
-log = logging.getLogger("retrain.tune")
+log = logging.getLogger(__name__)
 METRICS: dict[str, Callable[..., float]] = {"roc_auc": roc_auc_score, "pr_auc": average_precision_score}
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
@@ -173,21 +174,22 @@ def tune(root: Path, train_path: Path, train: Train, settings: Tune, workers: in
     return optuna.load_study(study_name=name, storage=_storage(url))
 
 
-def summary(study: optuna.Study, train: Train, settings: Tune) -> dict[str, Any]:
+def summary(study: optuna.Study, train: Train, settings: Tune) -> Tuning:
     """tuning/best.json: what train uses, and how the search went."""
     states = [trial.state for trial in study.trials]
-    return {
-        "tuned": True,
-        "estimator": train.estimator,
-        "hyperparameters": study.best_params,
-        "metric": settings.metric,
-        "best_value": round(study.best_value, 6),
-        "best_trial": study.best_trial.number,
-        "trials": {state.name.lower(): states.count(state) for state in optuna.trial.TrialState if state in states},
-        "sampler": settings.sampler,
-        "study": study.study_name,
-        "seconds": study.user_attrs.get("seconds"),
-    }
+    return Tuning(
+        tuned=True,
+        estimator=train.estimator,
+        hyperparameters=study.best_params,
+        metric=settings.metric,
+        best_value=round(study.best_value, 6),
+        best_trial=study.best_trial.number,
+        trials={state.name.lower(): states.count(state) for state in optuna.trial.TrialState if state in states},
+        sampler=settings.sampler,
+        study=study.study_name,
+        seconds=study.user_attrs.get("seconds"),
+        importance=importance(study),
+    )
 
 
 def trials(study: optuna.Study) -> list[dict[str, Any]]:
@@ -212,3 +214,26 @@ def importance(study: optuna.Study) -> dict[str, float]:
     if len(complete) < 3:
         return {}
     return {name: round(value, 4) for name, value in optuna.importance.get_param_importances(study).items()}
+
+
+def run(params: Params, root: Path, workers: int | None = None) -> None:
+    """Stage tune: search the hyperparameters with Optuna (when tune.enabled) and write the ones train uses."""
+    paths, settings = params.paths, params.tune
+    if not settings.enabled:
+        Tuning(tuned=False, estimator=params.train.estimator, hyperparameters={}).write(paths.best_params)
+        files.write_json([], paths.trials)
+        log.info("tune: off (tune.enabled is false); train uses the fixed hyperparameters")
+        return
+    study = tune(root, paths.train, params.train, settings, workers or settings.workers)
+    best, tried = summary(study, params.train, settings), trials(study)
+    best.write(paths.best_params)
+    files.write_json(tried, paths.trials)
+    tracking.log_study(root, params.tracking.experiment, best, tried)
+    log.info(
+        "tune: best trial %s of %d, %s %.4f: %s",
+        best.best_trial,
+        len(tried),
+        settings.metric,
+        best.best_value,
+        best.hyperparameters,
+    )

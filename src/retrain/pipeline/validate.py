@@ -6,51 +6,22 @@ rows. Nothing here writes: the command writes the report, and the landing folder
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from retrain.domain import schema
+from retrain.errors import BadInput
 from retrain.io import files
-from retrain.params import Validate
+from retrain.params import Params, Validate
+from retrain.results import BatchSummary, Validation, Violation
+
+log = logging.getLogger(__name__)
 
 LOCAL_TIME = "America/New_York"
-
-
-@dataclass(frozen=True)
-class Violation:
-    file: str
-    column: str
-    rule: str
-    rows: int
-    examples: list[dict[str, Any]] = field(default_factory=list)
-
-    def message(self) -> str:
-        shown = "; ".join(", ".join(f"{k}={v}" for k, v in row.items()) for row in self.examples)
-        where = f"{self.rows} rows" if self.rows else "batch"
-        return f"{self.file}: column '{self.column}' breaks rule '{self.rule}' ({where})" + (
-            f", e.g. {shown}" if shown else ""
-        )
-
-
-@dataclass(frozen=True)
-class Report:
-    violations: list[Violation]
-    batches: list[dict[str, Any]]
-
-    @property
-    def passed(self) -> bool:
-        return not self.violations
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "passed": self.passed,
-            "batches": self.batches,
-            "violations": [asdict(v) | {"message": v.message()} for v in self.violations],
-        }
 
 
 class _Checker:
@@ -70,10 +41,10 @@ class _Checker:
             records = [
                 {"row": int(i), **_plain(row)} for i, row in zip(sample.index, sample.to_dict("records"), strict=True)
             ]
-            self.violations.append(Violation(self.file, column, rule, count, records))
+            self.violations.append(Violation(file=self.file, column=column, rule=rule, rows=count, examples=records))
 
     def batch(self, column: str, rule: str) -> None:
-        self.violations.append(Violation(self.file, column, rule, 0))
+        self.violations.append(Violation(file=self.file, column=column, rule=rule, rows=0))
 
 
 def _plain(row: dict[Any, Any]) -> dict[str, Any]:
@@ -169,7 +140,7 @@ def check_flights(
     for name, limit in params.max_null_rate.items():
         if name in frame.columns and len(frame) and frame[name].isna().mean() > limit:
             check.batch(name, f"null rate <= {limit:g}, found {frame[name].isna().mean():.3f}")
-    summary: dict[str, Any] = {"file": file, "rows": len(frame)}
+    summary: dict[str, Any] = {"file": file, "rows": len(frame)}  # the batch's BatchSummary, once it is judged
     if "arr_delay" in typed and len(frame):
         late = float((frame["arr_delay"] > late_minutes).sum() / max(frame["arr_delay"].notna().sum(), 1))
         low, high = params.late_share
@@ -203,19 +174,37 @@ def validate(
     weather: tuple[str, pd.DataFrame],
     params: Validate,
     late_minutes: int,
-) -> Report:
+) -> Validation:
     """Check every batch and the weather table; the report lists every violation found, not just the first."""
     violations: list[Violation] = []
     summaries = []
     for file, frame in batches.items():
         found, summary = check_flights(file, frame, params, late_minutes)
         violations += found
-        summaries.append(summary | {"passed": not found})
+        summaries.append(BatchSummary.model_validate(summary | {"passed": not found}))
     violations += check_weather(*weather, params)
-    return Report(violations, summaries)
+    return Validation(passed=not violations, batches=summaries, violations=violations)
 
 
 def combine(batches: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """The validated batches as one frame, in schedule order."""
     frame = pd.concat(list(batches.values()), ignore_index=True)
     return frame.sort_values(["time_hour", *schema.FLIGHT_KEY], kind="stable").reset_index(drop=True)
+
+
+def run(params: Params, root: Path) -> None:
+    """Stage validate: check every batch against the data contract; write the validated flights."""
+    paths = params.paths
+    batches = files.read_batches(paths.landing)
+    weather = (str(paths.weather), files.read_frame(paths.weather))
+    report = validate(batches, weather, params.validate_, params.featurize.late_minutes)
+    report.write(paths.validation)
+    if not report.passed:
+        for violation in report.violations:
+            log.error(violation.message())
+        raise BadInput(
+            f"{len(report.violations)} contract violation(s); see {paths.validation}. "
+            f"Nothing in {paths.landing} was changed."
+        )
+    files.write_frame(combine(batches), paths.validated)
+    log.info("validate: %d batch(es), %d rows passed", len(batches), sum(len(f) for f in batches.values()))

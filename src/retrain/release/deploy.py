@@ -36,8 +36,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from retrain.errors import Failed
-from retrain.io import files, http, modelfile
+from retrain.errors import BadInput, Failed
+from retrain.io import files, http, modelfile, vcs
+from retrain.params import Params
 from retrain.release import proxy
 
 log = logging.getLogger("retrain.deploy")
@@ -305,3 +306,26 @@ def remote(target: str, tag: str) -> None:
         log.info("deploy: %s", shlex.join(command))
         if subprocess.run(command, check=False).returncode != 0:
             raise DeployError(f"`{shlex.join(command)}` failed")
+
+
+def run(params: Params, root: Path, bento: str | None, target: str, previous: bool, stop: bool) -> str:
+    """`retrain deploy`: deploy the Bento (after checking it holds the model dvc.lock names), roll back to the
+    previous release, or stop the local target; one line saying what is live."""
+    settings = params.deploy
+    home = Path(os.environ.get("RETRAIN_DEPLOY_DIR") or Path.home() / ".local/state/retrain")
+    local = Local(home, settings.host, settings.port, settings.ready_timeout, settings.drain_seconds)
+    if stop:
+        local.stop()
+        return "stopped: nothing is served on the local target"
+    if previous:
+        live = local.deploy(local.previous())
+        return f"rolled back: {live.bento} (model {live.md5}, commit {live.commit[:8]}) live on :{settings.port}"
+    if bento is None:
+        raise BadInput("name the Bento to deploy (--bento flight_delay:TAG), or --previous, or --stop")
+    md5 = modelfile.locked(root, params.paths.model)
+    verify_bento(bento, md5, params.paths.model)
+    if target != "local":
+        remote(target, bento)
+        return f"deployed: {bento} (model {md5}) to {target}"
+    live = local.deploy(Release(bento, md5, vcs.commit(root) or "unknown"))
+    return f"deployed: {live.bento} (model {live.md5}) live on :{settings.port}"

@@ -7,14 +7,19 @@ of the verified model file scored in process. Any difference is a failed deploym
 from __future__ import annotations
 
 import json
+import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from retrain.domain import schema
-from retrain.io import http
+from retrain.io import files, http, modelfile
+from retrain.params import Params
+
+log = logging.getLogger(__name__)
 
 
 def smoke(url: str, expected_md5: str, model: Any, golden: list[dict[str, Any]], wait: float = 60) -> list[str]:
@@ -36,4 +41,16 @@ def smoke(url: str, expected_md5: str, model: Any, golden: list[dict[str, Any]],
     expected = model.predict_proba(pd.DataFrame(golden)[list(schema.FEATURES)])[:, 1]
     if not np.allclose(answer.get("probabilities", []), expected, rtol=1e-9, atol=1e-12):
         failures.append(f"{url}/predict answers differ from the model file on the {len(golden)} golden records")
+    return failures
+
+
+def run(params: Params, root: Path, url: str) -> list[str]:
+    """`retrain smoke`: the failed checks of the service at `url` against the model dvc.lock names (none: good)."""
+    expected = modelfile.locked(root, params.paths.model)
+    golden = files.read_json(params.paths.golden)
+    failures = smoke(url.rstrip("/"), expected, modelfile.load(params.paths.model), golden)
+    for failure in failures:
+        log.error("smoke: %s", failure)
+    if not failures:
+        log.info("smoke: %s serves model %s, golden predictions equal", url, expected)
     return failures

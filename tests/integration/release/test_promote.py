@@ -12,7 +12,7 @@ import pytest
 import yaml
 from sklearn.pipeline import Pipeline
 
-from retrain import cli
+from retrain.cli.main import main
 from retrain.domain import bundled
 from retrain.io import files, modelfile
 from retrain.params import Params
@@ -54,13 +54,13 @@ def test_promote_then_revert_moves_the_champion_alias_back(
         return version.version, version.tags["model_md5"]
 
     old = _deploy(tmp_path, models[0])
-    assert cli.main(["promote"]) == 0
+    assert main(["promote"]) == 0
     first = champion()
     new = _deploy(tmp_path, models[1])
-    assert cli.main(["promote"]) == 0
+    assert main(["promote"]) == 0
     assert champion()[1] == new and champion()[0] != first[0]
     assert _deploy(tmp_path, models[0]) == old  # git revert: dvc.lock names the old bytes again
-    assert cli.main(["promote"]) == 0
+    assert main(["promote"]) == 0
     assert champion() == first
     version = client.get_model_version(params.tracking.registered_model, first[0])
     assert version.tags["deployed_by"] == "ana"

@@ -3,9 +3,24 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from retrain.decision import report
+from retrain.results import (
+    Base,
+    BatchSummary,
+    Bin,
+    Check,
+    Decision,
+    Delta,
+    DriftResult,
+    FeatureDrift,
+    Identity,
+    McNemar,
+    Shadow,
+    SliceDelta,
+    Tuning,
+    Validation,
+)
 
 SECTIONS = (
     "Gate checks",
@@ -21,7 +36,7 @@ SECTIONS = (
 )
 
 
-def _decision(promote: bool) -> dict[str, Any]:
+def _decision(promote: bool) -> Decision:
     scores = {
         "roc_auc": 0.74,
         "pr_auc": 0.58,
@@ -32,47 +47,67 @@ def _decision(promote: bool) -> dict[str, Any]:
         "f1": 0.55,
     }
     worse = scores | {"roc_auc": 0.70}
-    return {
-        "promote": promote,
-        "reasons": ["roc_auc changed by -0.0400 (less than the required -0.002)"] if not promote else ["fine"],
-        "checks": [{"rule": "roc_auc delta", "passed": promote, "detail": "roc_auc changed by -0.0400"}],
-        "first_model": False,
-        "summary": "significantly worse (p = 0.000)",
-        "comparison": {
-            m: {"delta": -0.04, "ci_low": -0.05, "ci_high": -0.03, "p_value": 0.0} for m in ("roc_auc", "pr_auc")
-        },
-        "mcnemar": {"only_champion_right": 120, "only_challenger_right": 80, "p_value": 0.005},
-        "slices": [
-            {"slice": "origin", "value": "JFK", "rows": 900, "champion": 0.74, "challenger": 0.7, "delta": -0.04}
-        ],
-        "metrics": {"champion": scores, "challenger": worse},
-        "threshold": 0.3,
-        "base": {"ref": "main", "commit": "a" * 40},
-        "champion": {"model_md5": "b" * 32, "trained_from": "c" * 40},
-        "challenger": {"model_md5": "d" * 32, "commit": "e" * 40, "trained_from": "f" * 40},
-        "test_window": {"rows": 27075, "first": "2013-06-01 09:00:00+00:00", "last": "2013-07-01 03:00:00+00:00"},
-    }
+    delta = {"champion": 0.74, "challenger": 0.70, "delta": -0.04, "ci_low": -0.05, "ci_high": -0.03, "p_value": 0.0}
+    return Decision(
+        promote=promote,
+        reasons=["roc_auc changed by -0.0400 (less than the required -0.002)"] if not promote else ["fine"],
+        checks=[Check(rule="roc_auc delta", passed=promote, detail="roc_auc changed by -0.0400")],
+        first_model=False,
+        summary="significantly worse (p = 0.000)",
+        comparison={m: Delta.model_validate(delta) for m in ("roc_auc", "pr_auc")},
+        mcnemar=McNemar(only_champion_right=120, only_challenger_right=80, p_value=0.005),
+        slices=[SliceDelta(slice="origin", value="JFK", rows=900, champion=0.74, challenger=0.7, delta=-0.04)],
+        metrics={"champion": scores, "challenger": worse},
+        threshold=0.3,
+        base=Base(ref="main", commit="a" * 40),
+        champion=Identity(model_md5="b" * 32, commit="c" * 40),
+        challenger=Identity(model_md5="d" * 32, commit="e" * 40),
+        test_window={"rows": 27075, "first": "2013-06-01 09:00:00+00:00", "last": "2013-07-01 03:00:00+00:00"},
+    )
+
+
+def _drift() -> DriftResult:
+    month = FeatureDrift(
+        feature="month",
+        test="ks",
+        statistic=1.0,
+        p_value=0.0,
+        p_value_adjusted=0.0,
+        psi=3.1,
+        drifted=True,
+        bins=[Bin(bin="[6, inf)", reference=0.0, current=1.0)],
+    )
+    return DriftResult(
+        dataset_drift=False,
+        drifted_share=1 / 11,
+        drifted_features=["month"],
+        summary="1 of 11 features drifted",
+        reference_rows=100,
+        current_rows=10,
+        features=[month],
+    )
 
 
 CONTEXT = report.Context(
     base="main",
     params_diff=[("train.seed", 42, 43)],
     data={"added": ["2013-07.parquet"], "removed": [], "now": {}, "before": None},
-    validation={"passed": True, "violations": [], "batches": [{"file": "x.parquet", "rows": 10, "passed": True}]},
-    drift={"summary": "1 of 11 features drifted", "features": [{"feature": "month", "psi": 3.1, "drifted": True}]},
+    validation=Validation(passed=True, violations=[], batches=[BatchSummary(file="x.parquet", rows=10, passed=True)]),
+    drift=_drift(),
     trigger="manual dispatch by @ana: new July data",
-    shadow={"predictions": 12000, "disagreement_rate": 0.034, "mean_absolute_difference": 0.021},
-    tuning={
-        "tuned": True,
-        "hyperparameters": {"learning_rate": 0.0712345, "max_iter": 250},
-        "metric": "roc_auc",
-        "best_value": 0.7123,
-        "best_trial": 7,
-        "trials": {"complete": 15, "pruned": 5},
-        "sampler": "tpe",
-        "study": "flight-delays-0123456789",
-        "seconds": 95.2,
-    },
+    shadow=Shadow(predictions=12000, disagreement_rate=0.034, mean_absolute_difference=0.021),
+    tuning=Tuning(
+        tuned=True,
+        estimator="hist_gradient_boosting",
+        hyperparameters={"learning_rate": 0.0712345, "max_iter": 250},
+        metric="roc_auc",
+        best_value=0.7123,
+        best_trial=7,
+        trials={"complete": 15, "pruned": 5},
+        sampler="tpe",
+        study="flight-delays-0123456789",
+        seconds=95.2,
+    ),
 )
 
 

@@ -75,8 +75,8 @@ def test_no_shift_gives_no_dataset_drift_at_about_the_nominal_rate() -> None:
     seeds, any_significant, dataset_drift = 100, 0, 0
     for _ in range(seeds):
         result = drift.drift(*_frames(rng, None), PARAMS, features=["a", "b", "c", "d"])
-        any_significant += any(f["p_value_adjusted"] < PARAMS.alpha for f in result["features"])
-        dataset_drift += result["dataset_drift"]
+        any_significant += any(f.p_value_adjusted < PARAMS.alpha for f in result.features)
+        dataset_drift += result.dataset_drift
     assert dataset_drift == 0
     assert any_significant / seeds <= 0.1  # Holm keeps the family-wise rate at alpha = 0.05
 
@@ -84,7 +84,7 @@ def test_no_shift_gives_no_dataset_drift_at_about_the_nominal_rate() -> None:
 @pytest.mark.parametrize(("change", "feature"), [("mean", "a"), ("variance", "b"), ("mix", "d")])
 def test_each_kind_of_shift_is_detected(change: str, feature: str) -> None:
     result = drift.drift(*_frames(np.random.default_rng(3), change), PARAMS, features=["a", "b", "c", "d"])
-    assert result["drifted_features"] == [feature]
+    assert result.drifted_features == [feature]
 
 
 def test_the_real_shift_to_a_summer_month_is_reported() -> None:
@@ -96,6 +96,6 @@ def test_the_real_shift_to_a_summer_month_is_reported() -> None:
     reference = featurize.join_weather(reference, weather)
     current = featurize.join_weather(bundled.flights(2013, 8), weather)
     result = drift.drift(reference, current, PARAMS)
-    assert result["dataset_drift"] is True
-    assert {"temp", "dewp"} <= set(result["drifted_features"])
-    assert "origin" not in result["drifted_features"]
+    assert result.dataset_drift is True
+    assert {"temp", "dewp"} <= set(result.drifted_features)
+    assert "origin" not in result.drifted_features

@@ -10,6 +10,7 @@ import pytest
 
 from retrain.params import Params
 from retrain.pipeline import tune
+from retrain.results import Tuning
 
 SPACE: dict[str, dict[str, Any]] = {
     "learning_rate": {"low": 0.02, "high": 0.3, "log": True},
@@ -62,8 +63,8 @@ def test_the_same_inputs_name_the_same_study_and_others_another(params: Params) 
 
 
 def test_train_takes_the_tuned_values_only_from_a_tuning_of_its_estimator(params: Params) -> None:
-    best = {"tuned": True, "estimator": "hist_gradient_boosting", "hyperparameters": {"max_iter": 150}}
+    best = Tuning(tuned=True, estimator="hist_gradient_boosting", hyperparameters={"max_iter": 150})
     tuned = params.train.tuned(best).estimator_params()
     assert tuned == params.train.estimator_params() | {"max_iter": 150}
-    assert params.train.tuned(best | {"tuned": False}) == params.train
-    assert params.train.tuned(best | {"estimator": "logistic_regression"}) == params.train
+    assert params.train.tuned(best.model_copy(update={"tuned": False})) == params.train
+    assert params.train.tuned(best.model_copy(update={"estimator": "logistic_regression"})) == params.train

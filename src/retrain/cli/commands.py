@@ -1,0 +1,140 @@
+"""Every command that is not a pipeline stage: each parses its options, calls the room that owns it, and prints."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import click
+
+from retrain.cli import EXIT_BLOCKED, EXIT_OK, State, app, pass_state
+from retrain.decision import compare as comparison
+from retrain.decision import report as reports
+from retrain.domain import bundled
+from retrain.monitoring import alert as alerts
+from retrain.monitoring import monitor as monitoring
+from retrain.params import override
+from retrain.release import deploy as deployment
+from retrain.release import history as audit
+from retrain.release import promote as promotion
+from retrain.release import smoke as smoke_test
+from retrain.results import Decision
+
+log = logging.getLogger("retrain")
+BASE = click.option("--base", help="git ref of the champion (default: compare.base in params.yaml)")
+
+
+@app.command("new-batch")
+@click.argument("month")
+@pass_state
+def new_batch(state: State, month: str) -> None:
+    """Simulate the arrival of a month of flights (MONTH is YYYY-MM): write the batch and track it with DVC."""
+    bundled.new_batch(state.params, state.root, month)
+
+
+@app.command()
+@pass_state
+def bootstrap(state: State) -> None:
+    """Recreate the bundled data named by the committed pointers, byte for byte, when no DVC remote holds it."""
+    bundled.bootstrap(state.params, state.root)
+
+
+@app.command("set-params")
+@click.argument("assignments", nargs=-1, metavar="KEY=VALUE...")
+@pass_state
+def set_params(state: State, assignments: tuple[str, ...]) -> None:
+    """Override params.yaml keys in place (values in YAML syntax, e.g. train.seed=7), also from $RETRAIN_PARAMS."""
+    state.params  # noqa: B018  (the file must be valid before it is changed)
+    changes = override(state.path, list(assignments))
+    log.info("set-params: %s", ", ".join(f"{k}={v!r}" for k, v in changes.items()) or "nothing to change")
+
+
+@app.command()
+@BASE
+@pass_state
+def compare(state: State, base: str | None) -> int:
+    """Champion (the model dvc.lock names at BASE) against the working tree's model. Exit 3 if the gate blocks."""
+    decision = comparison.compare(state.params, state.root, base or state.params.compare.base)
+    return EXIT_OK if decision.promote else EXIT_BLOCKED
+
+
+@app.command()
+@pass_state
+def gate(state: State) -> int:
+    """Exit 3 if the last `retrain compare` blocked (so a workflow fails its check after posting the report)."""
+    decision = Decision.read(state.params.paths.decision)
+    click.echo(f"gate: {'promote' if decision.promote else 'BLOCKED'}: {'; '.join(decision.reasons)}")
+    return EXIT_OK if decision.promote else EXIT_BLOCKED
+
+
+@app.command()
+@BASE
+@pass_state
+def report(state: State, base: str | None) -> None:
+    """Render reports/report.md (for CML) from the decision of `retrain compare`, and print the verdict."""
+    decision = reports.write(state.params, state.root, base or state.params.compare.base, os.environ)
+    click.echo(f"{'PROMOTE' if decision.promote else 'BLOCK'}: {'; '.join(decision.reasons)}")
+    figures = len(list(state.params.paths.report.parent.glob("*.png")))
+    click.echo(f"report    {state.params.paths.report} (+ {figures} PNGs beside it)")
+
+
+@app.command()
+@pass_state
+def summary(state: State) -> None:
+    """Print the headline metrics and where the outputs are."""
+    click.echo("\n".join(reports.summary(state.params)))
+
+
+@app.command()
+@click.option("--now", help="evaluate as of this ISO time (default: now), e.g. to replay a log")
+@pass_state
+def monitor(state: State, now: str | None) -> None:
+    """Decide whether to retrain from the inference log and late labels: reports/monitor.json (and, in GitHub
+    Actions, the step outputs `retrain` and `reason`, and a job summary)."""
+    monitoring.run(state.params, state.root, now)
+
+
+@app.command()
+@click.option("--webhook", help="URL to POST the alert to (default: $RETRAIN_WEBHOOK_URL; only when retraining)")
+@pass_state
+def alert(state: State, webhook: str | None) -> None:
+    """Render the alert for the last monitoring verdict (reports/alert.md); POST it to a webhook when retraining."""
+    click.echo(alerts.title(alerts.alert(state.params, webhook, os.environ)))
+
+
+@app.command()
+@click.option("--bento", help="the Bento tag, e.g. flight_delay:1a2b3c4d5e6f (built by `make bento`)")
+@click.option("--target", type=click.Choice(deployment.TARGETS), default="local", show_default=True)
+@click.option("--previous", is_flag=True, help="local: redeploy the release that was live before")
+@click.option("--stop", is_flag=True, help="local: stop the front and the live release")
+@pass_state
+def deploy(state: State, bento: str | None, target: str, previous: bool, stop: bool) -> None:
+    """Deploy a Bento, after checking that it holds the model dvc.lock names, to TARGET."""
+    click.echo(deployment.run(state.params, state.root, bento, target, previous, stop))
+
+
+@app.command()
+@click.option("--url", help="the service (default: http://127.0.0.1:<deploy.port>, the local target)")
+@pass_state
+def smoke(state: State, url: str | None) -> int:
+    """Check that the service at URL serves exactly the model dvc.lock names (exit 3 if not)."""
+    failures = smoke_test.run(state.params, state.root, url or f"http://127.0.0.1:{state.params.deploy.port}")
+    return EXIT_BLOCKED if failures else EXIT_OK
+
+
+@app.command()
+@pass_state
+def promote(state: State) -> None:
+    """After a good deploy: move the MLflow alias `champion` to the model dvc.lock names; record the deployment."""
+    click.echo(promotion.promote(state.params, state.root))
+
+
+@app.command()
+@click.option("--ref", default="main", show_default=True, help="branch or ref")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a Markdown table")
+@pass_state
+def history(state: State, ref: str, as_json: bool) -> None:
+    """Which model REF named when (promotions and rollbacks), from git and dvc.lock."""
+    rows = audit.history(state.root, ref, state.params.paths.model, state.params.paths.metrics)
+    click.echo(json.dumps(rows, indent=2) if as_json else audit.table(rows))

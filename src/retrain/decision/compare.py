@@ -1,0 +1,104 @@
+"""`retrain compare`: the champion (the model dvc.lock names at the base) against the working tree's model, on the
+same test window: the decision, its figures, and the MLflow alias `challenger`."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from retrain import plots, tracking
+from retrain.decision import champion as champions
+from retrain.decision import statistics
+from retrain.domain import schema
+from retrain.io import files, modelfile, vcs
+from retrain.params import Params
+from retrain.pipeline import evaluate
+from retrain.results import Base, Decision, Identity, Verdict
+
+log = logging.getLogger(__name__)
+
+
+def _window(meta: dict[str, Any]) -> tuple[str, str]:
+    return meta["training_window"]["first"], meta["training_window"]["last"]
+
+
+def compare(params: Params, root: Path, base: str) -> Decision:
+    """Judge the challenger against the champion at `base`; write the decision and the figures beside the report."""
+    paths, threshold = params.paths, params.evaluate.threshold
+    challenger_md5 = modelfile.locked(root, paths.model)
+    model = modelfile.load(paths.model)
+    test = files.read_frame(paths.test)
+    y = test[schema.TARGET].to_numpy()
+    predictions = {"challenger": evaluate.predict(model, test)}
+    windows = {"challenger": _window(files.read_json(paths.model_meta))}
+
+    champion = champions.fetch(params, root, base, challenger_md5, model)
+    if champion.model is not None:
+        predictions["champion"] = evaluate.predict(champion.model, test)
+        if "training_window" in champion.meta:
+            windows["champion"] = _window(champion.meta)
+
+    metrics = {name: evaluate.scores(y, proba, threshold) for name, proba in predictions.items()}
+    if champion.problem:
+        verdict = Verdict(promote=False, reasons=[champion.problem], summary="champion unavailable")
+    else:
+        verdict = statistics.compare(
+            test,
+            predictions.get("champion"),
+            predictions["challenger"],
+            metrics["challenger"],
+            params.compare,
+            params.gate,
+            threshold,
+        )
+    decision = Decision(
+        **verdict.model_dump(),
+        base=Base(ref=base, commit=champion.commit),
+        champion=Identity(model_md5=champion.md5, commit=champion.locked_in),
+        challenger=Identity(model_md5=challenger_md5, commit=vcs.commit(root)),
+        metrics=metrics,
+        threshold=threshold,
+        test_window=files.read_json(paths.data_metrics)["test"],
+    )
+    decision.write(paths.decision)
+    _figures(params, model, challenger_md5, champion, test, predictions, windows)
+
+    run_id = tracking.find_run(root, params.tracking.experiment, challenger_md5)
+    if run_id is None:
+        run_id = tracking.log_model(params, root, model, test, metrics["challenger"], [])
+    tracking.set_alias(
+        root, params.tracking.experiment, params.tracking.registered_model, run_id, challenger_md5, "challenger"
+    )
+    outcome = "PROMOTE" if decision.promote else "BLOCK"
+    log.info("compare: %s against %s (%s): %s", outcome, base, decision.summary, "; ".join(decision.reasons))
+    return decision
+
+
+def _figures(
+    params: Params,
+    model: Any,
+    challenger_md5: str,
+    champion: champions.Champion,
+    test: pd.DataFrame,
+    predictions: dict[str, Any],
+    windows: dict[str, tuple[str, str]],
+) -> None:
+    """Both models' curves, and ROC AUC per month over the training and test windows, as PNGs beside the report."""
+    paths, threshold = params.paths, params.evaluate.threshold
+    y = test[schema.TARGET].to_numpy()
+    figures = paths.report.parent
+    curves: dict[str, dict[str, pd.DataFrame]] = {
+        name: evaluate.curves(y, predictions[name], threshold, params.evaluate.curve_points)
+        for name in ("champion", "challenger")
+        if name in predictions
+    }
+    plots.all_plots(curves, figures)
+    history = pd.concat([files.read_frame(paths.train), test], ignore_index=True)
+    models = {"challenger": model} | ({"champion": champion.model} if "champion" in windows else {})
+    if champion.md5 == challenger_md5:
+        models.pop("champion", None)  # the same model: one line is enough
+    scores = {name: evaluate.predict(fitted, history) for name, fitted in models.items()}
+    plots.by_month(statistics.metric_by_month(history, scores, windows), "roc_auc", figures / "by_month.png")
