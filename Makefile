@@ -26,7 +26,7 @@ DEPLOY_TARGET ?= local
 export BASE RUN REASON CLOUD CLOUD_TYPE CLOUD_SPOT IDLE_TIMEOUT DEPLOY_TARGET
 
 .PHONY: help setup setup-dev data validate featurize drift tune train evaluate retrain repro summary compare report monitor alert serve bento deploy smoke rollback undeploy promote bench-serve test \
-	ci-remote ci-params ci-tune ci-runner ci-retrain ci-publish ci-comment ci-monitor ci-alert ci-deploy-alert gate cml lint typecheck pytest bench lock clean
+	ci-remote ci-params ci-tune ci-runner ci-retrain ci-publish ci-comment ci-monitor ci-alert ci-deploy-alert gate cml lint typecheck lock-check pytest bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -176,13 +176,18 @@ undeploy: setup ## local target: stop the front and the live release
 promote: setup ## after a good deploy: MLflow alias champion -> the model dvc.lock names; record the deployment
 	retrain promote
 
-test: lint typecheck pytest ## ruff, mypy and every test
+test: lint typecheck lock-check pytest ## ruff, import rules, deptry, mypy, the lock check and every test
 
-lint: setup-dev ## ruff check and format check; zizmor and the GitHub workflow schema on every workflow
+lint: setup-dev ## ruff; the rooms' import rules (import-linter); declared imports (deptry); zizmor and the workflow schema
 	ruff check .
 	ruff format --check .
+	lint-imports --no-cache
+	deptry src
 	zizmor --offline --quiet .github/workflows
 	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+lock-check: setup ## fail, naming the stage and the file or param, when dvc.lock does not describe the code and params
+	retrain lock-check
 
 typecheck: setup-dev ## mypy --strict on src and tests
 	mypy

@@ -20,7 +20,7 @@ import yaml
 from retrain import params
 from retrain.io import files
 from retrain.pipeline import evaluate, train
-from tests.integration.conftest import copy_repository, environment
+from tests.support import copy_repository, environment
 
 ROOT = Path(__file__).resolve().parents[1]
 

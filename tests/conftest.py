@@ -10,8 +10,7 @@ import pytest
 
 from retrain.domain import bundled
 from retrain.params import Params, load
-
-ROOT = Path(__file__).resolve().parents[1]
+from tests.support import ROOT
 
 os.environ.setdefault("DVC_NO_ANALYTICS", "1")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

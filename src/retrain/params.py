@@ -153,9 +153,7 @@ class Deploy(Section):
 
 
 class Params(Section):
-    """The whole of params.yaml. Sections added by later stages are accepted and typed where they are used."""
-
-    model_config = ConfigDict(frozen=True, extra="allow")
+    """The whole of params.yaml: an unknown section (a typo, a leftover) is an error, like an unknown key."""
 
     paths: Paths
     validate_: Validate = Field(alias="validate")

@@ -17,9 +17,7 @@ import mlflow
 import pytest
 
 from retrain.io import files, vcs
-
-from .conftest import act, act_env, git
-from .test_service import free_port, post
+from tests.support import act, act_env, free_port, git, post
 
 pytestmark = pytest.mark.slow
 PUSH = '{"ref": "refs/heads/main", "head_commit": {"message": "%s"}}'

@@ -5,9 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -23,15 +21,13 @@ import pytest
 import yaml
 from sklearn.pipeline import Pipeline
 
-from retrain.domain import bundled, schema
+from retrain.domain import bundled, features, schema
 from retrain.io import files, modelfile
 from retrain.params import Params
 from retrain.pipeline import featurize, train
-
-from ..conftest import ROOT
+from tests.support import BIN, ROOT, free_port, post
 
 pytestmark = pytest.mark.slow
-BIN = Path(sys.executable).parent
 
 
 @dataclass
@@ -42,12 +38,6 @@ class Server:
     output: Path
     model: Pipeline
     shadow: Pipeline
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def _env(home: Path, root: Path, **extra: str) -> dict[str, str]:
@@ -62,15 +52,6 @@ def _env(home: Path, root: Path, **extra: str) -> dict[str, str]:
     )
 
 
-def post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type}, method="POST")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
-
-
 def get(url: str) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(url, timeout=5) as response:
@@ -82,7 +63,7 @@ def get(url: str) -> tuple[int, bytes]:
 @pytest.fixture(scope="module")
 def flights() -> pd.DataFrame:
     weather = bundled.weather()
-    return featurize.label(featurize.join_weather(bundled.flights(2013, 2), weather), 15)[0]
+    return featurize.label(features.join_weather(bundled.flights(2013, 2), weather), 15)[0]
 
 
 def _fit(frame: pd.DataFrame, params: Params, iterations: int) -> Pipeline:

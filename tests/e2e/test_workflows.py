@@ -9,13 +9,11 @@ import pandas as pd
 import pytest
 import yaml
 
-from retrain.domain import bundled
+from retrain.domain import bundled, features
 from retrain.io import vcs
 from retrain.params import Params
 from retrain.pipeline import featurize, train
-
-from ..model.test_monitor import log_lines
-from .conftest import act, act_env, git
+from tests.support import act, act_env, git, log_lines
 
 pytestmark = pytest.mark.slow
 
@@ -76,10 +74,10 @@ def test_monitor_over_a_drifted_log_dispatches_a_retrain_and_raises_the_alert(
     repository: Path, tmp_path: Path, params: Params
 ) -> None:
     weather = bundled.weather()
-    spring = featurize.label(featurize.join_weather(bundled.flights(2013, 4), weather), 15)[0]
+    spring = featurize.label(features.join_weather(bundled.flights(2013, 4), weather), 15)[0]
     settings = params.train.model_copy(update={"hyperparameters": {"hist_gradient_boosting": {"max_iter": 20}}})
     model = train.train(spring, settings)
-    august = featurize.join_weather(bundled.flights(2013, 8), weather)
+    august = features.join_weather(bundled.flights(2013, 8), weather)
     log = tmp_path / "inference"
     log.mkdir()
     (log / "predictions-today.jsonl").write_text("\n".join(log_lines(model, august, when=pd.Timestamp.now(tz="UTC"))))

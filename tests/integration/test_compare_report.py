@@ -13,9 +13,7 @@ import yaml
 
 from retrain.domain import bundled
 from retrain.io import files
-
-from .conftest import Run
-from .test_dvc_pipeline import write_slice
+from tests.support import Run, write_slice
 
 pytestmark = pytest.mark.slow
 

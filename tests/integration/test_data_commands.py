@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 from retrain.io import files, vcs
-
-from .conftest import Run
+from tests.support import Run
 
 pytestmark = pytest.mark.slow
 

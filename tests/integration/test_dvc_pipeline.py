@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -13,23 +12,10 @@ import yaml
 
 from retrain.domain import bundled
 from retrain.io import files
-
-from .conftest import Run
+from tests.support import Run, stages_run, write_slice
 
 pytestmark = pytest.mark.slow
 ALL_STAGES = ["validate", "featurize", "drift", "tune", "train", "evaluate"]
-
-
-def write_slice(landing: Path, month: int) -> Path:
-    """A quarter of a real month, as a batch file."""
-    frame = bundled.flights(2013, month).sample(frac=0.25, random_state=month).sort_index().reset_index(drop=True)
-    path = landing / f"2013-{month:02d}.parquet"
-    files.write_frame(frame, path)
-    return path
-
-
-def stages_run(result: Run | object) -> list[str]:
-    return re.findall(r"Running stage '(\w+)'", getattr(result, "stdout", ""))
 
 
 @pytest.fixture(scope="module")

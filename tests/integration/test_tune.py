@@ -9,8 +9,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from .conftest import Run
-from .test_dvc_pipeline import stages_run, write_slice
+from tests.support import Run, stages_run, write_slice
 
 pytestmark = pytest.mark.slow
 SMALL_SPACE = "{learning_rate: {low: 0.05, high: 0.5, log: true}, max_iter: {low: 10, high: 40, step: 10}}"

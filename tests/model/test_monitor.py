@@ -17,15 +17,12 @@ from sklearn.pipeline import Pipeline
 
 from retrain import cli
 from retrain.cli.main import main
-from retrain.domain import bundled, schema
+from retrain.domain import bundled, features, schema
 from retrain.monitoring import alert, monitor
 from retrain.params import Params
 from retrain.pipeline import featurize, train
 from retrain.results import MonitorVerdict
-
-from ..conftest import ROOT
-
-NOW = pd.Timestamp("2026-11-27 12:00", tz="UTC")
+from tests.support import NOW, ROOT, log_lines
 
 
 @pytest.fixture(scope="module")
@@ -36,32 +33,13 @@ def weather() -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def reference(weather: pd.DataFrame) -> pd.DataFrame:
     flights = pd.concat([bundled.flights(2013, m) for m in (3, 4, 5)], ignore_index=True)
-    return featurize.label(featurize.join_weather(flights, weather), 15)[0]
+    return featurize.label(features.join_weather(flights, weather), 15)[0]
 
 
 @pytest.fixture(scope="module")
 def model(reference: pd.DataFrame, params: Params) -> Pipeline:
     settings = params.train.model_copy(update={"hyperparameters": {"hist_gradient_boosting": {"max_iter": 40}}})
     return train.train(reference, settings)
-
-
-def log_lines(
-    model: Pipeline, flights: pd.DataFrame, rows: int = 2000, seed: int = 0, when: pd.Timestamp = NOW
-) -> list[str]:
-    """Inference log records for a sample of flights, timestamped in the day before `when`."""
-    sample = flights.sample(rows, random_state=seed).reset_index(drop=True)
-    probabilities = model.predict_proba(sample[list(schema.FEATURES)])[:, 1]
-    lines = []
-    for index, row in enumerate(sample[[*schema.FEATURES, "flight"]].to_dict("records")):
-        record = {
-            "request_id": f"r{index}",
-            "timestamp": (when - pd.Timedelta(minutes=index)).isoformat(),
-            "model": "a" * 32,
-            "features": {name: (None if pd.isna(value) else value) for name, value in row.items()},
-            "probability": float(probabilities[index]),
-        }
-        lines.append(json.dumps(record, default=str))
-    return lines
 
 
 def label_lines(flights: pd.DataFrame, flip: bool = False) -> list[str]:
@@ -101,7 +79,7 @@ def test_degraded_accuracy_on_labelled_traffic_triggers(
 def test_drifted_stale_traffic_triggers(
     model: Pipeline, reference: pd.DataFrame, weather: pd.DataFrame, params: Params
 ) -> None:
-    august = featurize.join_weather(bundled.flights(2013, 8), weather)
+    august = features.join_weather(bundled.flights(2013, 8), weather)
     verdict = check(log_lines(model, august), [], reference, params)
     assert verdict.retrain is True
     assert any(r.startswith("data drift in recent traffic") and "temp" in r for r in verdict.reasons)
@@ -161,7 +139,7 @@ def test_monitor_and_alert_commands_write_outputs_and_post_the_webhook(
     (tmp_path / "models").mkdir()
     (tmp_path / "models/model.json").write_text(json.dumps({"training_window": {"last": "2013-06-01 03:00:00+00:00"}}))
     (tmp_path / "log").mkdir()
-    august = featurize.join_weather(bundled.flights(2013, 8), weather)
+    august = features.join_weather(bundled.flights(2013, 8), weather)
     (tmp_path / "log/predictions-2026-11-27.jsonl").write_text("\n".join([*log_lines(model, august), "garbage"]))
     monkeypatch.setenv("RETRAIN_INFERENCE_LOG", str(tmp_path / "log"))
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "outputs"))

@@ -10,7 +10,7 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from retrain import pipeline
-from retrain.domain import schema
+from retrain.domain import features, schema
 from retrain.io import files, modelfile
 from retrain.params import Train
 from retrain.pipeline import featurize
@@ -21,7 +21,7 @@ def frame() -> pd.DataFrame:
     from retrain.domain import bundled
 
     flights = bundled.flights(2013, 2).head(3000)
-    joined = featurize.join_weather(flights, bundled.weather())
+    joined = features.join_weather(flights, bundled.weather())
     return featurize.label(joined, 15)[0]
 
 

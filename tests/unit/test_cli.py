@@ -10,8 +10,7 @@ import yaml
 from retrain import cli
 from retrain.cli.main import main
 from retrain.cli.stages import STAGES
-
-from ..conftest import ROOT
+from tests.support import ROOT
 
 
 def _params(tmp_path: Path, change: dict[str, dict[str, object]] | None = None) -> Path:

@@ -12,6 +12,8 @@ from retrain.cli import EXIT_BLOCKED, EXIT_OK, State, app, pass_state
 from retrain.decision import compare as comparison
 from retrain.decision import report as reports
 from retrain.domain import bundled
+from retrain.errors import BadInput
+from retrain.io import vcs
 from retrain.monitoring import alert as alerts
 from retrain.monitoring import monitor as monitoring
 from retrain.params import override
@@ -48,6 +50,19 @@ def set_params(state: State, assignments: tuple[str, ...]) -> None:
     state.params  # noqa: B018  (the file must be valid before it is changed)
     changes = override(state.path, list(assignments))
     log.info("set-params: %s", ", ".join(f"{k}={v!r}" for k, v in changes.items()) or "nothing to change")
+
+
+@app.command("lock-check")
+@pass_state
+def lock_check(state: State) -> None:
+    """Fail (exit 2), naming the stage and the file or param, when dvc.lock does not describe the code and params.
+    Needs no data and no retrain: new data ahead of its retrain is the normal state of the loop."""
+    stale = vcs.stale_code(state.root)
+    for line in stale:
+        log.error("lock-check: %s", line)
+    if stale:
+        raise BadInput(f"dvc.lock is not current ({len(stale)} change(s) above): run `dvc repro`, commit dvc.lock")
+    click.echo("lock-check: dvc.lock describes the committed code and params")
 
 
 @app.command()

@@ -17,7 +17,6 @@ from scipy import stats
 from retrain.domain import schema
 from retrain.params import Compare, Gate
 from retrain.pipeline.evaluate import slice_rows
-from retrain.pipeline.validate import LOCAL_TIME
 from retrain.results import Check, Delta, McNemar, SliceDelta, Verdict
 
 CHUNK = 100  # resamples per vectorised block: 100 x 27k counts is about 20 MB
@@ -242,7 +241,7 @@ def metric_by_month(
     y = frame[schema.TARGET].to_numpy()
     rows = []
     for name, proba in predictions.items():
-        first, last = (pd.Timestamp(t).tz_convert(LOCAL_TIME).strftime("%Y-%m") for t in windows[name])
+        first, last = (pd.Timestamp(t).tz_convert(schema.LOCAL_TIME).strftime("%Y-%m") for t in windows[name])
         for month, index in pd.Series(range(len(frame))).groupby(period.to_numpy()).indices.items():
             month = str(month)
             auc = weighted_roc_auc(_groups(y[index], proba[index]), np.ones((1, len(index))))[0]

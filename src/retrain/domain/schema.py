@@ -1,13 +1,15 @@
 """The data contract: every column the pipeline reads, its type, its range, and which ones the model may see.
 
-Validation (`validate.py`), feature building (`featurize.py`, `pipeline.py`) and the service's request model all
-read this module; nothing else names a raw column.
+Validation (`pipeline/validate.py`, with the cross-column rules in `rules.py`), feature building (`features.py`)
+and the service's request model all read this module: the loop's machinery names no raw column of its own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Literal
+
+import pandas as pd
 
 Kind = Literal["int", "float", "str", "datetime"]
 
@@ -75,6 +77,18 @@ WEATHER_KEY = ("origin", "time_hour")
 
 TARGET = "late"
 """The label: arrival more than `featurize.late_minutes` late."""
+OUTCOME = "arr_delay"
+"""The raw column the label is made from (and what late label records carry); missing for cancelled flights."""
+TIME = "time_hour"
+"""The scheduled time of a row (UTC): windows, batches and staleness are measured on it."""
+LOCAL_TIME = "America/New_York"
+"""The time zone of the scheduled times."""
+
+
+def label(outcome: pd.Series, late_minutes: int) -> pd.Series:
+    """The target from the outcome: arrived more than `late_minutes` late (1) or not (0)."""
+    return (outcome > late_minutes).astype("int8")
+
 
 SCHEDULE_FEATURES = (
     "year",

@@ -3,8 +3,10 @@ and every ref is passed after `--end-of-options`, so a ref that starts with `-` 
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -80,18 +82,52 @@ def pointer_md5(pointer: Path) -> str:
     return str(data["outs"][0]["md5"])
 
 
+def _dvc(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The dvc of this interpreter's environment, whatever PATH says."""
+    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True, check=False)
+
+
 def run_dvc(root: Path, *args: str) -> str:
     """Run a dvc command; its output, or VcsError with its message."""
-    result = subprocess.run(["dvc", *args], cwd=root, capture_output=True, text=True, check=False)
+    result = _dvc(root, *args)
     if result.returncode:
         raise VcsError(f"dvc {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}")
     return result.stdout
 
 
+def stale_code(root: Path) -> list[str]:
+    """What makes dvc.lock stale in code or params, one "stage: what" line each: a code dependency (a git-tracked
+    file or folder that is neither DVC-tracked data nor another stage's output) or a params key that differs from
+    what the lock records, or a changed command. Data is not looked at: new data ahead of its retrain is normal."""
+    status = json.loads(run_dvc(root, "status", "--json") or "{}")
+    tracked = _git(root, "ls-files").stdout.splitlines()
+    outputs = {
+        str(out)
+        for stage in yaml.safe_load((root / "dvc.lock").read_text() or "{}").get("stages", {}).values()
+        for out in (o["path"] for o in stage.get("outs", []))
+    }
+
+    def code(path: str) -> bool:
+        inside = [name for name in tracked if name == path or name.startswith(path.rstrip("/") + "/")]
+        return bool(inside) and path not in outputs and not any(name.endswith(".dvc") for name in inside)
+
+    stale = []
+    for stage, changes in status.items():
+        for change in changes:
+            if isinstance(change, str):  # "changed command"
+                stale.append(f"{stage}: {change}")
+                continue
+            for path, how in change.get("changed deps", {}).items():
+                if isinstance(how, dict):  # a params file: {key: modified | new | deleted}
+                    stale += [f"{stage}: param {key} in {path} {state}" for key, state in how.items()]
+                elif code(path) and how != "deleted":
+                    stale.append(f"{stage}: {path} {how}")
+    return stale
+
+
 def dvc_remotes(root: Path) -> list[str]:
     """The names of the configured DVC remotes."""
-    result = subprocess.run(["dvc", "remote", "list"], cwd=root, capture_output=True, text=True, check=False)
-    return [line.split()[0] for line in result.stdout.splitlines() if line.strip()]
+    return [line.split()[0] for line in _dvc(root, "remote", "list").stdout.splitlines() if line.strip()]
 
 
 def fetch_output(root: Path, ref: str, path: Path, expected: str, target: Path) -> None:

@@ -5,7 +5,7 @@ Reads the service's inference log (JSON lines, one object per prediction) and, w
 
 A log record: {"request_id": str, "timestamp": ISO 8601, "model": md5, "features": {raw model inputs, plus
 `flight` for the label join}, "probability": float, "shadow_probability": float (optional)}.
-A label record: {"year", "month", "day", "carrier", "flight", "origin", "arr_delay"}.
+A label record: the flight key (`schema.FLIGHT_KEY`) and the outcome (`schema.OUTCOME`, the arrival delay).
 """
 
 from __future__ import annotations
@@ -66,9 +66,9 @@ def parse_log(lines: Iterable[str]) -> tuple[pd.DataFrame, int]:
 
 
 def parse_labels(lines: Iterable[str]) -> tuple[pd.DataFrame, int]:
-    """Label records (flight key + arr_delay), and how many lines were malformed and skipped."""
+    """Label records (the flight key and the outcome), and how many lines were malformed and skipped."""
     rows, malformed = [], 0
-    key = (*schema.FLIGHT_KEY, "arr_delay")
+    key = (*schema.FLIGHT_KEY, schema.OUTCOME)
     for line in lines:
         if not line.strip():
             continue
@@ -78,9 +78,11 @@ def parse_labels(lines: Iterable[str]) -> tuple[pd.DataFrame, int]:
         except (ValueError, KeyError, TypeError):
             malformed += 1
     frame = pd.DataFrame(rows, columns=list(key))
-    for name in ("year", "month", "day", "flight", "arr_delay"):
+    kinds = {column.name: column.kind for column in schema.FLIGHTS}
+    numeric = [name for name in key if kinds[name] in ("int", "float")]
+    for name in numeric:
         frame[name] = pd.to_numeric(frame[name], errors="coerce")
-    return frame.dropna(subset=["year", "month", "day", "flight"]), malformed
+    return frame.dropna(subset=[name for name in numeric if name != schema.OUTCOME]), malformed
 
 
 def join_labels(traffic: pd.DataFrame, labels: pd.DataFrame, late_minutes: int) -> pd.DataFrame:
@@ -88,8 +90,8 @@ def join_labels(traffic: pd.DataFrame, labels: pd.DataFrame, late_minutes: int) 
     if labels.empty or traffic["flight"].isna().all():
         return traffic.iloc[0:0].assign(**{schema.TARGET: pd.Series(dtype="int8")})
     key = list(schema.FLIGHT_KEY)
-    known = labels.dropna(subset=["arr_delay"]).drop_duplicates(key, keep="last")
-    known = known.assign(**{schema.TARGET: (known["arr_delay"] > late_minutes).astype("int8")})[[*key, schema.TARGET]]
+    known = labels.dropna(subset=[schema.OUTCOME]).drop_duplicates(key, keep="last")
+    known = known.assign(**{schema.TARGET: schema.label(known[schema.OUTCOME], late_minutes)})[[*key, schema.TARGET]]
     typed = traffic.dropna(subset=["flight"]).astype({"flight": "int64"})
     return typed.merge(known.astype({"flight": "int64"}), on=key, how="inner")
 

@@ -1,7 +1,7 @@
-"""Stage `featurize`: stateless cleaning, the weather join, the label and the time-based split.
+"""Stage `featurize`: the domain's cleaning and side-table join (`domain.features`), the label and the time split.
 
-Nothing here is fitted: every learned transformation lives in the Pipeline (`pipeline.py`), so the service scores
-raw rows with the same object. `clean_weather` is the one cleaning step, and the service may call it too.
+Nothing here is fitted: every learned transformation lives in the Pipeline (`model.py`), so the service scores
+raw rows with the same object.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrain.domain import schema
+from retrain.domain import features, schema
 from retrain.io import files
 from retrain.params import Featurize, Params
 
@@ -28,25 +28,11 @@ class Split:
     stats: dict[str, Any]
 
 
-def clean_weather(weather: pd.DataFrame, max_wind_speed: float) -> pd.DataFrame:
-    """Readings that cannot be real (a 1,048 mph wind in the bundled data) become missing."""
-    cleaned = weather.copy()
-    for name in ("wind_speed", "wind_gust"):
-        cleaned[name] = cleaned[name].where(cleaned[name] <= max_wind_speed)
-    return cleaned
-
-
-def join_weather(flights: pd.DataFrame, weather: pd.DataFrame) -> pd.DataFrame:
-    """Each flight gets the weather at its origin in its scheduled departure hour (missing if none was recorded)."""
-    readings = weather[[*schema.WEATHER_KEY, *schema.WEATHER_FEATURES]]
-    return flights.merge(readings, on=list(schema.WEATHER_KEY), how="left", validate="many_to_one")
-
-
 def label(flights: pd.DataFrame, late_minutes: int) -> tuple[pd.DataFrame, int]:
     """Add the target `late` (arrival more than `late_minutes` late); drop flights with no arrival delay."""
-    known = flights["arr_delay"].notna()
+    known = flights[schema.OUTCOME].notna()
     labelled = flights.loc[known].copy()
-    labelled[schema.TARGET] = (labelled["arr_delay"] > late_minutes).astype("int8")
+    labelled[schema.TARGET] = schema.label(labelled[schema.OUTCOME], late_minutes)
     return labelled.reset_index(drop=True), int((~known).sum())
 
 
@@ -67,15 +53,15 @@ def window(frame: pd.DataFrame) -> dict[str, Any]:
     """Rows, first and last scheduled hour, and the late share of a window of labelled flights."""
     return {
         "rows": len(frame),
-        "first": str(frame["time_hour"].min()),
-        "last": str(frame["time_hour"].max()),
+        "first": str(frame[schema.TIME].min()),
+        "last": str(frame[schema.TIME].max()),
         "late_share": round(float(frame[schema.TARGET].mean()), 4),
     }
 
 
 def featurize(flights: pd.DataFrame, weather: pd.DataFrame, params: Featurize) -> Split:
     """Validated flights and weather in, training and test windows (raw model columns + label) out."""
-    joined = join_weather(flights, clean_weather(weather, params.max_wind_speed))
+    joined = features.join_weather(flights, features.clean_weather(weather, params.max_wind_speed))
     labelled, cancelled = label(joined, params.late_minutes)
     train, test = split(labelled, params.test_months, params.train_months)
     stats = {

@@ -11,11 +11,11 @@ from typing import Any
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from retrain import pipeline
 from retrain.domain import schema
 from retrain.io import files, modelfile
 from retrain.params import Params, Train
 from retrain.pipeline.featurize import window
+from retrain.pipeline.model import build
 from retrain.results import Tuning
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def train(frame: pd.DataFrame, params: Train) -> Pipeline:
     """Fit the Pipeline named in params.yaml on raw rows and their label."""
-    model = pipeline.build(params.estimator, params.estimator_params(), params.seed)
+    model = build(params.estimator, params.estimator_params(), params.seed)
     return model.fit(frame[list(schema.FEATURES)], frame[schema.TARGET])
 
 

@@ -29,10 +29,11 @@ import sqlalchemy
 from sklearn.metrics import average_precision_score, roc_auc_score
 from threadpoolctl import threadpool_limits
 
-from retrain import pipeline, tracking
+from retrain import tracking
 from retrain.domain import schema
 from retrain.io import files
 from retrain.params import Params, Train, Tune
+from retrain.pipeline.model import build
 from retrain.results import Tuning
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,7 @@ def _objective(frame: pd.DataFrame, train: Train, settings: Tune) -> Callable[[o
         hyperparameters = train.estimator_params() | suggest(trial, space)
         scores: list[float] = []
         for step, (fit, validate) in enumerate(splits):
-            model = pipeline.build(train.estimator, hyperparameters, train.seed).fit(features[fit], target[fit])
+            model = build(train.estimator, hyperparameters, train.seed).fit(features[fit], target[fit])
             scores.append(float(score(target[validate], model.predict_proba(features[validate])[:, 1])))
             trial.report(float(np.mean(scores)), step)
             if trial.should_prune():

@@ -1,4 +1,4 @@
-"""Stage `validate`: check every incoming batch against the data contract in `schema.py`.
+"""Stage `validate`: check every incoming batch against the data contract (`domain/schema.py`, `domain/rules.py`).
 
 Each rule is vectorised over a whole column. A failure names the file, the column, the rule and a few offending
 rows. Nothing here writes: the command writes the report, and the landing folder is never touched.
@@ -13,15 +13,13 @@ from typing import Any
 
 import pandas as pd
 
-from retrain.domain import schema
+from retrain.domain import rules, schema
 from retrain.errors import BadInput
 from retrain.io import files
 from retrain.params import Params, Validate
 from retrain.results import BatchSummary, Validation, Violation
 
 log = logging.getLogger(__name__)
-
-LOCAL_TIME = "America/New_York"
 
 
 class _Checker:
@@ -106,53 +104,33 @@ def check_columns(check: _Checker, table: tuple[schema.Column, ...]) -> list[str
     return typed
 
 
-def _check_dates(check: _Checker, typed: list[str], month: tuple[int, int] | None) -> None:
-    frame = check.frame
-    if not {"year", "month", "day"} <= set(typed):
-        return
-    dates = pd.to_datetime(frame[["year", "month", "day"]], errors="coerce")
-    check.rows("day", "valid day of the month", dates.isna(), show=("year", "month"))
-    if month is not None:
-        outside = (frame["year"] != month[0]) | (frame["month"] != month[1])
-        check.rows("month", f"rows belong to the batch's month {month[0]}-{month[1]:02d}", outside, show=("year",))
-    if {"sched_dep_time", "hour", "minute"} <= set(typed):
-        mismatch = (frame["hour"] != frame["sched_dep_time"] // 100) | (
-            frame["minute"] != frame["sched_dep_time"] % 100
-        )
-        check.rows("hour", "hour and minute match sched_dep_time", mismatch, show=("sched_dep_time", "minute"))
-    if {"time_hour", "hour"} <= set(typed):
-        local = frame["time_hour"].dt.tz_convert(LOCAL_TIME) if frame["time_hour"].dt.tz else frame["time_hour"]
-        wrong = (local.dt.day != frame["day"]) | (local.dt.hour != frame["hour"]) | (local.dt.month != frame["month"])
-        check.rows("time_hour", f"is the scheduled hour ({LOCAL_TIME}) in UTC", wrong & dates.notna(), show=("hour",))
-
-
 def check_flights(
     file: str, frame: pd.DataFrame, params: Validate, late_minutes: int
 ) -> tuple[list[Violation], dict[str, Any]]:
     """All rules for one monthly batch of flights, and its summary for the report."""
     check = _Checker(file, frame, params.examples, schema.FLIGHT_KEY)
     typed = check_columns(check, schema.FLIGHTS)
-    _check_dates(check, typed, files.batch_month(Path(file).name))
+    for column, rule, bad, shown in rules.flight_rules(frame, set(typed), files.batch_month(Path(file).name)):
+        check.rows(column, rule, bad, show=shown)
     if len(frame) < params.min_rows:
         check.batch("*", f"at least {params.min_rows} rows, found {len(frame)}")
-    if set(schema.FLIGHT_KEY) <= set(typed):
-        check.rows("flight", "flight key is unique", frame.duplicated(list(schema.FLIGHT_KEY), keep=False))
     for name, limit in params.max_null_rate.items():
         if name in frame.columns and len(frame) and frame[name].isna().mean() > limit:
             check.batch(name, f"null rate <= {limit:g}, found {frame[name].isna().mean():.3f}")
     summary: dict[str, Any] = {"file": file, "rows": len(frame)}  # the batch's BatchSummary, once it is judged
-    if "arr_delay" in typed and len(frame):
-        late = float((frame["arr_delay"] > late_minutes).sum() / max(frame["arr_delay"].notna().sum(), 1))
+    if schema.OUTCOME in typed and len(frame):
+        outcome = frame[schema.OUTCOME]
+        late = float(schema.label(outcome, late_minutes).sum() / max(outcome.notna().sum(), 1))
         low, high = params.late_share
         if not low <= late <= high:
             check.batch(
-                "arr_delay",
+                schema.OUTCOME,
                 f"share of arrivals > {late_minutes} min late within [{low:g}, {high:g}], found {late:.3f}",
             )
         summary["late_share"] = round(late, 4)
-        summary["cancelled"] = int(frame["arr_delay"].isna().sum())
-    if "time_hour" in typed and len(frame):
-        summary["first"], summary["last"] = str(frame["time_hour"].min()), str(frame["time_hour"].max())
+        summary["cancelled"] = int(outcome.isna().sum())
+    if schema.TIME in typed and len(frame):
+        summary["first"], summary["last"] = str(frame[schema.TIME].min()), str(frame[schema.TIME].max())
     return check.violations, summary
 
 
@@ -160,12 +138,8 @@ def check_weather(file: str, frame: pd.DataFrame, params: Validate) -> list[Viol
     """Rules for the hourly weather table."""
     check = _Checker(file, frame, params.examples, schema.WEATHER_KEY)
     typed = check_columns(check, schema.WEATHER)
-    if set(schema.WEATHER_KEY) <= set(typed):
-        check.rows(
-            "time_hour",
-            "one reading per origin and hour",
-            frame.duplicated(list(schema.WEATHER_KEY), keep=False),
-        )
+    for column, rule, bad, shown in rules.weather_rules(frame, set(typed)):
+        check.rows(column, rule, bad, show=shown)
     return check.violations
 
 

@@ -250,7 +250,8 @@ class Local:
         port = _free_port()
         bentoml = str(Path(sys.executable).parent / "bentoml")
         command = [bentoml, "serve", release.bento, "--host", "127.0.0.1", "--port", str(port)]
-        pid = _detached(command, folder / "server.log", PYTHONPATH=str(site), OMP_NUM_THREADS="1")
+        environment = {"PYTHONPATH": str(site), "OMP_NUM_THREADS": "1", "RETRAIN_COMMIT": release.commit}
+        pid = _detached(command, folder / "server.log", **environment)
         state["starting"] = pid
         self._save(state)  # if this deploy is killed now, the next one stops this process
         try:

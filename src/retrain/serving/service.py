@@ -27,7 +27,7 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 
 from retrain.domain import schema
-from retrain.io import files, modelfile
+from retrain.io import files, modelfile, vcs
 from retrain.params import ParamsError, load
 from retrain.serving.batching import Batcher
 from retrain.serving.inference_log import InferenceLog
@@ -102,6 +102,8 @@ class FlightDelayService:
             if (root / params.paths.metrics).exists()
             else None,
             "threshold": self.threshold,
+            # the commit is no part of the model's files: a release is told it, a checkout knows it
+            "commit": os.environ.get("RETRAIN_COMMIT") or (vcs.commit(root) if (root / ".git").exists() else None),
             "features": list(schema.FEATURES),
         }
         shadow = os.environ.get("RETRAIN_SHADOW_MODEL")

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from retrain.domain import features
 from retrain.params import Drift
 from retrain.pipeline import drift
 
@@ -89,12 +90,11 @@ def test_each_kind_of_shift_is_detected(change: str, feature: str) -> None:
 
 def test_the_real_shift_to_a_summer_month_is_reported() -> None:
     from retrain.domain import bundled
-    from retrain.pipeline import featurize
 
     weather = bundled.weather()
     reference = pd.concat([bundled.flights(2013, m) for m in range(1, 7)], ignore_index=True)
-    reference = featurize.join_weather(reference, weather)
-    current = featurize.join_weather(bundled.flights(2013, 8), weather)
+    reference = features.join_weather(reference, weather)
+    current = features.join_weather(bundled.flights(2013, 8), weather)
     result = drift.drift(reference, current, PARAMS)
     assert result.dataset_drift is True
     assert {"temp", "dewp"} <= set(result.drifted_features)

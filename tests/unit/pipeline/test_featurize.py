@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrain.domain import schema
+from retrain.domain import features, schema
 from retrain.params import Featurize
 from retrain.pipeline import featurize
 
@@ -59,14 +59,14 @@ def test_weather_join_matches_origin_and_hour_and_leaves_gaps_missing() -> None:
     weather = pd.DataFrame({"origin": ["JFK"], "time_hour": flights["time_hour"].iloc[:1]})
     for name in schema.WEATHER_FEATURES:
         weather[name] = 1.0
-    joined = featurize.join_weather(flights, weather)
+    joined = features.join_weather(flights, weather)
     assert len(joined) == 2
     assert joined["temp"].iloc[0] == 1.0 and np.isnan(joined["temp"].iloc[1])
 
 
 def test_impossible_wind_speeds_become_missing() -> None:
     weather = pd.DataFrame({"wind_speed": [10.0, 1048.4], "wind_gust": [20.0, np.nan]})
-    cleaned = featurize.clean_weather(weather, max_wind_speed=100)
+    cleaned = features.clean_weather(weather, max_wind_speed=100)
     assert cleaned["wind_speed"].tolist()[0] == 10.0 and np.isnan(cleaned["wind_speed"].iloc[1])
     assert weather["wind_speed"].iloc[1] == 1048.4  # the input is not changed
 

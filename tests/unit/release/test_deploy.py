@@ -8,8 +8,7 @@ import pytest
 
 from retrain.io import files, vcs
 from retrain.release import deploy
-
-from ...conftest import ROOT
+from tests.support import ROOT
 
 MODEL = Path("models/model.skops")
 

@@ -1,0 +1,56 @@
+"""The one scikit-learn Pipeline, from raw rows to a probability: the domain's derived features, the encoding, and
+the estimator named in params.yaml. Training fits it, serving loads it; nothing outside it transforms a model input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from sklearn.compose import ColumnTransformer
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.impute import SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+
+from retrain.domain import features, schema
+from retrain.pipeline import derive_features
+
+NUMERIC = features.NUMERIC
+CATEGORICAL = schema.CATEGORICAL
+
+
+def _encoder(estimator: str) -> ColumnTransformer:
+    if estimator == "hist_gradient_boosting":
+        categorical: Any = OrdinalEncoder(
+            handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan
+        )
+        numeric: Any = "passthrough"
+    else:
+        categorical = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20, sparse_output=False)
+        numeric = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler())
+    return ColumnTransformer(
+        [("categorical", categorical, list(CATEGORICAL)), ("numeric", numeric, list(NUMERIC))],
+        verbose_feature_names_out=False,
+    )
+
+
+def build(estimator: str, hyperparameters: dict[str, Any], seed: int) -> Pipeline:
+    """An unfitted Pipeline: derived features, encoding, and the estimator named in params.yaml."""
+    model: Any
+    if estimator == "hist_gradient_boosting":
+        model = HistGradientBoostingClassifier(
+            categorical_features=list(CATEGORICAL), random_state=seed, **hyperparameters
+        )
+    elif estimator == "logistic_regression":
+        model = LogisticRegression(random_state=seed, **hyperparameters)
+    else:
+        raise ValueError(f"unknown estimator {estimator!r} (hist_gradient_boosting or logistic_regression)")
+    pipeline = Pipeline(
+        [
+            ("features", FunctionTransformer(derive_features, validate=False)),
+            ("encode", _encoder(estimator)),
+            ("model", model),
+        ]
+    )
+    return pipeline.set_output(transform="pandas")

@@ -1,0 +1,152 @@
+"""Helpers the tests share (fixtures stay in the conftest files): the repository copy and its environment,
+real data slices, inference-log lines, HTTP helpers and `act` with its stand-ins."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+from sklearn.pipeline import Pipeline
+
+from retrain.domain import bundled, schema
+from retrain.io import files
+
+ROOT = Path(__file__).resolve().parents[1]
+
+BIN = Path(sys.executable).parent
+
+VENV = BIN.parent
+
+STUBS = ROOT / "tests/e2e/stubs"
+
+NOW = pd.Timestamp("2026-11-27 12:00", tz="UTC")
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def copy_repository(target: Path) -> Path:
+    """The committed files of the repository (plus uncommitted edits to them), without data or outputs."""
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    for name in files:
+        if (ROOT / name).is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, target / name)
+    return target
+
+
+def environment(home: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        HOME=str(home),
+        GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
+        DVC_SITE_CACHE_DIR=str(home / "dvc-site-cache"),
+        DVC_NO_ANALYTICS="1",
+        MLFLOW_DISABLE_TELEMETRY="true",
+        MLFLOW_TRACKING_URI=f"sqlite:///{home / 'mlflow.db'}",
+        GIT_AUTHOR_NAME="test",
+        GIT_AUTHOR_EMAIL="test@example.com",
+        GIT_COMMITTER_NAME="test",
+        GIT_COMMITTER_EMAIL="test@example.com",
+    )
+    return env
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
+
+
+def _stub_flags(workflow: Path) -> list[str]:
+    """`--local-repository` for every third-party action the workflow uses (checkout is act's own)."""
+    uses = {
+        step["uses"]
+        for job in yaml.safe_load(workflow.read_text())["jobs"].values()
+        for step in job["steps"]
+        if "uses" in step and not step["uses"].startswith("actions/checkout@")
+    }
+    return [flag for action in sorted(uses) for flag in ("--local-repository", f"{action}={STUBS / 'noop'}")]
+
+
+def act_env(tmp_path: Path) -> dict[str, str]:
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    return dict(
+        os.environ,
+        HOME=str(home),
+        GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),  # act's workspace; `bentoml build` refuses paths with a hidden part
+        PATH=f"{STUBS / 'bin'}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}",
+        VENV=str(VENV),  # the Makefile uses this venv as it is: no install, nothing fetched
+        LOCKS="",
+        CML_RECORD=str(tmp_path / "cml"),
+        GH_RECORD=str(tmp_path / "gh"),
+        DVC_SITE_CACHE_DIR=str(tmp_path / "dvc-site"),
+        MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
+    )
+
+
+def act(repo: Path, tmp_path: Path, event: str, workflow: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = act_env(tmp_path)
+    path = repo / ".github/workflows" / workflow
+    command = ["act", event, "-W", str(path), "-P", "ubuntu-latest=-self-hosted", "-s", "GITHUB_TOKEN=test-token"]
+    return subprocess.run(
+        [*command, *_stub_flags(path), *args], cwd=repo, env=env, capture_output=True, text=True, timeout=900
+    )
+
+
+def write_slice(landing: Path, month: int) -> Path:
+    """A quarter of a real month, as a batch file."""
+    frame = bundled.flights(2013, month).sample(frac=0.25, random_state=month).sort_index().reset_index(drop=True)
+    path = landing / f"2013-{month:02d}.parquet"
+    files.write_frame(frame, path)
+    return path
+
+
+def stages_run(result: Run | object) -> list[str]:
+    return re.findall(r"Running stage '(\w+)'", getattr(result, "stdout", ""))
+
+
+def log_lines(
+    model: Pipeline, flights: pd.DataFrame, rows: int = 2000, seed: int = 0, when: pd.Timestamp = NOW
+) -> list[str]:
+    """Inference log records for a sample of flights, timestamped in the day before `when`."""
+    sample = flights.sample(rows, random_state=seed).reset_index(drop=True)
+    probabilities = model.predict_proba(sample[list(schema.FEATURES)])[:, 1]
+    lines = []
+    for index, row in enumerate(sample[[*schema.FEATURES, "flight"]].to_dict("records")):
+        record = {
+            "request_id": f"r{index}",
+            "timestamp": (when - pd.Timedelta(minutes=index)).isoformat(),
+            "model": "a" * 32,
+            "features": {name: (None if pd.isna(value) else value) for name, value in row.items()},
+            "probability": float(probabilities[index]),
+        }
+        lines.append(json.dumps(record, default=str))
+    return lines
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read() or b"null")
