@@ -17,7 +17,7 @@ import pandas as pd
 from scipy import stats
 
 from retrain import params
-from retrain.domain import bundled, features, schema
+from retrain.domain import features, nycflights, schema
 from retrain.pipeline import drift
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,10 +27,10 @@ REFERENCE_ROWS, CURRENT_ROWS, REPEATS = 1_000_000, 200_000, 3
 def data() -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
     settings = params.load(ROOT / "params.yaml").drift
     columns = [name for name in schema.FEATURES if name not in settings.exclude]
-    weather = bundled.weather()
-    months = pd.concat([bundled.flights(2013, month) for month in range(1, 7)], ignore_index=True)
+    weather = nycflights.weather()
+    months = pd.concat([nycflights.flights(2013, month) for month in range(1, 7)], ignore_index=True)
     reference = features.join_weather(months, weather)[columns].sample(REFERENCE_ROWS, replace=True, random_state=1)
-    july = features.join_weather(bundled.flights(2013, 7), weather)[columns]
+    july = features.join_weather(nycflights.flights(2013, 7), weather)[columns]
     current = july.sample(CURRENT_ROWS, replace=True, random_state=2)
     return reference.reset_index(drop=True), current.reset_index(drop=True), columns
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from retrain.domain import bundled
+from retrain.domain import nycflights
 from retrain.params import Params, load
 from tests.support import ROOT
 
@@ -24,7 +24,7 @@ def params() -> Params:
 
 @pytest.fixture(scope="session")
 def _january() -> pd.DataFrame:
-    return bundled.flights(2013, 1)
+    return nycflights.flights(2013, 1)
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def january(_january: pd.DataFrame) -> pd.DataFrame:
 
 @pytest.fixture(scope="session")
 def _weather() -> pd.DataFrame:
-    return bundled.weather()
+    return nycflights.weather()
 
 
 @pytest.fixture

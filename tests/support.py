@@ -20,7 +20,7 @@ import pandas as pd
 import yaml
 from sklearn.pipeline import Pipeline
 
-from retrain.domain import bundled, schema
+from retrain.domain import nycflights, schema
 from retrain.io import files
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,7 +108,7 @@ def act(repo: Path, tmp_path: Path, event: str, workflow: str, *args: str) -> su
 
 def write_slice(landing: Path, month: int) -> Path:
     """A quarter of a real month, as a batch file."""
-    frame = bundled.flights(2013, month).sample(frac=0.25, random_state=month).sort_index().reset_index(drop=True)
+    frame = nycflights.flights(2013, month).sample(frac=0.25, random_state=month).sort_index().reset_index(drop=True)
     path = landing / f"2013-{month:02d}.parquet"
     files.write_frame(frame, path)
     return path

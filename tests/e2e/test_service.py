@@ -21,7 +21,7 @@ import pytest
 import yaml
 from sklearn.pipeline import Pipeline
 
-from retrain.domain import bundled, features, schema
+from retrain.domain import features, nycflights, schema
 from retrain.io import files, modelfile
 from retrain.params import Params
 from retrain.pipeline import featurize, train
@@ -62,8 +62,8 @@ def get(url: str) -> tuple[int, bytes]:
 
 @pytest.fixture(scope="module")
 def flights() -> pd.DataFrame:
-    weather = bundled.weather()
-    return featurize.label(features.join_weather(bundled.flights(2013, 2), weather), 15)[0]
+    weather = nycflights.weather()
+    return featurize.label(features.join_weather(nycflights.flights(2013, 2), weather), 15)[0]
 
 
 def _fit(frame: pd.DataFrame, params: Params, iterations: int) -> Pipeline:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from retrain.domain import bundled, features
+from retrain.domain import features, nycflights
 from retrain.io import vcs
 from retrain.params import Params
 from retrain.pipeline import featurize, train
@@ -73,11 +73,11 @@ def test_a_data_push_retrains_and_the_report_names_the_new_batch_and_its_drift(
 def test_monitor_over_a_drifted_log_dispatches_a_retrain_and_raises_the_alert(
     repository: Path, tmp_path: Path, params: Params
 ) -> None:
-    weather = bundled.weather()
-    spring = featurize.label(features.join_weather(bundled.flights(2013, 4), weather), 15)[0]
+    weather = nycflights.weather()
+    spring = featurize.label(features.join_weather(nycflights.flights(2013, 4), weather), 15)[0]
     settings = params.train.model_copy(update={"hyperparameters": {"hist_gradient_boosting": {"max_iter": 20}}})
     model = train.train(spring, settings)
-    august = features.join_weather(bundled.flights(2013, 8), weather)
+    august = features.join_weather(nycflights.flights(2013, 8), weather)
     log = tmp_path / "inference"
     log.mkdir()
     (log / "predictions-today.jsonl").write_text("\n".join(log_lines(model, august, when=pd.Timestamp.now(tz="UTC"))))

@@ -11,7 +11,7 @@ import mlflow
 import pytest
 import yaml
 
-from retrain.domain import bundled
+from retrain.domain import nycflights
 from retrain.io import files
 from tests.support import Run, write_slice
 
@@ -31,7 +31,7 @@ def repo(make_repo: Callable[[], tuple[Path, Run]]) -> tuple[Path, Run]:
     run("git", "branch", "first")
     for month in (1, 2, 3):
         write_slice(path / "data/landing", month)
-    files.write_frame(bundled.weather(), path / "data/weather.parquet")
+    files.write_frame(nycflights.weather(), path / "data/weather.parquet")
     run("dvc", "repro")
     run("git", "add", "-A")
     run("git", "commit", "-qm", "first model")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from retrain.domain import bundled
+from retrain.domain import nycflights
 from retrain.io import files
 from tests.support import Run, stages_run, write_slice
 
@@ -26,7 +26,7 @@ def repo(make_repo: Callable[[], tuple[Path, Run]]) -> tuple[Path, Run]:
         pointer.unlink()
     for month in (1, 2, 3):
         write_slice(path / "data/landing", month)
-    files.write_frame(bundled.weather(), path / "data/weather.parquet")
+    files.write_frame(nycflights.weather(), path / "data/weather.parquet")
     return path, run
 
 
@@ -62,7 +62,7 @@ def test_a_new_batch_reruns_from_validate(repo: tuple[Path, Run]) -> None:
 
 def test_a_bad_batch_stops_the_pipeline_and_stays_where_it_was(repo: tuple[Path, Run]) -> None:
     path, run = repo
-    frame = bundled.flights(2013, 5).head(3000)
+    frame = nycflights.flights(2013, 5).head(3000)
     frame.loc[:9, "origin"] = "BOS"
     bad = path / "data/landing/2013-05.parquet"
     files.write_frame(frame, bad)

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrain.domain import bundled, features, schema
+from retrain.domain import features, nycflights, schema
 from retrain.io import files, modelfile
 from retrain.pipeline import featurize
 from retrain.pipeline.model import build
@@ -51,7 +51,7 @@ def test_a_model_saved_by_the_flat_layout_has_todays_bytes_and_loads(tmp_path: P
     ).stdout
     with tarfile.open(fileobj=BytesIO(archive)) as tar:
         tar.extractall(tmp_path / "old", filter="data")
-    joined = features.join_weather(bundled.flights(2013, 1), bundled.weather())
+    joined = features.join_weather(nycflights.flights(2013, 1), nycflights.weather())
     frame, _ = featurize.label(joined, 15)
     files.write_frame(frame, tmp_path / "train.parquet")
 

@@ -23,10 +23,10 @@ def tuned(make_repo: Callable[[], tuple[Path, Run]]) -> tuple[Path, Run]:
         pointer.unlink()
     for month in (1, 2, 3, 4):
         write_slice(path / "data/landing", month)
-    from retrain.domain import bundled
+    from retrain.domain import nycflights
     from retrain.io import files
 
-    files.write_frame(bundled.weather(), path / "data/weather.parquet")
+    files.write_frame(nycflights.weather(), path / "data/weather.parquet")
     run(
         "retrain",
         "set-params",

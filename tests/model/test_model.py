@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
 
-from retrain.domain import bundled
+from retrain.domain import nycflights
 from retrain.params import Params
 from retrain.pipeline import evaluate, featurize, train
 
@@ -16,8 +16,8 @@ ROC_AUC_FLOOR = 0.70  # measured 0.745 with the default params; a random model s
 
 @pytest.fixture(scope="module")
 def split(params: Params) -> featurize.Split:
-    flights = pd.concat([bundled.flights(2013, month) for month in range(1, 7)], ignore_index=True)
-    return featurize.featurize(flights, bundled.weather(), params.featurize)
+    flights = pd.concat([nycflights.flights(2013, month) for month in range(1, 7)], ignore_index=True)
+    return featurize.featurize(flights, nycflights.weather(), params.featurize)
 
 
 @pytest.fixture(scope="module")

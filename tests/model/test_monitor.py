@@ -17,7 +17,7 @@ from sklearn.pipeline import Pipeline
 
 from retrain import cli
 from retrain.cli.main import main
-from retrain.domain import bundled, features, schema
+from retrain.domain import features, nycflights, schema
 from retrain.monitoring import alert, monitor
 from retrain.params import Params
 from retrain.pipeline import featurize, train
@@ -27,12 +27,12 @@ from tests.support import NOW, ROOT, log_lines
 
 @pytest.fixture(scope="module")
 def weather() -> pd.DataFrame:
-    return bundled.weather()
+    return nycflights.weather()
 
 
 @pytest.fixture(scope="module")
 def reference(weather: pd.DataFrame) -> pd.DataFrame:
-    flights = pd.concat([bundled.flights(2013, m) for m in (3, 4, 5)], ignore_index=True)
+    flights = pd.concat([nycflights.flights(2013, m) for m in (3, 4, 5)], ignore_index=True)
     return featurize.label(features.join_weather(flights, weather), 15)[0]
 
 
@@ -79,7 +79,7 @@ def test_degraded_accuracy_on_labelled_traffic_triggers(
 def test_drifted_stale_traffic_triggers(
     model: Pipeline, reference: pd.DataFrame, weather: pd.DataFrame, params: Params
 ) -> None:
-    august = features.join_weather(bundled.flights(2013, 8), weather)
+    august = features.join_weather(nycflights.flights(2013, 8), weather)
     verdict = check(log_lines(model, august), [], reference, params)
     assert verdict.retrain is True
     assert any(r.startswith("data drift in recent traffic") and "temp" in r for r in verdict.reasons)
@@ -139,7 +139,7 @@ def test_monitor_and_alert_commands_write_outputs_and_post_the_webhook(
     (tmp_path / "models").mkdir()
     (tmp_path / "models/model.json").write_text(json.dumps({"training_window": {"last": "2013-06-01 03:00:00+00:00"}}))
     (tmp_path / "log").mkdir()
-    august = features.join_weather(bundled.flights(2013, 8), weather)
+    august = features.join_weather(nycflights.flights(2013, 8), weather)
     (tmp_path / "log/predictions-2026-11-27.jsonl").write_text("\n".join([*log_lines(model, august), "garbage"]))
     monkeypatch.setenv("RETRAIN_INFERENCE_LOG", str(tmp_path / "log"))
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "outputs"))

@@ -18,10 +18,10 @@ from retrain.pipeline import featurize
 
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
-    from retrain.domain import bundled
+    from retrain.domain import nycflights
 
-    flights = bundled.flights(2013, 2).head(3000)
-    joined = features.join_weather(flights, bundled.weather())
+    flights = nycflights.flights(2013, 2).head(3000)
+    joined = features.join_weather(flights, nycflights.weather())
     return featurize.label(joined, 15)[0]
 
 

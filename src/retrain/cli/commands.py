@@ -11,7 +11,7 @@ import click
 from retrain.cli import EXIT_BLOCKED, EXIT_OK, State, app, pass_state
 from retrain.decision import compare as comparison
 from retrain.decision import report as reports
-from retrain.domain import bundled
+from retrain.domain import nycflights
 from retrain.errors import BadInput
 from retrain.io import vcs
 from retrain.monitoring import alert as alerts
@@ -32,14 +32,14 @@ BASE = click.option("--base", help="git ref of the champion (default: compare.ba
 @pass_state
 def new_batch(state: State, month: str) -> None:
     """Simulate the arrival of a month of flights (MONTH is YYYY-MM): write the batch and track it with DVC."""
-    bundled.new_batch(state.params, state.root, month)
+    nycflights.new_batch(state.params, state.root, month)
 
 
 @app.command()
 @pass_state
 def bootstrap(state: State) -> None:
     """Recreate the bundled data named by the committed pointers, byte for byte, when no DVC remote holds it."""
-    bundled.bootstrap(state.params, state.root)
+    nycflights.bootstrap(state.params, state.root)
 
 
 @app.command("set-params")

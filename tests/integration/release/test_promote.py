@@ -13,7 +13,7 @@ import yaml
 from sklearn.pipeline import Pipeline
 
 from retrain.cli.main import main
-from retrain.domain import bundled, features
+from retrain.domain import features, nycflights
 from retrain.io import files, modelfile
 from retrain.params import Params
 from retrain.pipeline import featurize, train
@@ -31,7 +31,7 @@ def _deploy(root: Path, model: Pipeline) -> str:
 def test_promote_then_revert_moves_the_champion_alias_back(
     tmp_path: Path, params: Params, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    frame = featurize.label(features.join_weather(bundled.flights(2013, 3).head(4000), bundled.weather()), 15)[0]
+    frame = featurize.label(features.join_weather(nycflights.flights(2013, 3).head(4000), nycflights.weather()), 15)[0]
     models = []
     for iterations in (10, 20):
         settings = params.train.model_copy(

@@ -89,12 +89,12 @@ def test_each_kind_of_shift_is_detected(change: str, feature: str) -> None:
 
 
 def test_the_real_shift_to_a_summer_month_is_reported() -> None:
-    from retrain.domain import bundled
+    from retrain.domain import nycflights
 
-    weather = bundled.weather()
-    reference = pd.concat([bundled.flights(2013, m) for m in range(1, 7)], ignore_index=True)
+    weather = nycflights.weather()
+    reference = pd.concat([nycflights.flights(2013, m) for m in range(1, 7)], ignore_index=True)
     reference = features.join_weather(reference, weather)
-    current = features.join_weather(bundled.flights(2013, 8), weather)
+    current = features.join_weather(nycflights.flights(2013, 8), weather)
     result = drift.drift(reference, current, PARAMS)
     assert result.dataset_drift is True
     assert {"temp", "dewp"} <= set(result.drifted_features)
