@@ -190,9 +190,10 @@ class Base(Frozen):
 
 
 class Identity(Frozen):
+    """A model by its md5; for the champion, the commit whose dvc.lock named it; for the challenger, HEAD."""
+
     model_md5: str | None = None
     commit: str | None = None
-    trained_from: str | None = None
 
 
 class Decision(Verdict, Document):

@@ -275,15 +275,10 @@ def _tuning(tuning: Tuning) -> str:
 def _identities(decision: Decision) -> str:
     base, champion, challenger = decision.base, decision.champion, decision.challenger
     return _table(
-        ["model", "md5 (dvc.lock)", "commit", "trained from commit"],
+        ["model", "md5 (dvc.lock)", "where", "dvc.lock naming it committed in"],
         [
-            [
-                "champion",
-                _short(champion.model_md5),
-                f"`{base.ref}` {_short(base.commit)}",
-                _short(champion.trained_from),
-            ],
-            ["challenger", _short(challenger.model_md5), _short(challenger.commit), _short(challenger.trained_from)],
+            ["champion", _short(champion.model_md5), f"`{base.ref}` at {_short(base.commit)}", _short(champion.commit)],
+            ["challenger", _short(challenger.model_md5), f"working tree at {_short(challenger.commit)}", "this PR"],
         ],
     )
 

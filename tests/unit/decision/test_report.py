@@ -122,6 +122,7 @@ def test_a_blocked_report_leads_with_the_reason_and_has_every_section() -> None:
     assert "decided differently on 3.4% of 12,000 predictions" in text
     assert "20 trials (15 complete, 5 pruned) in 95 s. Best: trial 7, roc_auc 0.7123" in text
     assert "| `learning_rate` | `0.07123` |" in text and "![objective over trials](tuning_history.png)" in text
+    assert "| champion | `bbbbbbbb` | `main` at `aaaaaaaa` | `cccccccc` |" in text  # whose dvc.lock named it
 
 
 def test_images_are_linked_by_relative_path_only_when_they_exist() -> None:
