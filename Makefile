@@ -106,10 +106,17 @@ ci-runner: cml ## start a cloud runner (label cml-retrain) for one job: cml runn
 	  $$([[ "$${CLOUD_SPOT:-}" == true ]] && echo --cloud-spot) --idle-timeout="$$IDLE_TIMEOUT" --single \
 	  --labels=cml-retrain
 
+# The commit message is explicit: without --message CML appends " [skip ci]" (iterative/cml src/cml.js, prCreate),
+# and GitHub then starts no workflow for the PR's head commit, nor for main after a squash or rebase merge. Markers
+# that skip CI are taken out of the reason, which comes from a workflow input.
 ci-publish: cml ## branch retrain/$(RUN) with the new dvc.lock, a PR, and the report as its comment
-	url=$$(cml pr create --branch "retrain/$$RUN" \
-	    --title "Retrain: $${RETRAIN_REASON:-manual}" --body "$$(head -n 1 reports/report.md)" \
+	reason=$$(printf '%s' "$${RETRAIN_REASON:-manual}" | tr '\n' ' ' | sed -E 's/\[(skip ci|ci skip|no ci|skip actions|actions skip)\]//gI'); \
+	url=$$(cml pr create --branch "retrain/$$RUN" --message "Retrain: $$reason" \
+	    --title "Retrain: $$reason" --body "$$(head -n 1 reports/report.md)" \
 	    dvc.lock params.yaml models/model.json metrics tuning reports/validation.json reports/drift.json); \
+	if [[ "$$url" != http* ]]; then \
+	  echo "nothing to retrain on: same data, same params, same model" | tee -a "$${GITHUB_STEP_SUMMARY:-/dev/null}"; \
+	  exit 0; fi; \
 	echo "$$url"; cml comment update --target="pr/$${url##*/}" --publish reports/report.md
 
 ci-comment: cml ## update the one report comment on the current pull request

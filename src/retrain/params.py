@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from retrain.errors import BadInput
 from retrain.io import files
@@ -117,12 +117,23 @@ class Compare(Section):
 
 
 class Gate(Section):
+    """The promotion rules, with the bounds no rule may pass: finite tolerances, and floors that always include
+    ROC AUC and PR AUC (so neither an edit nor an override such as `gate.floors={}` can switch the gate off)."""
+
     primary_metric: Literal["roc_auc", "pr_auc"]
-    min_delta: float
-    max_loss: float = Field(ge=0)
-    floors: dict[Literal["roc_auc", "pr_auc", "precision", "recall", "f1"], float]
+    min_delta: float = Field(ge=-1, le=1, allow_inf_nan=False)
+    max_loss: float = Field(ge=0, le=1, allow_inf_nan=False)
+    floors: dict[Literal["roc_auc", "pr_auc", "precision", "recall", "f1"], Annotated[float, Field(ge=0, le=1)]]
     min_slice_rows: int = Field(ge=1)
-    max_slice_loss: float = Field(ge=0)
+    max_slice_loss: float = Field(ge=0, le=1, allow_inf_nan=False)
+
+    @field_validator("floors")
+    @classmethod
+    def _floors_stay(cls, floors: dict[str, float]) -> dict[str, float]:
+        missing = {"roc_auc", "pr_auc"} - set(floors)
+        if missing:
+            raise ValueError(f"floors must keep {', '.join(sorted(missing))} (a gate without floors admits anything)")
+        return floors
 
 
 class Tracking(Section):
@@ -177,9 +188,19 @@ class ParamsError(BadInput):
 def load(path: Path = Path("params.yaml")) -> Params:
     """Read and check params.yaml; errors name the file and the key."""
     try:
-        raw = yaml.safe_load(path.read_text())
+        text = path.read_text()
     except FileNotFoundError as error:
         raise ParamsError(f"{path}: not found (run from the repository root)") from error
+    return parse(text, str(path))
+
+
+def parse(text: str, source: str) -> Params:
+    """Check the text of a params.yaml (from a file, or as committed at a ref); errors name `source` and the key."""
+    path = source
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as error:
+        raise ParamsError(f"{path}: not YAML ({error})") from error
     try:
         return Params.model_validate(raw)
     except ValidationError as error:

@@ -205,6 +205,8 @@ class Decision(Verdict, Document):
     metrics: dict[str, dict[str, float]]
     threshold: float
     test_window: dict[str, Any]
+    gate_changed: bool = False
+    """The working tree's `gate` section differs from the base's, which judged."""
 
 
 # --- monitor -----------------------------------------------------------------------------------------------------

@@ -18,7 +18,27 @@ from tests.support import act, act_env, git, log_lines
 pytestmark = pytest.mark.slow
 
 
-def test_a_dispatch_retrains_and_opens_a_pr_with_the_report(repository: Path, tmp_path: Path) -> None:
+def _add_july(repository: Path, tmp_path: Path) -> None:
+    for command in (["retrain", "new-batch", "2013-07"], ["dvc", "push", "--quiet"]):  # as a data producer would
+        subprocess.run(command, cwd=repository, env=act_env(tmp_path), check=True, capture_output=True)
+    git("add", "data/landing", cwd=repository)
+    git("commit", "-qm", "data: 2013-07", cwd=repository)
+
+
+def test_a_dispatch_with_nothing_new_opens_no_pr_and_ends_green(repository: Path, tmp_path: Path) -> None:
+    """Same data, same params: the same model bytes and the same dvc.lock, so there is nothing to propose."""
+    result = act(repository, tmp_path, "workflow_dispatch", "retrain.yml", "--input", "reason=weekly")
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "nothing to retrain on: same data, same params, same model" in result.stdout
+    branches = git("ls-remote", "--heads", str(tmp_path / "origin.git"), cwd=repository)
+    assert "refs/heads/retrain/" not in branches
+    calls = [call.read_text().split("\n")[:2] for call in sorted((tmp_path / "cml").glob("*.args"))]
+    assert ["comment", "update"] not in calls  # `pr create` printed "undefined": there is no PR to comment on
+
+
+def test_a_dispatch_retrains_and_opens_a_pr_with_the_report(with_remote: Path, tmp_path: Path) -> None:
+    repository = with_remote
+    _add_july(repository, tmp_path)
     result = act(repository, tmp_path, "workflow_dispatch", "retrain.yml", "--input", "reason=July data arrived")
     assert result.returncode == 0, result.stdout[-4000:]
     branches = git("ls-remote", "--heads", str(tmp_path / "origin.git"), cwd=repository)
@@ -27,11 +47,14 @@ def test_a_dispatch_retrains_and_opens_a_pr_with_the_report(repository: Path, tm
     pushed_lock = git("--git-dir", bare, "show", f"{branch}:dvc.lock", cwd=repository)
     assert "models/model.skops" in pushed_lock
     assert git("--git-dir", bare, "rev-parse", f"{branch}~1", cwd=repository) == git(
-        "--git-dir", bare, "rev-parse", "main", cwd=repository
+        "rev-parse", "HEAD", cwd=repository
     )
     calls = sorted((tmp_path / "cml").glob("*.args"))
     assert [call.read_text().split("\n")[:2] for call in calls] == [["pr", "create"], ["comment", "update"]]
     assert "--branch\nretrain/" in calls[0].read_text()
+    # GitHub runs no workflow for a head commit that says [skip ci]: CML adds it unless given --message
+    subject = git("--git-dir", bare, "log", "-1", "--format=%s", branch, cwd=repository).strip()
+    assert subject == "Retrain: July data arrived"
     (report,) = (tmp_path / "cml").glob("*.md")
     text = report.read_text()
     assert text.startswith("## ✅ Promote") and "manual dispatch" in text and "July data arrived" in text
@@ -56,10 +79,7 @@ def test_a_data_push_retrains_and_the_report_names_the_new_batch_and_its_drift(
     with_remote: Path, tmp_path: Path
 ) -> None:
     repository = with_remote
-    for command in (["retrain", "new-batch", "2013-07"], ["dvc", "push", "--quiet"]):  # as a data producer would
-        subprocess.run(command, cwd=repository, env=act_env(tmp_path), check=True, capture_output=True)
-    git("add", "data/landing", cwd=repository)
-    git("commit", "-qm", "data: 2013-07", cwd=repository)
+    _add_july(repository, tmp_path)
     event = tmp_path / "push.json"
     event.write_text('{"ref": "refs/heads/main", "head_commit": {"message": "data: 2013-07"}}')
     result = act(repository, tmp_path, "push", "retrain.yml", "-e", str(event))

@@ -104,3 +104,32 @@ def test_the_registry_alias_challenger_follows_the_last_comparison(repo: tuple[P
     client = mlflow.MlflowClient(tracking_uri=f"sqlite:///{path.parent / 'home' / 'mlflow.db'}")
     version = client.get_model_version_by_alias("flight-delays", "challenger")
     assert version.tags["model_md5"] == files.md5(path / "models/model.skops")
+
+
+def test_the_gate_rules_of_the_base_judge_a_pr_that_changes_them(repo: tuple[Path, Run]) -> None:
+    """A PR may propose new rules; they judge only after merge (and a PR cannot switch the floors off)."""
+    path, run = repo
+    run("git", "checkout", "-q", "--", "dvc.lock", "params.yaml")
+    run("dvc", "checkout", "--force", "--quiet")  # main's model, whatever an earlier test left
+    original = (path / "params.yaml").read_text()
+    try:
+        run("retrain", "set-params", "gate.floors.roc_auc=0.99")  # stricter here: main's rules still promote
+        assert run("retrain", "compare", "--base", "main", check=False).returncode == 0
+        assert decision(path)["gate_changed"] is True
+        run("retrain", "report", "--base", "main")
+        assert "Gate rules changed in this PR" in (path / "reports/report.md").read_text()
+
+        run("git", "checkout", "-q", "-b", "strict")
+        run("git", "commit", "-qam", "a stricter gate")
+        run("retrain", "set-params", "gate.floors.roc_auc=0.5")  # looser here: the base's strict rule blocks
+        result = run("retrain", "compare", "--base", "strict", check=False)
+        assert result.returncode == 3 and "< floor 0.99" in decision(path)["reasons"][0]  # type: ignore[index]
+
+        refused = run("retrain", "set-params", "gate.floors={}", check=False)
+        assert refused.returncode == 2 and "floors must keep pr_auc, roc_auc" in refused.stderr
+        infinite = run("retrain", "set-params", "gate.min_delta=-.inf", check=False)
+        assert infinite.returncode == 2 and "gate.min_delta" in infinite.stderr
+    finally:
+        run("git", "checkout", "-q", "--", "params.yaml")
+        run("git", "checkout", "-q", "main")
+        (path / "params.yaml").write_text(original)

@@ -14,7 +14,7 @@ from retrain.decision import champion as champions
 from retrain.decision import statistics
 from retrain.domain import schema
 from retrain.io import files, modelfile, vcs
-from retrain.params import Params
+from retrain.params import Params, ParamsError, parse
 from retrain.pipeline import evaluate
 from retrain.results import Base, Decision, Identity, Verdict
 
@@ -25,8 +25,24 @@ def _window(meta: dict[str, Any]) -> tuple[str, str]:
     return meta["training_window"]["first"], meta["training_window"]["last"]
 
 
+def base_rules(params: Params, root: Path, base: str) -> Params:
+    """The params committed at `base`: their `gate` judges and their `paths.model` names the champion. A pull request
+    may propose new rules, but they judge only after merge. The working tree's params when base has none that load
+    (a first commit, or params of an older shape)."""
+    text = vcs.show(root, base, "params.yaml")
+    if text is None:
+        return params
+    try:
+        return parse(text, f"params.yaml at {base}")
+    except ParamsError as error:
+        log.warning("compare: judging with this tree's gate rules: %s", error)
+        return params
+
+
 def compare(params: Params, root: Path, base: str) -> Decision:
-    """Judge the challenger against the champion at `base`; write the decision and the figures beside the report."""
+    """Judge the challenger against the champion at `base` by the rules at `base`; write the decision and the
+    figures beside the report."""
+    rules = base_rules(params, root, base)
     paths, threshold = params.paths, params.evaluate.threshold
     challenger_md5 = modelfile.locked(root, paths.model)
     model = modelfile.load(paths.model)
@@ -35,7 +51,7 @@ def compare(params: Params, root: Path, base: str) -> Decision:
     predictions = {"challenger": evaluate.predict(model, test)}
     windows = {"challenger": _window(files.read_json(paths.model_meta))}
 
-    champion = champions.fetch(params, root, base, challenger_md5, model)
+    champion = champions.fetch(rules, root, base, challenger_md5, model)
     if champion.model is not None:
         predictions["champion"] = evaluate.predict(champion.model, test)
         if "training_window" in champion.meta:
@@ -51,7 +67,7 @@ def compare(params: Params, root: Path, base: str) -> Decision:
             predictions["challenger"],
             metrics["challenger"],
             params.compare,
-            params.gate,
+            rules.gate,
             threshold,
         )
     decision = Decision(
@@ -62,6 +78,7 @@ def compare(params: Params, root: Path, base: str) -> Decision:
         metrics=metrics,
         threshold=threshold,
         test_window=files.read_json(paths.data_metrics)["test"],
+        gate_changed=rules.gate != params.gate,
     )
     decision.write(paths.decision)
     _figures(params, model, challenger_md5, champion, test, predictions, windows)

@@ -298,6 +298,11 @@ def render(decision: Decision, context: Context, figures: set[str]) -> str:
         f"**challenger** {_short(decision.challenger.model_md5)}, both scored on the same test window: "
         f"{window.get('rows', 0):,} flights, {dates}.",
     ]
+    if decision.gate_changed:
+        parts.append(
+            "**Gate rules changed in this PR:** they apply after merge; this verdict uses the rules on "
+            f"`{context.base}`."
+        )
     if decision.first_model:
         parts.append(f"There is no model on `{context.base}` yet: this is the first model, so only the floors decide.")
     elif decision.comparison:
