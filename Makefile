@@ -26,7 +26,7 @@ DEPLOY_TARGET ?= local
 export BASE RUN REASON CLOUD CLOUD_TYPE CLOUD_SPOT IDLE_TIMEOUT DEPLOY_TARGET
 
 .PHONY: help setup setup-dev data validate featurize drift tune train evaluate retrain repro summary compare report monitor alert serve bento deploy smoke rollback undeploy promote bench-serve test \
-	ci-remote ci-params ci-tune ci-runner ci-retrain ci-publish ci-comment ci-monitor ci-alert ci-deploy-alert gate cml lint typecheck lock-check pytest bench lock clean
+	ci-remote ci-params ci-tune ci-runner ci-retrain ci-gate ci-publish ci-comment ci-monitor ci-alert ci-deploy-alert gate cml lint typecheck lock-check pytest bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -90,7 +90,7 @@ ci-params: ci-remote  # params overrides from $$RETRAIN_PARAMS and $$RETRAIN_TUN
 
 ci-retrain: ci-params ## params overrides ($$RETRAIN_PARAMS), data, dvc repro, dvc push, compare with $(BASE), report
 	$(MAKE) --no-print-directory repro
-	if [[ -n "$$(dvc remote list)" ]]; then dvc push; fi
+	if [[ -n "$$(dvc remote list)" && "$${DVC_PUSH:-true}" == true ]]; then dvc push; fi  # PR jobs: DVC_PUSH=false
 	$(MAKE) --no-print-directory report
 
 ci-tune: ci-params ## one of N runners adding trials to the shared study ($$RETRAIN_TUNE_STORAGE, e.g. PostgreSQL)
@@ -118,6 +118,21 @@ ci-publish: cml ## branch retrain/$(RUN) with the new dvc.lock, a PR, and the re
 	  echo "nothing to retrain on: same data, same params, same model" | tee -a "$${GITHUB_STEP_SUMMARY:-/dev/null}"; \
 	  exit 0; fi; \
 	echo "$$url"; cml comment update --target="pr/$${url##*/}" --publish reports/report.md
+
+# pr.yml's check `gate` runs on every PR (a required check skipped by a `paths:` filter stays pending for ever):
+# the PR's dvc.lock must describe its code and params; if it is the base's lock, nothing that affects the model
+# changed and the check passes at once; else the pipeline reruns and the gate judges. A fork's PR gets no secrets.
+ci-gate: setup ## pr.yml: lock check, then pass at once when dvc.lock is the base's, else retrain, comment and gate
+	retrain lock-check
+	if git diff --quiet "$$BASE" -- dvc.lock; then \
+	  echo "gate: nothing that affects the model changed (dvc.lock is $$BASE's, and it is current)" \
+	    | tee -a "$${GITHUB_STEP_SUMMARY:-/dev/null}"; exit 0; fi; \
+	if [[ "$${PR_FROM_FORK:-false}" == true ]]; then \
+	  echo "gate: this PR from a fork changes the model, and fork PRs get no secrets: a maintainer must run it" \
+	    "(push the branch to this repository)" >&2; exit 1; fi
+	$(MAKE) --no-print-directory ci-retrain
+	$(MAKE) --no-print-directory ci-comment
+	$(MAKE) --no-print-directory gate
 
 ci-comment: cml ## update the one report comment on the current pull request
 	cml comment update --target=pr --publish reports/report.md

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -131,3 +132,27 @@ def test_two_dispatches_in_a_row_keep_their_own_branch_and_lock(repository: Path
     models = {run: vcs.lock_md5(lock, "models/model.skops") for run, lock in locks.items()}
     assert models["101"] != models["102"]
     assert git("--git-dir", bare, "show", "main:dvc.lock", cwd=repository) == main_lock
+
+
+def test_the_pr_gate_passes_at_once_when_the_model_is_untouched_and_names_a_stale_lock(
+    repository: Path, tmp_path: Path
+) -> None:
+    event = tmp_path / "pull_request.json"
+    event.write_text(
+        json.dumps(
+            {"pull_request": {"number": 7, "head": {"ref": "docs", "repo": {"fork": False}}, "base": {"ref": "main"}}}
+        )
+    )
+    git("checkout", "-q", "-b", "docs", cwd=repository)
+    (repository / "README.md").write_text((repository / "README.md").read_text() + "\nA note.\n")
+    git("commit", "-qam", "docs: a note", cwd=repository)
+    result = act(repository, tmp_path, "pull_request", "pr.yml", "-e", str(event))
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert "nothing that affects the model changed" in result.stdout
+
+    drift = repository / "src/retrain/pipeline/drift.py"
+    drift.write_text(drift.read_text() + "\n# a change that the committed dvc.lock does not know\n")
+    git("commit", "-qam", "drift: a change without the lock", cwd=repository)
+    result = act(repository, tmp_path, "pull_request", "pr.yml", "-e", str(event))
+    assert result.returncode != 0
+    assert "lock-check: drift: src/retrain/pipeline modified" in result.stdout, result.stdout[-4000:]

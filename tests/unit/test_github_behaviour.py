@@ -24,3 +24,33 @@ def test_no_pushed_commit_can_carry_a_skip_ci_marker() -> None:
         assert "--message" in call and "--skip-ci" not in call, call
     for marker in SKIP_MARKERS:
         assert f'-m "{marker}' not in text and f'--message "{marker}' not in text
+
+
+def _workflows() -> dict[str, dict[object, object]]:
+    import yaml
+
+    return {path.name: yaml.safe_load(path.read_text()) for path in (ROOT / ".github/workflows").glob("*.yml")}
+
+
+def _triggers(workflow: dict[object, object]) -> dict[object, object]:
+    triggers = workflow.get("on", workflow.get(True))  # YAML 1.1 reads a bare `on` as True
+    return triggers if isinstance(triggers, dict) else {str(triggers): None}
+
+
+def test_the_required_checks_run_on_every_pull_request() -> None:
+    """A required check whose workflow a `paths:` filter skipped stays Pending and blocks the merge (GitHub docs,
+    "Skipping workflow runs"): pr.yml (check `gate`) and ci.yml (check `test`) have no path filter."""
+    workflows = _workflows()
+    for name in ("pr.yml", "ci.yml"):
+        pull_request = _triggers(workflows[name])["pull_request"] or {}
+        assert isinstance(pull_request, dict)
+        assert not {"paths", "paths-ignore"} & set(pull_request), name
+
+
+def test_pull_request_jobs_get_no_write_secret() -> None:
+    """`pull_request` runs the PR's own workflow file and Makefile: only read-only credentials reach it."""
+    for name, workflow in _workflows().items():
+        if "pull_request" not in _triggers(workflow):
+            continue
+        used = set(re.findall(r"secrets\.([A-Za-z0-9_]+)", (ROOT / ".github/workflows" / name).read_text()))
+        assert used <= {"GITHUB_TOKEN"} | {s for s in used if s.startswith("DVC_READ_")}, (name, used)
