@@ -79,8 +79,12 @@ alert: setup ## render reports/alert.md from the last verdict; POST it to $$RETR
 # --- what the workflows run (each works on a laptop too) -----------------------------------------------------------
 CML_VERSION := 0.20.6
 
-cml: ## put CML on PATH (GitHub runners; skipped when a `cml` is already there)
-	command -v cml >/dev/null || npm install --global --no-fund "@dvcorg/cml@$(CML_VERSION)"
+# Not from npm: @dvcorg/cml on the runner's Node (>= 18) crashes when it publishes an image (its mime detection
+# fetches a .wasm by path once a global fetch exists). The workflows install the standalone binary with
+# iterative/setup-cml; on a laptop, take the binary of the release from CML's GitHub releases.
+cml: ## check that CML $(CML_VERSION) is on PATH (the workflows install it with iterative/setup-cml)
+	command -v cml >/dev/null || { echo "cml is not on PATH: install CML $(CML_VERSION)'s standalone binary" \
+	  "(in GitHub Actions: iterative/setup-cml)" >&2; exit 2; }
 
 ci-remote: setup  # the DVC remote from $$DVC_REMOTE_URL (a repository variable), when set
 	if [[ -n "$${DVC_REMOTE_URL:-}" ]]; then dvc remote add --local --force --default ci "$$DVC_REMOTE_URL"; fi

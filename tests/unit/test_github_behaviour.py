@@ -54,3 +54,23 @@ def test_pull_request_jobs_get_no_write_secret() -> None:
             continue
         used = set(re.findall(r"secrets\.([A-Za-z0-9_]+)", (ROOT / ".github/workflows" / name).read_text()))
         assert used <= {"GITHUB_TOKEN"} | {s for s in used if s.startswith("DVC_READ_")}, (name, used)
+
+
+def test_cml_comes_from_setup_cml_pinned_before_every_step_that_calls_it() -> None:
+    """CML from npm crashes on the runner's Node 20 on the report's first PNG (TOOLCHAIN.md); iterative/setup-cml
+    installs the standalone binary. Every job with a step that reaches `cml` sets it up first, pinned to a SHA."""
+    assert "npm install" not in (ROOT / "Makefile").read_text()
+    cml_targets = ("ci-publish", "ci-comment", "ci-gate", "ci-runner")
+    for name, workflow in _workflows().items():
+        jobs = workflow.get("jobs")
+        assert isinstance(jobs, dict)
+        for job_name, job in jobs.items():
+            steps = job.get("steps", [])
+            uses = [i for i, step in enumerate(steps) if str(step.get("uses", "")).startswith("iterative/setup-cml@")]
+            calls = [
+                i for i, step in enumerate(steps) if any(f"make {t}" in str(step.get("run", "")) for t in cml_targets)
+            ]
+            if calls:
+                assert uses and uses[0] < calls[0], f"{name} {job_name}: no iterative/setup-cml before `cml`"
+                assert re.fullmatch(r"iterative/setup-cml@[0-9a-f]{40}", steps[uses[0]]["uses"]), steps[uses[0]]["uses"]
+                assert steps[uses[0]]["with"]["vega"] is False
