@@ -87,7 +87,8 @@ cml: ## check that CML $(CML_VERSION) is on PATH (the workflows install it with 
 	  "(in GitHub Actions: iterative/setup-cml)" >&2; exit 2; }
 
 ci-remote: setup  # the DVC remote from $$DVC_REMOTE_URL (a repository variable), when set
-	if [[ -n "$${DVC_REMOTE_URL:-}" ]]; then dvc remote add --local --force --default ci "$$DVC_REMOTE_URL"; fi
+	if [[ -n "$${DVC_REMOTE_URL:-}" ]]; then dvc remote add --local --force --default ci "$$DVC_REMOTE_URL"; \
+	  dvc remote modify --local ci verify true; fi  # pulled files are checked against their md5
 
 ci-params: ci-remote  # params overrides from $$RETRAIN_PARAMS and $$RETRAIN_TUNE
 	retrain set-params $$([[ "$${RETRAIN_TUNE:-}" == true ]] && echo tune.enabled=true)

@@ -50,6 +50,7 @@ class Site:
 
     def flags(self) -> list[str]:
         variables = {
+            "DEPLOY_RUNNER": '["ubuntu-latest"]',  # act runs it on this host (-P ubuntu-latest=-self-hosted)
             "RETRAIN_DEPLOY_DIR": self.deploy_dir,
             "MLFLOW_TRACKING_URI": f"sqlite:///{self.tmp_path}/mlflow.db",
         }

@@ -156,3 +156,12 @@ def test_the_pr_gate_passes_at_once_when_the_model_is_untouched_and_names_a_stal
     result = act(repository, tmp_path, "pull_request", "pr.yml", "-e", str(event))
     assert result.returncode != 0
     assert "lock-check: drift: src/retrain/pipeline modified" in result.stdout, result.stdout[-4000:]
+
+
+def test_a_merge_on_a_fork_with_no_deploy_target_skips_deploy_with_a_notice(repository: Path, tmp_path: Path) -> None:
+    event = tmp_path / "push.json"
+    event.write_text('{"ref": "refs/heads/main", "head_commit": {"message": "Merge pull request #3"}}')
+    result = act(repository, tmp_path, "push", "deploy.yml", "-e", str(event))
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "deploy skipped: no deploy target is configured" in result.stdout
+    assert "make deploy" not in result.stdout and "deploy-failed" not in result.stdout

@@ -42,6 +42,7 @@ def base_rules(params: Params, root: Path, base: str) -> Params:
 def compare(params: Params, root: Path, base: str) -> Decision:
     """Judge the challenger against the champion at `base` by the rules at `base`; write the decision and the
     figures beside the report."""
+    base = vcs.resolve(root, base)
     rules = base_rules(params, root, base)
     paths, threshold = params.paths, params.evaluate.threshold
     challenger_md5 = modelfile.locked(root, paths.model)

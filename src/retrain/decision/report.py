@@ -95,7 +95,7 @@ def trigger(env: Mapping[str, str]) -> str:
 
 def gather(params: Params, root: Path, base: str, env: Mapping[str, str]) -> Context:
     """Everything the report shows besides the decision, read from the working tree and from `base`."""
-    paths = params.paths
+    paths, base = params.paths, vcs.resolve(root, base)
     before_params = yaml.safe_load(vcs.show(root, base, "params.yaml") or "null")
     after_params = yaml.safe_load((root / "params.yaml").read_text())
     current = sorted(p.name.removesuffix(".dvc") for p in paths.landing.glob("*.parquet.dvc"))

@@ -32,6 +32,14 @@ def commit(root: Path, ref: str = "HEAD") -> str | None:
     )
 
 
+def resolve(root: Path, ref: str) -> str:
+    """`ref` if it names a commit here, else `origin/<ref>` if that does (a CI checkout has the base branch only as
+    a remote-tracking ref), else `ref` (which then names nothing, and says so where it is used)."""
+    if commit(root, ref) is None and commit(root, f"origin/{ref}") is not None:
+        return f"origin/{ref}"
+    return ref
+
+
 def show(root: Path, ref: str, path: Path | str) -> str | None:
     """A text file as committed at `ref`, or None if it is not there."""
     result = _git(root, "show", "--end-of-options", f"{ref}:{path}")
