@@ -131,13 +131,13 @@ ci-gate: setup ## pr.yml: lock check, then pass at once when dvc.lock is the bas
 	retrain lock-check
 	if git diff --quiet "$$BASE" -- dvc.lock; then \
 	  echo "gate: nothing that affects the model changed (dvc.lock is $$BASE's, and it is current)" \
-	    | tee -a "$${GITHUB_STEP_SUMMARY:-/dev/null}"; exit 0; fi; \
-	if [[ "$${PR_FROM_FORK:-false}" == true ]]; then \
+	    | tee -a "$${GITHUB_STEP_SUMMARY:-/dev/null}"; \
+	elif [[ "$${PR_FROM_FORK:-false}" == true ]]; then \
 	  echo "gate: this PR from a fork changes the model, and fork PRs get no secrets: a maintainer must run it" \
-	    "(push the branch to this repository)" >&2; exit 1; fi
-	$(MAKE) --no-print-directory ci-retrain
-	$(MAKE) --no-print-directory ci-comment
-	$(MAKE) --no-print-directory gate
+	    "(push the branch to this repository)" >&2; exit 1; \
+	else \
+	  $(MAKE) --no-print-directory ci-retrain && $(MAKE) --no-print-directory ci-comment \
+	    && $(MAKE) --no-print-directory gate; fi
 
 ci-comment: cml ## update the one report comment on the current pull request
 	cml comment update --target=pr --publish reports/report.md

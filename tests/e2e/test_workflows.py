@@ -149,6 +149,7 @@ def test_the_pr_gate_passes_at_once_when_the_model_is_untouched_and_names_a_stal
     result = act(repository, tmp_path, "pull_request", "pr.yml", "-e", str(event))
     assert result.returncode == 0, result.stdout[-4000:]
     assert "nothing that affects the model changed" in result.stdout
+    assert not list((tmp_path / "cml").glob("*.args")) and "Running stage" not in result.stdout  # no retrain
 
     drift = repository / "src/retrain/pipeline/drift.py"
     drift.write_text(drift.read_text() + "\n# a change that the committed dvc.lock does not know\n")
