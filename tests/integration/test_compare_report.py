@@ -133,3 +133,28 @@ def test_the_gate_rules_of_the_base_judge_a_pr_that_changes_them(repo: tuple[Pat
         run("git", "checkout", "-q", "--", "params.yaml")
         run("git", "checkout", "-q", "main")
         (path / "params.yaml").write_text(original)
+
+
+def test_base_rules_are_read_even_when_the_rest_of_the_base_params_changed_shape(repo: tuple[Path, Run]) -> None:
+    """Only the base's `gate` and `paths.model` are read: a base whose params.yaml has another shape still judges
+    with its rules, and a base whose gate does not load blocks (the PR's own rules never judge it)."""
+    path, run = repo
+    run("git", "checkout", "-q", "--", "dvc.lock", "params.yaml")
+    run("dvc", "checkout", "--force", "--quiet")
+    original = (path / "params.yaml").read_text()
+    raw = yaml.safe_load(original)
+    try:
+        for branch, gate in (("reshaped", raw["gate"] | {"floors": {"roc_auc": 0.99, "pr_auc": 0}}), ("no-floors", {})):
+            run("git", "checkout", "-q", "-b", branch, "main")
+            (path / "params.yaml").write_text(yaml.safe_dump(raw | {"gate": gate, "a_section_of_tomorrow": {"x": 1}}))
+            run("git", "commit", "-qam", f"params of another shape ({branch})")
+            run("git", "checkout", "-q", "main")
+            result = run("retrain", "compare", "--base", branch, check=False)
+            assert result.returncode == 3, result.stderr
+        assert decision(path)["summary"] == "gate rules unavailable"
+        assert "the gate rules in params.yaml at no-floors do not load" in decision(path)["reasons"][0]  # type: ignore[index]
+        run("retrain", "compare", "--base", "reshaped", check=False)
+        assert "< floor 0.99" in decision(path)["reasons"][0]  # type: ignore[index]
+    finally:
+        run("git", "checkout", "-q", "main")
+        (path / "params.yaml").write_text(original)

@@ -8,13 +8,15 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
+from pydantic import ValidationError
 
 from retrain import plots, tracking
 from retrain.decision import champion as champions
 from retrain.decision import statistics
 from retrain.domain import schema
 from retrain.io import files, modelfile, vcs
-from retrain.params import Params, ParamsError, parse
+from retrain.params import Gate, Params
 from retrain.pipeline import evaluate
 from retrain.results import Base, Decision, Identity, Verdict
 
@@ -25,25 +27,31 @@ def _window(meta: dict[str, Any]) -> tuple[str, str]:
     return meta["training_window"]["first"], meta["training_window"]["last"]
 
 
-def base_rules(params: Params, root: Path, base: str) -> Params:
-    """The params committed at `base`: their `gate` judges and their `paths.model` names the champion. A pull request
-    may propose new rules, but they judge only after merge. The working tree's params when base has none that load
-    (a first commit, or params of an older shape)."""
+def base_rules(params: Params, root: Path, base: str) -> tuple[Params, str | None]:
+    """This tree's params with the `gate` section and `paths.model` committed at `base`: the base's rules judge and
+    its model path names the champion (a PR may propose new rules; they judge only after merge). Only those two are
+    read, so a PR that changes any other part of params.yaml's shape is still judged by them. When base has no
+    params.yaml (a first commit), this tree's rules; when its rules do not load, this tree's rules and the problem,
+    which blocks: a PR never judges itself."""
     text = vcs.show(root, base, "params.yaml")
     if text is None:
-        return params
+        return params, None
+    source = f"params.yaml at {base}"
     try:
-        return parse(text, f"params.yaml at {base}")
-    except ParamsError as error:
-        log.warning("compare: judging with this tree's gate rules: %s", error)
-        return params
+        raw = yaml.safe_load(text)
+        gate = Gate.model_validate(raw["gate"])
+        model = Path(raw["paths"]["model"])
+    except (yaml.YAMLError, ValidationError, KeyError, TypeError) as error:
+        problem = f"the gate rules in {source} do not load ({type(error).__name__}: {str(error).splitlines()[0]})"
+        return params, f"{problem}: the gate cannot judge by the base's rules"
+    return params.model_copy(update={"gate": gate, "paths": params.paths.model_copy(update={"model": model})}), None
 
 
 def compare(params: Params, root: Path, base: str) -> Decision:
     """Judge the challenger against the champion at `base` by the rules at `base`; write the decision and the
     figures beside the report."""
     base = vcs.resolve(root, base)
-    rules = base_rules(params, root, base)
+    rules, rules_problem = base_rules(params, root, base)
     paths, threshold = params.paths, params.evaluate.threshold
     challenger_md5 = modelfile.locked(root, paths.model)
     model = modelfile.load(paths.model)
@@ -59,7 +67,9 @@ def compare(params: Params, root: Path, base: str) -> Decision:
             windows["champion"] = _window(champion.meta)
 
     metrics = {name: evaluate.scores(y, proba, threshold) for name, proba in predictions.items()}
-    if champion.problem:
+    if rules_problem:
+        verdict = Verdict(promote=False, reasons=[rules_problem], summary="gate rules unavailable")
+    elif champion.problem:
         verdict = Verdict(promote=False, reasons=[champion.problem], summary="champion unavailable")
     else:
         verdict = statistics.compare(
