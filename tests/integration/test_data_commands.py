@@ -51,6 +51,7 @@ def test_new_batch_adds_the_month_with_its_pointer(repo: tuple[Path, Run]) -> No
     assert "/2013-07.parquet" in (path / "data/landing/.gitignore").read_text()
     again = run("retrain", "new-batch", "2013-07", check=False)
     assert again.returncode == 2 and "already exists" in again.stderr
-    for wrong in ("2014-01", "July"):
+    for wrong in ("2014-01", "July", "2013-08.parquet"):
         result = run("retrain", "new-batch", wrong, check=False)
         assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert not list(path.glob("data/landing/*.parquet.parquet*"))

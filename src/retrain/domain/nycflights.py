@@ -68,7 +68,7 @@ def weather() -> pd.DataFrame:
 
 def new_batch(params: Params, root: Path, month: str) -> None:
     """Simulate the arrival of a month of flights: write the batch and track it with DVC."""
-    month_number = files.batch_month(month)
+    month_number = files.batch_month(month) if files.MONTH.fullmatch(month) else None
     if month_number is None:
         raise BadInput(f"month must look like 2013-07, not {month!r}")
     path = params.paths.landing / f"{month}.parquet"
