@@ -48,16 +48,19 @@ def test_the_required_checks_run_on_every_pull_request() -> None:
 
 
 def test_pull_request_jobs_get_no_write_secret() -> None:
-    """`pull_request` runs the PR's own workflow file and Makefile: only read-only credentials reach it."""
+    """`pull_request` runs the PR's own workflow file and Makefile: only read-only credentials reach it, and not the
+    shared MLflow registry, whose aliases the PR's code could move."""
     for name, workflow in _workflows().items():
         if "pull_request" not in _triggers(workflow):
             continue
-        used = set(re.findall(r"secrets\.([A-Za-z0-9_]+)", (ROOT / ".github/workflows" / name).read_text()))
+        text = (ROOT / ".github/workflows" / name).read_text()
+        used = set(re.findall(r"secrets\.([A-Za-z0-9_]+)", text))
         assert used <= {"GITHUB_TOKEN"} | {s for s in used if s.startswith("DVC_READ_")}, (name, used)
+        assert "MLFLOW_" not in text, name
 
 
 def test_cml_comes_from_setup_cml_pinned_before_every_step_that_calls_it() -> None:
-    """CML from npm crashes on the runner's Node 20 on the report's first PNG (TOOLCHAIN.md); iterative/setup-cml
+    """CML from npm crashes on the runner's Node 20 on the report's first PNG (@npcz/magic's wasm fetch); iterative/setup-cml
     installs the standalone binary. Every job with a step that reaches `cml` sets it up first, pinned to a SHA."""
     assert "npm install" not in (ROOT / "Makefile").read_text()
     cml_targets = ("ci-publish", "ci-comment", "ci-gate", "ci-runner")
