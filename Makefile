@@ -26,13 +26,18 @@ DEPLOY_TARGET ?= local
 export BASE RUN REASON CLOUD CLOUD_TYPE CLOUD_SPOT IDLE_TIMEOUT DEPLOY_TARGET
 
 .PHONY: help setup setup-dev data validate featurize drift tune train evaluate retrain repro summary compare report monitor alert serve bento deploy smoke rollback undeploy promote bench-serve test \
-	ci-remote ci-params ci-tune ci-runner ci-retrain ci-gate ci-publish ci-comment ci-monitor ci-alert ci-deploy-alert gate cml lint typecheck lock-check pytest bench lock clean
+	ci-remote ci-params ci-tune ci-runner ci-retrain ci-gate ci-publish ci-pr ci-comment ci-monitor ci-alert ci-blind-alert ci-deploy-alert gate cml lint typecheck lock-check pytest bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 # The venv is rebuilt when these change; `LOCKS=` (empty) uses an existing VENV as it is (the workflow tests do).
-LOCKS ?= pyproject.toml requirements.lock requirements-dev.lock
+LOCKS ?= pyproject.toml requirements.lock requirements-dev.lock requirements-remotes.lock
+# DVC's plugin for each remote URL scheme in use ($$DVC_REMOTE_URL, .dvc/config, .dvc/config.local), pinned by
+# requirements-remotes.lock: the pyproject extras s3, gs, azure, ssh. A local folder or http(s) needs none.
+REMOTES := s3 gs azure ssh
+SCHEMES = $(filter $(REMOTES),$(shell { echo "$${DVC_REMOTE_URL:-}"; sed -n 's/^ *url *= *//p' .dvc/config \
+  .dvc/config.local 2>/dev/null; } | sed -n 's|^\([a-z0-9]*\)://.*|\1|p'))
 
 $(VENV)/.runtime: $(filter-out requirements-dev.lock,$(LOCKS))
 	$(PYTHON) -m venv $(VENV)
@@ -45,7 +50,11 @@ $(VENV)/.dev: $(VENV)/.runtime $(filter requirements-dev.lock,$(LOCKS))
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -r requirements-dev.lock
 	touch $@
 
-setup: $(VENV)/.runtime ## create .venv and install the locked runtime dependencies
+$(VENV)/.remote-%: $(VENV)/.runtime $(filter requirements-remotes.lock,$(LOCKS))
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -c requirements-remotes.lock "dvc-$*"
+	touch $@
+
+setup: $(VENV)/.runtime $(SCHEMES:%=$(VENV)/.remote-%) ## create .venv: the locked runtime, the DVC remote's plugin
 
 setup-dev: $(VENV)/.dev ## setup, plus the dev tools (pytest, ruff, mypy, uv)
 
@@ -111,18 +120,35 @@ ci-runner: cml ## start a cloud runner (label cml-retrain) for one job: cml runn
 	  $$([[ "$${CLOUD_SPOT:-}" == true ]] && echo --cloud-spot) --idle-timeout="$$IDLE_TIMEOUT" --single \
 	  --labels=cml-retrain
 
-# The commit message is explicit: without --message CML appends " [skip ci]" (iterative/cml src/cml.js, prCreate),
-# and GitHub then starts no workflow for the PR's head commit, nor for main after a squash or rebase merge. Markers
-# that skip CI are taken out of the reason, which comes from a workflow input.
-ci-publish: cml ## branch retrain/$(RUN) with the new dvc.lock, a PR, and the report as its comment
-	reason=$$(printf '%s' "$${RETRAIN_REASON:-manual}" | tr '\n' ' ' | sed -E 's/\[(skip ci|ci skip|no ci|skip actions|actions skip)\]//gI'); \
-	url=$$(cml pr create --branch "retrain/$$RUN" --message "Retrain: $$reason" \
-	    --title "Retrain: $$reason" --body "$$(head -n 1 reports/report.md)" \
-	    dvc.lock params.yaml models/model.json metrics tuning reports/validation.json reports/drift.json); \
-	if [[ "$$url" != http* ]]; then \
+# One retrain PR per base, branch retrain/<base>: each retrain commits its outputs on top of the base and force-pushes
+# the branch (with a lease), so a later retrain replaces the content of the open PR instead of opening a second one
+# that rewrites the same dvc.lock. CML only finds or opens the PR: given an existing branch it pushes nothing and
+# returns the open PR (iterative/cml src/cml.js, prCreate). The message is explicit: without --message CML appends
+# " [skip ci]", and GitHub then starts no workflow for the PR's head commit, nor for main after a squash merge.
+# Markers that skip CI are taken out of the reason, which comes from a workflow input. The verdict is also posted
+# as the commit status `gate` on the PR's head commit, which branch protection can require with GITHUB_TOKEN alone
+# (a PR opened with that token starts no workflow, so pr.yml's check would never report).
+PUBLISHED := dvc.lock params.yaml models/model.json metrics tuning reports/validation.json reports/drift.json
+ci-publish: cml ## unless the model is the champion: the one PR retrain/<base>, its report comment, the status `gate`
+	if retrain unchanged; then \
 	  echo "nothing to retrain on: same data, same params, same model" | tee -a "$${GITHUB_STEP_SUMMARY:-/dev/null}"; \
-	  exit 0; fi; \
-	echo "$$url"; cml comment update --target="pr/$${url##*/}" --publish reports/report.md
+	else $(MAKE) --no-print-directory ci-pr; fi
+
+ci-pr: cml  # commit the outputs on top of HEAD as retrain/<base> (force, with a lease), find or open its PR, comment
+	reason=$$(printf '%s' "$${RETRAIN_REASON:-manual}" | tr '\n' ' ' | sed -E 's/\[(skip ci|ci skip|no ci|skip actions|actions skip)\]//gI'); \
+	target="$${BASE#origin/}"; branch="retrain/$$target"; index=$$(mktemp -u); trap 'rm -f "$$index"' EXIT; \
+	cml repo prepare --user-name "github-actions[bot]" \
+	  --user-email "41898282+github-actions[bot]@users.noreply.github.com"; \
+	GIT_INDEX_FILE=$$index git read-tree HEAD && GIT_INDEX_FILE=$$index git add -f -- $(PUBLISHED); \
+	commit=$$(git commit-tree -p HEAD -m "Retrain: $$reason" "$$(GIT_INDEX_FILE=$$index git write-tree)"); \
+	git fetch -q origin "+refs/heads/$$branch:refs/remotes/origin/$$branch" 2>/dev/null || true; \
+	git push -q --force-with-lease="refs/heads/$$branch" origin "$$commit:refs/heads/$$branch"; \
+	url=$$(cml pr create --branch "$$branch" --target-branch "$$target" --message "Retrain: $$reason" \
+	    --title "Retrain: $$reason" --body "$$(head -n 1 reports/report.md)"); \
+	echo "$$url"; cml comment update --target="pr/$${url##*/}" --publish reports/report.md; \
+	verdict=$$(retrain gate) && state=success || state=failure; \
+	gh api --method POST "repos/$$GITHUB_REPOSITORY/statuses/$$commit" -f context=gate -f state="$$state" \
+	  -f description="$${verdict:0:140}" -f target_url="$$url" >/dev/null
 
 # pr.yml's check `gate` runs on every PR (a required check skipped by a `paths:` filter stays pending for ever):
 # the PR's dvc.lock must describe its code and params; if it is the base's lock, nothing that affects the model
@@ -145,26 +171,34 @@ ci-comment: cml ## update the one report comment on the current pull request
 gate: setup ## exit 3 if the last compare blocked promotion
 	retrain gate
 
-ci-monitor: setup ## data for the reference, then retrain monitor (step outputs `retrain`, `reason`)
+ci-monitor: ci-remote ## data for the reference, then retrain monitor (step outputs `retrain`, `reason`, `blind`)
 	$(MAKE) --no-print-directory data
 	dvc repro featurize  # the reference window (a no-op when it is up to date)
 	retrain monitor
 
+# The one open issue with label $(1) gets the body $(2) as a comment, or is opened with it (title: its first line).
+define raise-issue
+gh label create $(1) --force --color $(3) --description "$(4)" >/dev/null
+number=$$(gh issue list --label $(1) --state open --json number --jq '.[0].number // empty'); \
+if [[ -n "$$number" ]]; then gh issue comment "$$number" --body-file $(2); \
+else gh issue create --label $(1) --title "$$(head -n 1 $(2) | sed 's/^## //')" --body-file $(2); fi
+endef
+
 ci-alert: setup ## dispatch the retrain workflow with the reason, open or update the alert issue, POST the webhook
 	retrain alert
 	gh workflow run retrain.yml -f reason="monitoring: $$REASON"
-	gh label create retrain-alert --force --color FBCA04 --description "monitoring asked for a retrain" >/dev/null
-	number=$$(gh issue list --label retrain-alert --state open --json number --jq '.[0].number // empty'); \
-	if [[ -n "$$number" ]]; then gh issue comment "$$number" --body-file reports/alert.md; \
-	else gh issue create --label retrain-alert --title "$$(head -n 1 reports/alert.md | sed 's/^## //')" --body-file reports/alert.md; fi
+	$(call raise-issue,retrain-alert,reports/alert.md,FBCA04,monitoring asked for a retrain)
+
+ci-blind-alert: setup ## monitoring could not see the traffic: open or update that issue, POST the webhook
+	retrain alert
+	$(call raise-issue,monitoring-blind,reports/alert.md,B60205,monitoring cannot read the inference log)
 
 ci-deploy-alert: ## open an issue: the deploy of HEAD failed (reports/deploy.log says how, and what is live now)
-	{ echo "The deploy of commit \`$$(git rev-parse --short=12 HEAD)\` to \`$$DEPLOY_TARGET\` failed."; \
+	{ echo "## Deploy of $$(git rev-parse --short=12 HEAD) failed"; echo; \
+	  echo "The deploy of commit \`$$(git rev-parse --short=12 HEAD)\` to \`$$DEPLOY_TARGET\` failed."; \
 	  echo "Run: $${RUN_URL:-local}"; echo; echo '```'; tail -n 40 reports/deploy.log || true; echo '```'; \
 	} > reports/deploy-failed.md
-	gh label create deploy-failed --force --color B60205 --description "a deploy failed; see the issue" >/dev/null
-	gh issue create --label deploy-failed --title "Deploy of $$(git rev-parse --short=12 HEAD) failed" \
-	  --body-file reports/deploy-failed.md
+	$(call raise-issue,deploy-failed,reports/deploy-failed.md,B60205,a deploy failed; see the issue)
 
 serve: setup ## serve the model dvc.lock names on 127.0.0.1:3000 (BentoML); logs to $$RETRAIN_INFERENCE_LOG if set
 	OMP_NUM_THREADS=1 bentoml serve retrain.serving.service:FlightDelayService --host 127.0.0.1 --port 3000
@@ -237,9 +271,13 @@ bench: setup-dev $(EVIDENTLY)/.installed ## benchmark the pipeline, drift (again
 bench-serve: setup-dev repro ## the service against `mlflow models serve` of the same model, under load; prints a table
 	python -m bench.serve
 
+# Remote plugins first (preferring their current pins), then the runtime lock constrained by them, so that any one
+# plugin installs over requirements.lock without changing a package; the dev lock is constrained by the runtime one.
 lock: setup-dev ## re-resolve requirements*.lock from pyproject.toml
-	uv pip compile --quiet --python-version 3.11 pyproject.toml -o requirements.lock
-	uv pip compile --quiet --python-version 3.11 pyproject.toml --extra dev -o requirements-dev.lock
+	uv pip compile --quiet --python-version 3.11 pyproject.toml $(REMOTES:%=--extra %) -o requirements-remotes.lock
+	uv pip compile --quiet --python-version 3.11 pyproject.toml -c requirements-remotes.lock -o requirements.lock
+	uv pip compile --quiet --python-version 3.11 pyproject.toml --extra dev -c requirements.lock \
+	  -o requirements-dev.lock
 
 clean: ## remove generated files (keeps .venv, data and the DVC cache)
 	rm -rf .mypy_cache .pytest_cache .ruff_cache mlartifacts mlflow.db

@@ -68,14 +68,24 @@ def git(*args: str, cwd: Path) -> str:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
 
 
+def _uses(steps: list[dict[str, str]], repo: Path) -> set[str]:
+    """Every action the steps use; a local composite action (`./.github/actions/...`) by the actions inside it."""
+    uses = set()
+    for step in steps:
+        action = step.get("uses", "")
+        if action.startswith("./"):
+            uses |= _uses(yaml.safe_load((repo / action / "action.yml").read_text())["runs"]["steps"], repo)
+        elif action and not action.startswith("actions/checkout@"):
+            uses.add(action)
+    return uses
+
+
 def _stub_flags(workflow: Path) -> list[str]:
-    """`--local-repository` for every third-party action the workflow uses (checkout is act's own)."""
-    uses = {
-        step["uses"]
-        for job in yaml.safe_load(workflow.read_text())["jobs"].values()
-        for step in job["steps"]
-        if "uses" in step and not step["uses"].startswith("actions/checkout@")
-    }
+    """`--local-repository` for every third-party action the workflow uses (checkout is act's own): nothing is
+    fetched, so actions/setup-python, actions/cache, setup-cml and the App token action do nothing under act."""
+    repo = workflow.parents[2]
+    jobs = yaml.safe_load(workflow.read_text())["jobs"].values()
+    uses = set().union(*(_uses(job["steps"], repo) for job in jobs))
     return [flag for action in sorted(uses) for flag in ("--local-repository", f"{action}={STUBS / 'noop'}")]
 
 

@@ -260,6 +260,7 @@ class MonitorVerdict(Document):
     reasons: list[str]
     checked_at: str
     checks: MonitorChecks
+    blind: bool = False  # a configured log location missing, unreadable or without a prediction in the window
     inference_log: str = ""
     malformed_lines: int = 0
     malformed_label_lines: int = 0

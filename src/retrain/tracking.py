@@ -1,6 +1,7 @@
 """MLflow tracking: the only module that imports mlflow.
 
-The store is `MLFLOW_TRACKING_URI` when set, else `sqlite:///mlflow.db` at the repository root. Every model that
+The store is `MLFLOW_TRACKING_URI` when set, else `sqlite:///mlflow.db` at the repository root (in GitHub Actions a
+file that goes with the runner: registering there says so in the job summary). Every model that
 `train` fits is logged once, by `evaluate` (which always follows it): one run with the params, the test metrics, the
 plots and the model. Logging once saves starting MLflow twice (about 2.5 s).
 """
@@ -193,4 +194,11 @@ def set_alias(
     for key, value in (tags or {}).items():
         client.set_model_version_tag(name, str(version), key, value)
     log.info("registry: %s version %d (model %s) is now @%s", name, version, model_md5[:8], alias)
+    if os.environ.get("GITHUB_ACTIONS") == "true" and not os.environ.get("MLFLOW_TRACKING_URI"):
+        warning = (
+            f"the MLflow registry is {tracking_uri(root)}, a file on this runner that goes with it: version "
+            f"{version} and the alias @{alias} are not kept. Set the variable MLFLOW_TRACKING_URI to a tracking server."
+        )
+        log.warning("registry: %s", warning)
+        files.append_text("GITHUB_STEP_SUMMARY", f"> **Warning:** {warning}\n")
     return version

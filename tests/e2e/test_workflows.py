@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -11,7 +12,6 @@ import pytest
 import yaml
 
 from retrain.domain import features, nycflights
-from retrain.io import vcs
 from retrain.params import Params
 from retrain.pipeline import featurize, train
 from tests.support import act, act_env, git, log_lines
@@ -50,9 +50,19 @@ def test_a_dispatch_retrains_and_opens_a_pr_with_the_report(with_remote: Path, t
     assert git("--git-dir", bare, "rev-parse", f"{branch}~1", cwd=repository) == git(
         "rev-parse", "HEAD", cwd=repository
     )
+    assert branch == "retrain/main"  # one retrain PR per base
     calls = sorted((tmp_path / "cml").glob("*.args"))
-    assert [call.read_text().split("\n")[:2] for call in calls] == [["pr", "create"], ["comment", "update"]]
-    assert "--branch\nretrain/" in calls[0].read_text()
+    assert [call.read_text().split("\n")[:2] for call in calls] == [
+        ["repo", "prepare"],
+        ["pr", "create"],
+        ["comment", "update"],
+    ]
+    assert "--branch\nretrain/main\n--target-branch\nmain\n" in calls[1].read_text()
+    (status,) = [call.read_text().splitlines() for call in (tmp_path / "gh").glob("*.args")]
+    head = git("--git-dir", bare, "rev-parse", branch, cwd=repository).strip()
+    assert status[:3] == ["api", "--method", "POST"] and status[3].endswith(f"/statuses/{head}")  # the PR's head
+    assert {"context=gate", "state=success"} <= set(status)
+    assert any(argument.startswith("description=gate: promote") for argument in status)
     # GitHub runs no workflow for a head commit that says [skip ci]: CML adds it unless given --message
     subject = git("--git-dir", bare, "log", "-1", "--format=%s", branch, cwd=repository).strip()
     assert subject == "Retrain: July data arrived"
@@ -70,6 +80,8 @@ def test_a_degrading_override_still_opens_the_pr_and_fails_the_gate(with_remote:
     )
     assert result.returncode != 0
     assert "Failure - Main Gate" in result.stdout, result.stdout[-3000:]
+    (status,) = [call.read_text().splitlines() for call in (tmp_path / "gh").glob("*.args")]
+    assert "state=failure" in status  # the required status `gate` blocks the merge
     (report,) = (tmp_path / "cml").glob("*.md")
     text = report.read_text()
     assert text.startswith("## ❌ Block: roc_auc") and "try 3 trees" in text
@@ -114,23 +126,49 @@ def test_monitor_over_a_drifted_log_dispatches_a_retrain_and_raises_the_alert(
     assert alert.read_text().startswith("## Retraining triggered: data drift in recent traffic")
 
 
-def test_two_dispatches_in_a_row_keep_their_own_branch_and_lock(repository: Path, tmp_path: Path) -> None:
+def test_monitor_skips_with_a_notice_when_unconfigured_and_fails_loudly_when_blind(
+    repository: Path, tmp_path: Path
+) -> None:
+    """A hosted runner reading a folder of the serving machine finds nothing: that is the `monitoring-blind` issue
+    and a red run, never a green "not enough volume"."""
+    result = act(repository, tmp_path, "workflow_dispatch", "monitor.yml")
+    assert result.returncode == 0 and "monitoring skipped: no inference log is configured" in result.stdout
+    assert "make ci-monitor" not in result.stdout
+
+    missing = tmp_path / "serving-machine/logs"
+    result = act(repository, tmp_path, "workflow_dispatch", "monitor.yml", "--var", f"RETRAIN_INFERENCE_LOG={missing}")
+    assert result.returncode != 0 and f"monitoring is blind: {missing}: no such folder" in result.stdout
+    calls = [path.read_text().splitlines() for path in (tmp_path / "gh").glob("*.args")]
+    assert not [args for args in calls if args[:2] == ["workflow", "run"]]  # no retrain dispatched
+    (created,) = [args for args in calls if args[:2] == ["issue", "create"]]
+    assert "monitoring-blind" in created and created[created.index("--title") + 1].startswith("Monitoring is blind")
+
+
+def test_a_second_retrain_replaces_the_content_of_the_open_retrain_pr(repository: Path, tmp_path: Path) -> None:
+    """One retrain PR per base: the second dispatch force-pushes retrain/main (one commit on main) and CML returns
+    the PR the first opened, whose comment gets the second report."""
     main_lock = (repository / "dvc.lock").read_text()
+    bare = str(tmp_path / "origin.git")
+    heads, urls = [], []
     for run, seed in (("101", 7), ("102", 8)):
         overrides = ("--input", f"params=train.seed={seed}", "--env", f"GITHUB_RUN_ID={run}")
         result = act(
             repository, tmp_path, "workflow_dispatch", "retrain.yml", "--input", f"reason=seed {seed}", *overrides
         )
-        assert "Success - Main Open the PR and post the report" in result.stdout, result.stdout[-3000:]
-    bare = str(tmp_path / "origin.git")
-    locks = {run: git("--git-dir", bare, "show", f"retrain/{run}-1:dvc.lock", cwd=repository) for run in ("101", "102")}
-    params = {
-        run: yaml.safe_load(git("--git-dir", bare, "show", f"retrain/{run}-1:params.yaml", cwd=repository))
-        for run in ("101", "102")
-    }
-    assert (params["101"]["train"]["seed"], params["102"]["train"]["seed"]) == (7, 8)
-    models = {run: vcs.lock_md5(lock, "models/model.skops") for run, lock in locks.items()}
-    assert models["101"] != models["102"]
+        assert "Success - Main Open or update the PR" in result.stdout, result.stdout[-3000:]
+        heads.append(git("--git-dir", bare, "rev-parse", "retrain/main", cwd=repository).strip())
+        urls.append(re.findall(r"https://github.com/acme/retrain/pull/\d+", result.stdout)[-1])
+    assert urls[0] == urls[1] and heads[0] != heads[1]
+    assert git("--git-dir", bare, "rev-parse", "retrain/main~1", cwd=repository) == git(
+        "--git-dir", bare, "rev-parse", "main", cwd=repository
+    )
+    params = yaml.safe_load(git("--git-dir", bare, "show", "retrain/main:params.yaml", cwd=repository))
+    assert params["train"]["seed"] == 8
+    assert "refs/heads/retrain/101" not in git("ls-remote", "--heads", bare, cwd=repository)
+    reports = sorted((tmp_path / "cml").glob("*.md"))
+    assert len(reports) == 2 and "seed 8" in reports[1].read_text()
+    statuses = [call.read_text() for call in sorted((tmp_path / "gh").glob("*.args"))]
+    assert [f"statuses/{head}" in status for status, head in zip(statuses, heads, strict=True)] == [True, True]
     assert git("--git-dir", bare, "show", "main:dvc.lock", cwd=repository) == main_lock
 
 

@@ -121,16 +121,13 @@ def receiver() -> Iterator[str]:
     server.shutdown()
 
 
-def test_monitor_and_alert_commands_write_outputs_and_post_the_webhook(
-    tmp_path: Path,
-    model: Pipeline,
-    weather: pd.DataFrame,
-    reference: pd.DataFrame,
-    receiver: str,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+@pytest.fixture
+def workspace(tmp_path: Path, model: Pipeline, weather: pd.DataFrame, reference: pd.DataFrame) -> Path:
+    """params.yaml with every path under tmp_path, the reference and metrics monitoring needs, and a log folder
+    `log` of August traffic scored in the day before NOW (plus one garbage line)."""
     settings = yaml.safe_load((ROOT / "params.yaml").read_text())
     settings["paths"] = {key: str(tmp_path / value) for key, value in settings["paths"].items()}
+    settings["monitor"] |= {"log_dir": str(tmp_path / "logs/inference"), "labels_dir": str(tmp_path / "logs/labels")}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(settings))
     (tmp_path / "data/features").mkdir(parents=True)
     reference.to_parquet(tmp_path / "data/features/train.parquet")
@@ -141,6 +138,13 @@ def test_monitor_and_alert_commands_write_outputs_and_post_the_webhook(
     (tmp_path / "log").mkdir()
     august = features.join_weather(nycflights.flights(2013, 8), weather)
     (tmp_path / "log/predictions-2026-11-27.jsonl").write_text("\n".join([*log_lines(model, august), "garbage"]))
+    return tmp_path
+
+
+def test_monitor_and_alert_commands_write_outputs_and_post_the_webhook(
+    workspace: Path, receiver: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tmp_path = workspace
     monkeypatch.setenv("RETRAIN_INFERENCE_LOG", str(tmp_path / "log"))
     monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "outputs"))
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
@@ -182,3 +186,38 @@ def test_a_shadow_model_in_the_log_gives_the_disagreement_rate(model: Pipeline, 
         "disagreement_rate": below / 200,
         "mean_absolute_difference": pytest.approx(sum(0.9 - line["probability"] for line in lines[:50]) / 200),
     }
+
+
+def test_a_configured_log_location_that_is_missing_or_silent_means_monitoring_is_blind(
+    workspace: Path, model: Pipeline, weather: pd.DataFrame, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hosted runner that cannot see the serving machine's log reads nothing: that is a failed check with its own
+    alert, never "not enough volume, no retrain". A URL is read through fsspec."""
+    params = str(workspace / "params.yaml")
+    monkeypatch.setenv("GITHUB_OUTPUT", str(workspace / "outputs"))
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(workspace / "summary.md"))
+    assert main(["--params", params, "monitor", "--now", NOW.isoformat()]) == 0  # not configured: the local default
+
+    old = workspace / "old"
+    old.mkdir()
+    july = features.join_weather(nycflights.flights(2013, 7), weather)
+    (old / "predictions-2026-10-01.jsonl").write_text(
+        "\n".join(log_lines(model, july, 600, when=NOW - pd.Timedelta(days=30)))
+    )
+    for location, why in (
+        (workspace / "missing", "no such folder"),
+        (old, "no prediction in the last 7 days (600 older)"),
+    ):
+        monkeypatch.setenv("RETRAIN_INFERENCE_LOG", str(location))
+        (workspace / "summary.md").unlink(missing_ok=True)
+        assert main(["--params", params, "monitor", "--now", NOW.isoformat()]) == cli.EXIT_ERROR
+        verdict = MonitorVerdict.read(workspace / "reports/monitor.json")
+        assert verdict.blind and not verdict.retrain and why in verdict.reasons[0], verdict.reasons
+        assert (workspace / "outputs").read_text().splitlines()[-1] == "blind=true"
+        assert (workspace / "summary.md").read_text().startswith(f"## Monitoring is blind: {location}")
+        assert main(["--params", params, "alert"]) == 0
+        assert (workspace / "reports/alert.md").read_text().startswith("## Monitoring is blind")
+
+    monkeypatch.setenv("RETRAIN_INFERENCE_LOG", (workspace / "log").as_uri())  # file:///...: any fsspec URL
+    assert main(["--params", params, "monitor", "--now", NOW.isoformat()]) == 0
+    assert MonitorVerdict.read(workspace / "reports/monitor.json").retrain is True

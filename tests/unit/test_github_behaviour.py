@@ -60,8 +60,9 @@ def test_pull_request_jobs_get_no_write_secret() -> None:
 
 
 def test_cml_comes_from_setup_cml_pinned_before_every_step_that_calls_it() -> None:
-    """CML from npm crashes on the runner's Node 20 on the report's first PNG (@npcz/magic's wasm fetch); iterative/setup-cml
-    installs the standalone binary. Every job with a step that reaches `cml` sets it up first, pinned to a SHA."""
+    """CML from npm crashes on the runner's Node 20 on the report's first PNG (@npcz/magic's wasm fetch);
+    iterative/setup-cml installs the standalone binary. Every job with a step that reaches `cml` sets it up first,
+    pinned to a SHA."""
     assert "npm install" not in (ROOT / "Makefile").read_text()
     cml_targets = ("ci-publish", "ci-comment", "ci-gate", "ci-runner")
     for name, workflow in _workflows().items():
@@ -77,3 +78,19 @@ def test_cml_comes_from_setup_cml_pinned_before_every_step_that_calls_it() -> No
                 assert uses and uses[0] < calls[0], f"{name} {job_name}: no iterative/setup-cml before `cml`"
                 assert re.fullmatch(r"iterative/setup-cml@[0-9a-f]{40}", steps[uses[0]]["uses"]), steps[uses[0]]["uses"]
                 assert steps[uses[0]]["with"]["vega"] is False
+
+
+def test_only_main_reaches_the_serving_machine_and_the_production_secrets() -> None:
+    """A job on the serving machine's runner (DEPLOY_RUNNER, MONITOR_RUNNER) runs only for main, never from a
+    pull_request workflow; deploy.yml's job uses the Environment `production` (main-only deployment branches)."""
+    for name, workflow in _workflows().items():
+        text = (ROOT / ".github/workflows" / name).read_text()
+        if "pull_request" in _triggers(workflow):
+            assert "DEPLOY_RUNNER" not in text and "MONITOR_RUNNER" not in text and "self-hosted" not in text, name
+        jobs = workflow["jobs"]
+        assert isinstance(jobs, dict)
+        for job_name, job in jobs.items():
+            if "DEPLOY_RUNNER" in str(job.get("runs-on")) or "MONITOR_RUNNER" in str(job.get("runs-on")):
+                assert "github.ref == 'refs/heads/main'" in job["if"], (name, job_name)
+    deploy = _workflows()["deploy.yml"]["jobs"]
+    assert isinstance(deploy, dict) and deploy["deploy"]["environment"] == "production"

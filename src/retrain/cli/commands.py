@@ -84,6 +84,17 @@ def gate(state: State) -> int:
 
 
 @app.command()
+@pass_state
+def unchanged(state: State) -> int:
+    """Exit 0 if the last `retrain compare` found the challenger to be the champion (the same model bytes): there is
+    nothing to propose; exit 3 otherwise."""
+    decision = Decision.read(state.params.paths.decision)
+    same = decision.champion.model_md5 == decision.challenger.model_md5
+    click.echo(f"unchanged: the challenger {'is' if same else 'is not'} the champion ({decision.challenger.model_md5})")
+    return EXIT_OK if same else EXIT_BLOCKED
+
+
+@app.command()
 @BASE
 @pass_state
 def report(state: State, base: str | None) -> None:

@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import pandas as pd
 
 from retrain.errors import BadInput
@@ -89,13 +90,21 @@ def md5(path: Path) -> str:
     return digest.hexdigest()
 
 
-def read_lines(directory: Path) -> list[str]:
-    """Every line of the JSON-lines files in a folder (oldest file name first); none if the folder is missing."""
-    if not directory.is_dir():
-        return []
+def read_lines(location: str | Path, missing_ok: bool = True) -> list[str]:
+    """Every line of the JSON-lines files in a folder, local or at an fsspec URL (`s3://bucket/logs`, read through
+    the DVC remote's plugin), oldest file name first. A missing folder has no lines, or is an InputError when
+    `missing_ok` is false; any other failure to read is an InputError naming the location."""
     lines: list[str] = []
-    for path in sorted(directory.glob("*.jsonl")):
-        lines += path.read_text(errors="replace").splitlines()
+    try:
+        filesystem, root = fsspec.core.url_to_fs(str(location))
+        found = filesystem.isdir(root)
+        for path in sorted(filesystem.glob(f"{root.rstrip('/')}/*.jsonl")) if found else []:
+            with filesystem.open(path, "rt", errors="replace") as handle:
+                lines += handle.read().splitlines()
+    except (OSError, ImportError, ValueError) as error:
+        raise InputError(f"{location}: cannot be read ({type(error).__name__}: {error})") from error
+    if not found and not missing_ok:
+        raise InputError(f"{location}: no such folder")
     return lines
 
 

@@ -21,6 +21,8 @@ LABEL = "retrain-alert"
 
 
 def title(verdict: MonitorVerdict) -> str:
+    if verdict.blind:
+        return "Monitoring is blind: " + verdict.reasons[0].removeprefix("monitoring is blind: ")
     if not verdict.retrain:
         return "Monitoring: no retraining needed"
     more = len(verdict.reasons) - 1
@@ -71,11 +73,12 @@ def post(url: str, body: dict[str, Any], timeout: float = 10) -> int:
 
 
 def alert(params: Params, webhook: str | None, env: Mapping[str, str]) -> MonitorVerdict:
-    """`retrain alert`: render the last verdict to reports/alert.md; POST it to the webhook when retraining."""
+    """`retrain alert`: render the last verdict to reports/alert.md; POST it to the webhook when retraining or when
+    monitoring is blind."""
     verdict = MonitorVerdict.read(params.paths.monitor)
     params.paths.alert.write_text(render(verdict, env))
     url = webhook or env.get("RETRAIN_WEBHOOK_URL")
-    if url and verdict.retrain:
+    if url and (verdict.retrain or verdict.blind):
         try:
             status = post(url, payload(verdict, env))
         except ConnectionError as error:

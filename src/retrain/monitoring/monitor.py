@@ -1,7 +1,7 @@
 """`retrain monitor`: should the model be retrained? Drift of recent traffic, live performance, staleness, volume.
 
 Reads the service's inference log (JSON lines, one object per prediction) and, where they have arrived, the labels
-(the actual arrival delay per flight). Pure functions here; the command reads the files and writes the verdict.
+(the actual arrival delay per flight). The checks are pure functions; `run` reads the files and writes the verdict.
 
 A log record: {"request_id": str, "timestamp": ISO 8601, "model": md5, "features": {raw model inputs, plus
 `flight` for the label join}, "probability": float, "shadow_probability": float (optional)}.
@@ -20,7 +20,9 @@ import numpy as np
 import pandas as pd
 
 from retrain.domain import schema
+from retrain.errors import Failed
 from retrain.io import files
+from retrain.io.files import InputError
 from retrain.monitoring import alert
 from retrain.params import Drift, Monitor, Params
 from retrain.pipeline import drift
@@ -185,11 +187,19 @@ def _newest_flight(traffic: pd.DataFrame) -> pd.Timestamp | None:
 
 def run(params: Params, root: Path, now: str | None = None) -> MonitorVerdict:
     """`retrain monitor`: judge the inference log and late labels; write reports/monitor.json (and, in GitHub
-    Actions, the step outputs `retrain` and `reason` and a job summary)."""
+    Actions, the step outputs `retrain`, `reason` and `blind`, and a job summary). Once a log location is configured
+    ($RETRAIN_INFERENCE_LOG), one that is missing, unreadable, or holds no prediction in the window means monitoring
+    is blind: the verdict says so and the command fails (it never reads as "not enough volume, no retrain")."""
     paths = params.paths
-    log_dir = Path(os.environ.get("RETRAIN_INFERENCE_LOG") or params.monitor.log_dir)
-    labels_dir = Path(os.environ.get("RETRAIN_LABELS") or params.monitor.labels_dir)
-    traffic, malformed = parse_log(files.read_lines(log_dir))
+    configured = os.environ.get("RETRAIN_INFERENCE_LOG")
+    log_dir = configured or str(params.monitor.log_dir)
+    labels_dir = os.environ.get("RETRAIN_LABELS") or str(params.monitor.labels_dir)
+    blind = None
+    try:
+        lines = files.read_lines(log_dir, missing_ok=not configured)
+    except InputError as error:
+        lines, blind = [], str(error)
+    traffic, malformed = parse_log(lines)
     labels, malformed_labels = parse_labels(files.read_lines(labels_dir))
     verdict = monitor(
         traffic,
@@ -204,19 +214,27 @@ def run(params: Params, root: Path, now: str | None = None) -> MonitorVerdict:
         params.evaluate.threshold,
     ).model_copy(
         update={
-            "inference_log": str(log_dir),
+            "inference_log": log_dir,
             "malformed_lines": malformed,
             "malformed_label_lines": malformed_labels,
             "models_seen": sorted(traffic["model"].dropna().unique().tolist()),
         }
     )
+    if configured and blind is None and verdict.checks.volume.predictions == 0:
+        blind = f"{log_dir}: no prediction in the last {params.monitor.window_days} days ({len(traffic)} older)"
+    if blind:
+        update = {"retrain": False, "reasons": [f"monitoring is blind: {blind}"], "blind": True}
+        verdict = verdict.model_copy(update=update)
     verdict.write(paths.monitor)
     reason = "; ".join(verdict.reasons).replace("\n", " ")
-    files.append_text("GITHUB_OUTPUT", f"retrain={str(verdict.retrain).lower()}\nreason={reason}\n")
+    outputs = f"retrain={str(verdict.retrain).lower()}\nreason={reason}\nblind={str(verdict.blind).lower()}\n"
+    files.append_text("GITHUB_OUTPUT", outputs)
     files.append_text("GITHUB_STEP_SUMMARY", alert.render(verdict, os.environ))
     if malformed or malformed_labels:
         log.warning(
             "monitor: skipped %d malformed log line(s), %d malformed label line(s)", malformed, malformed_labels
         )
+    if blind:
+        raise Failed(f"monitor: monitoring is blind: {blind}")
     log.info("monitor: retrain=%s %s", verdict.retrain, "; ".join(verdict.reasons) or "(nothing fired)")
     return verdict

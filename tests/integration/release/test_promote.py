@@ -64,3 +64,12 @@ def test_promote_then_revert_moves_the_champion_alias_back(
     version = client.get_model_version(params.tracking.registered_model, first[0])
     assert version.tags["deployed_by"] == "ana"
     assert pd.Timestamp(version.tags["deployed_at"]).tzinfo is not None
+
+    # in GitHub Actions without MLFLOW_TRACKING_URI the registry is a file on the runner: the job summary says so
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(tmp_path / "summary.md"))
+    assert main(["promote"]) == 0
+    summary = (tmp_path / "summary.md").read_text()
+    assert f"the MLflow registry is sqlite:///{tmp_path / 'mlflow.db'}, a file on this runner" in summary
+    assert "Deployed model" in summary  # the promotion itself is still reported
