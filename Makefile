@@ -61,7 +61,8 @@ setup-dev: $(VENV)/.dev ## setup, plus the dev tools (pytest, ruff, mypy, uv)
 data: setup ## fetch the batches the pointers name: `dvc pull` with a remote, else regenerate the bundled data
 	if [[ -n "$$(dvc remote list)" ]]; then dvc pull; else retrain bootstrap; fi
 
-repro: data ## dvc repro: run the stages whose inputs changed
+repro: data ## dvc repro: run the stages whose inputs changed (each one's time and memory: reports/usage/)
+	rm -rf reports/usage
 	dvc repro
 
 validate featurize drift tune train evaluate: data  # `make <stage>`: dvc repro of that stage and what it needs
@@ -128,7 +129,8 @@ ci-runner: cml ## start a cloud runner (label cml-retrain) for one job: cml runn
 # Markers that skip CI are taken out of the reason, which comes from a workflow input. The verdict is also posted
 # as the commit status `gate` on the PR's head commit, which branch protection can require with GITHUB_TOKEN alone
 # (a PR opened with that token starts no workflow, so pr.yml's check would never report).
-PUBLISHED := dvc.lock params.yaml models/model.json metrics tuning reports/validation.json reports/drift.json
+PUBLISHED := dvc.lock params.yaml models/model.json metrics tuning reports/validation.json reports/drift.json \
+  reports/cost.json
 ci-publish: cml ## unless the model is the champion: the one PR retrain/<base>, its report comment, the status `gate`
 	if retrain unchanged; then \
 	  echo "nothing to retrain on: same data, same params, same model" | tee -a "$${GITHUB_STEP_SUMMARY:-/dev/null}"; \

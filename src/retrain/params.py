@@ -41,6 +41,8 @@ class Paths(Section):
     report: Path
     best_params: Path
     trials: Path
+    usage: Path
+    cost: Path
 
 
 class Validate(Section):
@@ -163,6 +165,11 @@ class Deploy(Section):
     drain_seconds: float = Field(ge=0)
 
 
+class Cost(Section):
+    per_minute: dict[str, Annotated[float, Field(ge=0, allow_inf_nan=False)]]
+    spot_share: float = Field(gt=0, le=1)
+
+
 class Params(Section):
     """The whole of params.yaml: an unknown section (a typo, a leftover) is an error, like an unknown key."""
 
@@ -179,6 +186,7 @@ class Params(Section):
     compare: Compare
     gate: Gate
     tracking: Tracking
+    cost: Cost
 
 
 class ParamsError(BadInput):

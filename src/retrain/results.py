@@ -265,3 +265,26 @@ class MonitorVerdict(Document):
     malformed_lines: int = 0
     malformed_label_lines: int = 0
     models_seen: list[str] = []
+
+
+class StageUsage(Frozen):
+    """What one stage used as it ran (reports/usage/<stage>.json)."""
+
+    stage: str
+    wall_seconds: float
+    cpu_seconds: float
+    peak_mib: float
+
+
+class Cost(Document):
+    """reports/cost.json: what the stages of one repro used, on which machine, and the price estimate."""
+
+    stages: list[StageUsage]
+    wall_seconds: float
+    cpu_seconds: float
+    peak_mib: float
+    machine: str
+    spot: bool
+    minutes_billed: int
+    price_per_minute: float | None
+    estimate_usd: float | None

@@ -42,6 +42,9 @@ def test_repro_runs_every_stage_then_nothing(repo: tuple[Path, Run]) -> None:
     for name in ("roc", "pr", "calibration", "confusion"):
         assert (path / f"reports/figures/{name}.png").read_bytes()[:4] == b"\x89PNG"
         assert 2 <= len(json.loads((path / f"metrics/plots/{name}.json").read_text())) <= 101
+    usage = {p.stem: json.loads(p.read_text()) for p in (path / "reports/usage").glob("*.json")}
+    assert sorted(usage) == sorted(ALL_STAGES)  # what each stage used as it ran: the cost section's figures
+    assert usage["train"]["cpu_seconds"] > 0.1 and 50 < usage["train"]["peak_mib"] < 4000
     assert stages_run(run("dvc", "repro")) == []
 
 

@@ -162,5 +162,6 @@ def promote(state: State) -> None:
 @pass_state
 def history(state: State, ref: str, as_json: bool) -> None:
     """Which model REF named when (promotions and rollbacks), from git and dvc.lock."""
-    rows = audit.history(state.root, ref, state.params.paths.model, state.params.paths.metrics)
+    paths = state.params.paths
+    rows = audit.history(state.root, ref, paths.model, paths.metrics, paths.cost)
     click.echo(json.dumps(rows, indent=2) if as_json else audit.table(rows))

@@ -16,10 +16,11 @@ from typing import Any
 
 import yaml
 
+from retrain import cost as costs
 from retrain import plots
 from retrain.io import files, vcs
 from retrain.params import Params
-from retrain.results import Check, Decision, DriftResult, MonitorVerdict, Shadow, Tuning, Validation
+from retrain.results import Check, Cost, Decision, DriftResult, MonitorVerdict, Shadow, Tuning, Validation
 
 FIGURES = {
     "roc": "roc.png",
@@ -57,6 +58,7 @@ class Context:
     trigger: str = "local run"
     shadow: Shadow | None = None
     tuning: Tuning | None = None
+    cost: Cost | None = None
 
 
 # --- gathering the context (reads files; everything below `render` is pure) ---------------------------------
@@ -115,7 +117,8 @@ def gather(params: Params, root: Path, base: str, env: Mapping[str, str]) -> Con
     best = Tuning.read(paths.best_params) if paths.best_params.exists() else None
     tuning = best if best and best.tuned else None
     changes = params_diff(before_params, after_params)
-    return Context(base, changes, data, validation, drift, trigger(env), shadow, tuning)
+    cost = costs.summarize(params, env)
+    return Context(base, changes, data, validation, drift, trigger(env), shadow, tuning, cost)
 
 
 # --- rendering ---------------------------------------------------------------------------------------------
@@ -350,6 +353,11 @@ def render(decision: Decision, context: Context, figures: set[str]) -> str:
     ]
     parts.append(_details("Confusion, calibration, ROC AUC per month", "\n\n".join(filter(None, pictures))))
     parts.append(_details("Models", _identities(decision)))
+    if context.cost:
+        cost = context.cost
+        headline = f"${cost.estimate_usd:.4f}, " if cost.estimate_usd is not None else ""
+        title = f"Cost: {headline}{cost.wall_seconds / 60:.1f} min, {cost.cpu_seconds / 60:.1f} CPU min"
+        parts.append(_details(title, costs.render(cost)))
     return "\n\n".join(part.strip() for part in parts if part.strip()) + "\n"
 
 
@@ -365,6 +373,9 @@ def write(params: Params, root: Path, base: str, env: Mapping[str, str]) -> Deci
         plots.tuning(files.read_json(paths.trials), context.tuning, paths.report.parent)
     figures = {path.name for path in paths.report.parent.glob("*.png")}
     paths.report.write_text(render(decision, context, figures))
+    if context.cost and env.get("GITHUB_ACTIONS") == "true":  # the run's record, committed with the retrain PR
+        context.cost.write(paths.cost)
+        files.append_text("GITHUB_STEP_SUMMARY", f"### What this retrain cost\n\n{costs.render(context.cost)}\n")
     return decision
 
 
