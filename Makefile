@@ -33,10 +33,12 @@ help: ## list the targets
 
 # The venv is rebuilt when these change; `LOCKS=` (empty) uses an existing VENV as it is (the workflow tests do).
 LOCKS ?= pyproject.toml requirements.lock requirements-dev.lock requirements-remotes.lock
-# DVC's plugin for each remote URL scheme in use ($$DVC_REMOTE_URL, .dvc/config, .dvc/config.local), pinned by
+# DVC's plugin for each storage URL scheme in use (the DVC remote: $$DVC_REMOTE_URL, .dvc/config, .dvc/config.local;
+# the inference log and labels: $$RETRAIN_INFERENCE_LOG, $$RETRAIN_LABELS, $$RETRAIN_LOG_SHIP), pinned by
 # requirements-remotes.lock: the pyproject extras s3, gs, azure, ssh. A local folder or http(s) needs none.
 REMOTES := s3 gs azure ssh
-SCHEMES = $(filter $(REMOTES),$(shell { echo "$${DVC_REMOTE_URL:-}"; sed -n 's/^ *url *= *//p' .dvc/config \
+SCHEMES = $(filter $(REMOTES),$(shell { printf '%s\n' "$${DVC_REMOTE_URL:-}" "$${RETRAIN_INFERENCE_LOG:-}" \
+  "$${RETRAIN_LABELS:-}" "$${RETRAIN_LOG_SHIP:-}"; sed -n 's/^ *url *= *//p' .dvc/config \
   .dvc/config.local 2>/dev/null; } | sed -n 's|^\([a-z0-9]*\)://.*|\1|p'))
 
 $(VENV)/.runtime: $(filter-out requirements-dev.lock,$(LOCKS))

@@ -1,7 +1,11 @@
 """The JSON-lines inference log, written by a background thread so the request path only enqueues.
 
 Files are `predictions-YYYY-MM-DD-<pid>-<n>.jsonl` in the folder: a new one each day and whenever one passes
-`max_bytes`; one writer per process, so workers never interleave lines. `retrain monitor` reads them.
+`max_bytes`; one writer per process, so workers never interleave lines. `retrain monitor` reads them, here or, when
+`ship_to` is an fsspec URL ($RETRAIN_LOG_SHIP, e.g. `s3://bucket/logs`, beside the DVC remote), from there: the
+writer uploads each closed file (its own when it rotates or closes; any file of an earlier day, whichever process
+wrote it) and marks it with an empty `<name>.shipped` beside it. A failed upload is logged and retried at the next
+rotation; it never stops the writer.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import json
+import logging
 import os
 import queue
 import random
@@ -16,15 +21,20 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import fsspec
 import numpy as np
 
 _STOP = object()
+log = logging.getLogger(__name__)
 
 
 class InferenceLog:
-    def __init__(self, folder: Path, max_bytes: int, sample: float, seed: int | None = None) -> None:
+    def __init__(
+        self, folder: Path, max_bytes: int, sample: float, seed: int | None = None, ship_to: str | None = None
+    ) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self.folder, self.max_bytes, self.sample = folder, max_bytes, sample
+        self.folder, self.max_bytes, self.sample, self.ship_to = folder, max_bytes, sample, ship_to
+        self.ship_failures = 0
         self._random = random.Random(seed)
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=100_000)
         self._thread = threading.Thread(target=self._run, name="inference-log", daemon=True)
@@ -62,6 +72,27 @@ class InferenceLog:
     def _path(self, day: str, part: int) -> Path:
         return self.folder / f"predictions-{day}-{os.getpid()}-{part}.jsonl"
 
+    def _ship(self, today: str) -> None:
+        """Upload every closed file not shipped yet (called when this process has no file open): its own, and any of
+        an earlier day (every writer has rotated away from it)."""
+        if not self.ship_to:
+            return
+        mine = f"-{os.getpid()}-"
+        for path in sorted(self.folder.glob("predictions-*.jsonl")):
+            closed = mine in path.name or path.name[len("predictions-") :][:10] < today
+            marker = path.with_name(path.name + ".shipped")
+            if not closed or marker.exists():
+                continue
+            try:
+                filesystem, root = fsspec.core.url_to_fs(self.ship_to)
+                filesystem.makedirs(root, exist_ok=True)
+                filesystem.put_file(str(path), f"{root.rstrip('/')}/{path.name}")
+                marker.touch()
+            except Exception as error:  # any failure of any filesystem: count it, say it, retry at the next rotation
+                self.ship_failures += 1
+                log.warning("inference log: could not ship %s to %s (%s); will retry", path.name, self.ship_to, error)
+                return
+
     def _run(self) -> None:
         day, part, handle = "", 0, None
         while True:
@@ -72,6 +103,7 @@ class InferenceLog:
             if handle is None or today != day or handle.tell() >= self.max_bytes:
                 if handle:
                     handle.close()
+                    self._ship(today)
                 part = part + 1 if today == day else 0
                 day = today
                 handle = self._path(day, part).open("a")
@@ -80,3 +112,4 @@ class InferenceLog:
                 handle.flush()
         if handle:
             handle.close()
+        self._ship(datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d"))

@@ -7,7 +7,8 @@ FastAPI app mounted on the service, so that every bad request gets a 4xx with a 
 re-implements a feature.
 
 Configuration (environment): RETRAIN_ROOT (repository root, default: where BentoML serves from), RETRAIN_INFERENCE_LOG
-(folder for the JSON-lines inference log; unset = no log), RETRAIN_SHADOW_MODEL (a second model file to score every
+(folder for the JSON-lines inference log; unset = no log), RETRAIN_LOG_SHIP (an fsspec URL the closed log files are
+uploaded to, with the serving machine's own credentials), RETRAIN_SHADOW_MODEL (a second model file to score every
 request with, logged but never returned).
 """
 
@@ -110,7 +111,10 @@ class FlightDelayService:
         self.shadow = modelfile.load(Path(shadow)) if shadow else None
         self.shadow_md5 = files.md5(Path(shadow)) if shadow else None
         folder = os.environ.get("RETRAIN_INFERENCE_LOG")
-        self.log = InferenceLog(Path(folder), self.settings.log_max_bytes, self.settings.log_sample) if folder else None
+        settings, ship_to = self.settings, os.environ.get("RETRAIN_LOG_SHIP")
+        self.log = (
+            InferenceLog(Path(folder), settings.log_max_bytes, settings.log_sample, ship_to=ship_to) if folder else None
+        )
         self.records = request_model(self.settings.max_records)
         self.batcher = Batcher(self._score, self.settings.max_batch_rows)
         log.info("serving model %s%s", self.md5, f" with shadow {self.shadow_md5}" if self.shadow else "")
