@@ -131,6 +131,11 @@ ci-runner: cml ## start a cloud runner (label cml-retrain) for one job: cml runn
 # Markers that skip CI are taken out of the reason, which comes from a workflow input. The verdict is also posted
 # as the commit status `gate` on the PR's head commit, which branch protection can require with GITHUB_TOKEN alone
 # (a PR opened with that token starts no workflow, so pr.yml's check would never report).
+# The report's PNGs: `publish` uploads them to CML's asset host (public by URL); `commit` commits them to the retrain
+# PR's branch and links them by absolute blob URL of that commit (readable by whoever can read the repository; a
+# person's PR then gets its report without images). The variable REPORT_IMAGES chooses.
+REPORT_IMAGES ?= publish
+export REPORT_IMAGES
 PUBLISHED := dvc.lock params.yaml models/model.json metrics tuning reports/validation.json reports/drift.json \
   reports/cost.json
 ci-publish: cml ## unless the model is the champion: the one PR retrain/<base>, its report comment, the status `gate`
@@ -143,13 +148,18 @@ ci-pr: cml  # commit the outputs on top of HEAD as retrain/<base> (force, with a
 	target="$${BASE#origin/}"; branch="retrain/$$target"; index=$$(mktemp -u); trap 'rm -f "$$index"' EXIT; \
 	cml repo prepare --user-name "github-actions[bot]" \
 	  --user-email "41898282+github-actions[bot]@users.noreply.github.com"; \
-	GIT_INDEX_FILE=$$index git read-tree HEAD && GIT_INDEX_FILE=$$index git add -f -- $(PUBLISHED); \
+	images=$$([[ "$$REPORT_IMAGES" == commit ]] && echo reports/*.png || true); \
+	GIT_INDEX_FILE=$$index git read-tree HEAD && GIT_INDEX_FILE=$$index git add -f -- $(PUBLISHED) $$images; \
 	commit=$$(git commit-tree -p HEAD -m "Retrain: $$reason" "$$(GIT_INDEX_FILE=$$index git write-tree)"); \
 	git fetch -q origin "+refs/heads/$$branch:refs/remotes/origin/$$branch" 2>/dev/null || true; \
 	git push -q --force-with-lease="refs/heads/$$branch" origin "$$commit:refs/heads/$$branch"; \
 	url=$$(cml pr create --branch "$$branch" --target-branch "$$target" --message "Retrain: $$reason" \
 	    --title "Retrain: $$reason" --body "$$(head -n 1 reports/report.md)"); \
-	echo "$$url"; cml comment update --target="pr/$${url##*/}" --publish reports/report.md; \
+	echo "$$url"; report=reports/report.md; publish=--publish; \
+	if [[ "$$REPORT_IMAGES" == commit ]]; then report=reports/report-linked.md; publish=--no-publish; \
+	  blob="https://github.com/$$GITHUB_REPOSITORY/blob/$$commit/reports"; \
+	  sed -E "s#\]\(([A-Za-z0-9_]+\.png)\)#]($$blob/\1?raw=true)#g" reports/report.md > "$$report"; fi; \
+	cml comment update --target="pr/$${url##*/}" "$$publish" "$$report"; \
 	verdict=$$(retrain gate) && state=success || state=failure; \
 	gh api --method POST "repos/$$GITHUB_REPOSITORY/statuses/$$commit" -f context=gate -f state="$$state" \
 	  -f description="$${verdict:0:140}" -f target_url="$$url" >/dev/null
@@ -170,7 +180,10 @@ ci-gate: setup ## pr.yml: lock check, then pass at once when dvc.lock is the bas
 	    && $(MAKE) --no-print-directory gate; fi
 
 ci-comment: cml ## update the one report comment on the current pull request
-	cml comment update --target=pr --publish reports/report.md
+	if [[ "$$REPORT_IMAGES" == commit ]]; then \
+	  sed -E 's#!\[([^]]*)\]\([A-Za-z0-9_]+\.png\)#(\1: in the run artifact)#g' reports/report.md > reports/report-linked.md; \
+	  cml comment update --target=pr --no-publish reports/report-linked.md; \
+	else cml comment update --target=pr --publish reports/report.md; fi
 
 gate: setup ## exit 3 if the last compare blocked promotion
 	retrain gate

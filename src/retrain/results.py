@@ -79,9 +79,12 @@ class Validation(Document):
     @classmethod
     def read(cls, path: Path) -> Self:
         data = files.read_json(path)
-        for violation in data.get("violations", []):
+        for violation in data.get("violations", []) if isinstance(data, dict) else []:
             violation.pop("message", None)
-        return cls.model_validate(data)
+        try:
+            return cls.model_validate(data)
+        except ValueError as error:
+            raise files.InputError(f"{path}: not a {cls.__name__} ({error})") from error
 
 
 # --- drift -------------------------------------------------------------------------------------------------------

@@ -150,8 +150,9 @@ def test_a_second_retrain_replaces_the_content_of_the_open_retrain_pr(repository
     main_lock = (repository / "dvc.lock").read_text()
     bare = str(tmp_path / "origin.git")
     heads, urls = [], []
-    for run, seed in (("101", 7), ("102", 8)):
-        overrides = ("--input", f"params=train.seed={seed}", "--env", f"GITHUB_RUN_ID={run}")
+    for run, seed, images in (("101", 7, "publish"), ("102", 8, "commit")):
+        overrides = ["--input", f"params=train.seed={seed}", "--env", f"GITHUB_RUN_ID={run}"]
+        overrides += ["--var", f"REPORT_IMAGES={images}"]
         result = act(
             repository, tmp_path, "workflow_dispatch", "retrain.yml", "--input", f"reason=seed {seed}", *overrides
         )
@@ -167,6 +168,11 @@ def test_a_second_retrain_replaces_the_content_of_the_open_retrain_pr(repository
     assert "refs/heads/retrain/101" not in git("ls-remote", "--heads", bare, cwd=repository)
     reports = sorted((tmp_path / "cml").glob("*.md"))
     assert len(reports) == 2 and "seed 8" in reports[1].read_text()
+    # REPORT_IMAGES=commit: the PNGs are on the branch, linked by absolute blob URL of that commit, not uploaded
+    assert "reports/roc.png" in git("--git-dir", bare, "ls-tree", "-r", "--name-only", heads[1], cwd=repository)
+    assert f"/blob/{heads[1]}/reports/roc.png?raw=true)" in reports[1].read_text()
+    calls = [call.read_text().splitlines() for call in sorted((tmp_path / "cml").glob("*.args"))]
+    assert [call[-2] for call in calls if call[:2] == ["comment", "update"]] == ["--publish", "--no-publish"]
     statuses = [call.read_text() for call in sorted((tmp_path / "gh").glob("*.args"))]
     assert [f"statuses/{head}" in status for status, head in zip(statuses, heads, strict=True)] == [True, True]
     assert git("--git-dir", bare, "show", "main:dvc.lock", cwd=repository) == main_lock

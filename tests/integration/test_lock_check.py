@@ -27,3 +27,7 @@ def test_a_stale_lock_names_the_stage_and_the_file_or_param(make_repo: Callable[
     assert "train: param train in params.yaml modified" in result.stderr
     assert "evaluate: param" not in result.stderr  # evaluate depends on the evaluate section only
     assert "dvc.lock is not current" in result.stderr.splitlines()[-1]
+
+    (path / "dvc.lock").unlink()
+    missing = run("retrain", "lock-check", check=False)
+    assert missing.returncode == 2 and "dvc.lock: missing" in missing.stderr and "Traceback" not in missing.stderr

@@ -107,6 +107,8 @@ def stale_code(root: Path) -> list[str]:
     """What makes dvc.lock stale in code or params, one "stage: what" line each: a code dependency (a git-tracked
     file or folder that is neither DVC-tracked data nor another stage's output) or a params key that differs from
     what the lock records, or a changed command. Data is not looked at: new data ahead of its retrain is normal."""
+    if not (root / "dvc.lock").exists():
+        return ["dvc.lock: missing (run `dvc repro` and commit dvc.lock)"]
     status = json.loads(run_dvc(root, "status", "--json") or "{}")
     tracked = _git(root, "ls-files").stdout.splitlines()
     outputs = {
