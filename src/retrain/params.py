@@ -56,12 +56,12 @@ class Featurize(Section):
     late_minutes: int
     test_months: int = Field(ge=1)
     train_months: int | None = Field(default=None, ge=1)
-    max_wind_speed: float = Field(gt=0)
 
 
 class Train(Section):
     estimator: Literal["hist_gradient_boosting", "logistic_regression"]
     seed: int
+    max_wind_speed: float = Field(gt=0)  # the Pipeline's cleaning step: faster readings become missing
     hyperparameters: dict[str, dict[str, Any]]
 
     def estimator_params(self) -> dict[str, Any]:

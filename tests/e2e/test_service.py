@@ -172,6 +172,10 @@ def _bad_inputs(good: dict[str, Any]) -> dict[str, tuple[bytes, str, int, str]]:
         "unknown origin": (body(origin="BOS"), "application/json", 422, "origin"),
         "not a date": (body(month=2, day=30), "application/json", 422, "not a date"),
         "null where required": (body(carrier=None), "application/json", 422, "carrier"),
+        "nested brackets (a parser's recursion)": (b'{"records":' + b"[" * 5000, "application/json", 400, "depth"),
+        "an infinite number": (body(wind_speed=12.125).replace(b"12.125", b"1e9999"), "application/json", 400, "inf"),
+        "a boolean for a number": (body(month=True), "application/json", 422, "month: Input should be a valid integer"),
+        "a wind no sensor reports": (body(wind_speed=1e300), "application/json", 422, "wind_speed"),
     }
 
 
@@ -187,10 +191,24 @@ def test_each_kind_of_bad_input_gets_its_4xx_and_the_service_keeps_serving(
         assert words in json.dumps(answer), (kind, answer)
     assert post(f"{server.url}/predict", json.dumps({"records": [good]}).encode())[0] == 200
     log = server.output.read_text()
+    assert "RecursionError" not in log
     assert "Traceback" not in log and "[ERROR]" not in log
     metrics = get(f"{server.url}/metrics")[1].decode()
     assert 'retrain_rejected_requests_total{reason="invalid_records"}' in metrics
-    assert 'retrain_rejected_requests_total{reason="malformed_json"} 1.0' in metrics
+    assert 'retrain_rejected_requests_total{reason="malformed_json"} 3.0' in metrics
+
+
+def test_a_row_of_the_raw_flights_table_is_scored_as_its_model_columns(server: Server, flights: pd.DataFrame) -> None:
+    """A client may send rows as the flights table has them: the columns the model does not read are ignored."""
+    raw = flights.head(5)[[*schema.columns(schema.FLIGHTS), *schema.WEATHER_FEATURES]]
+    rows = [
+        {str(k): (None if pd.isna(v) else v.isoformat() if isinstance(v, pd.Timestamp) else v) for k, v in row.items()}
+        for row in raw.to_dict("records")
+    ]
+    status, answer = post(f"{server.url}/predict", json.dumps({"records": rows}, default=str).encode())
+    assert status == 200, answer
+    expected = server.model.predict_proba(flights.head(5)[list(schema.FEATURES)])[:, 1]
+    np.testing.assert_allclose(answer["probabilities"], expected, rtol=1e-9)
 
 
 def test_metadata_names_the_model_and_its_training(server: Server) -> None:
@@ -265,3 +283,16 @@ def test_smoke_passes_on_the_served_model_and_fails_when_dvc_lock_names_another(
     assert main(["smoke", "--url", server.url]) == cli.EXIT_OK
     monkeypatch.chdir(tmp_path / "other")
     assert main(["smoke", "--url", server.url]) == cli.EXIT_BLOCKED
+
+
+def test_an_impossible_reading_scores_as_training_treated_it(server: Server, flights: pd.DataFrame) -> None:
+    """Train/serve skew: raw rows carrying the bundled weather's impossible reading (1,048 mph at EWR); featurize
+    keeps raw readings and the Pipeline's first step makes it missing, so the service scores them as training did."""
+    weather = nycflights.weather()
+    reading = float(weather["wind_speed"].max())
+    assert reading > 1000
+    rows = flights.head(20).assign(wind_speed=reading)
+    status, answer = post(f"{server.url}/predict", json.dumps({"records": _records(rows, 20)}).encode())
+    assert status == 200, answer
+    as_missing = rows[list(schema.FEATURES)].assign(wind_speed=np.nan)
+    np.testing.assert_allclose(answer["probabilities"], server.model.predict_proba(as_missing)[:, 1], rtol=1e-9)

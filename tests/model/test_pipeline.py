@@ -30,7 +30,7 @@ def fitted(request: pytest.FixtureRequest, frame: pd.DataFrame) -> Pipeline:
     from retrain.pipeline.train import train
 
     hyperparameters = {"hist_gradient_boosting": {"max_iter": 20}, "logistic_regression": {"max_iter": 200}}
-    params = Train(estimator=request.param, seed=0, hyperparameters=hyperparameters)
+    params = Train(estimator=request.param, seed=0, max_wind_speed=100, hyperparameters=hyperparameters)
     return train(frame, params)
 
 
@@ -100,3 +100,13 @@ def test_a_model_with_an_untrusted_type_is_refused(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match=r"not in modelfile.TRUSTED_TYPES.*_unknown_function"):
         modelfile.save(model, tmp_path / "model.skops")
     assert not (tmp_path / "model.skops").exists()
+
+
+def test_an_impossible_reading_is_scored_as_missing_inside_the_pipeline(fitted: Pipeline, frame: pd.DataFrame) -> None:
+    """The cleaning that training applies is the Pipeline's first step: whoever calls it (the service, evaluate) scores
+    a 1,048 mph wind exactly as training saw it, as a missing reading."""
+    rows = frame[list(schema.FEATURES)].head(50).copy()
+    impossible = rows.assign(wind_speed=1048.4, wind_gust=1200.0)
+    missing = rows.assign(wind_speed=np.nan, wind_gust=np.nan)
+    np.testing.assert_array_equal(fitted.predict_proba(impossible), fitted.predict_proba(missing))
+    assert list(fitted.named_steps) == ["clean", "features", "encode", "model"]

@@ -16,6 +16,7 @@ from retrain.io.files import InputError, md5
 TRUSTED_TYPES = [
     "functools.partial",
     "numpy.dtype",
+    "retrain.pipeline.clean_readings",
     "retrain.pipeline.derive_features",
     "sklearn._loss.link.Interval",
     "sklearn._loss.link.LogitLink",

@@ -61,7 +61,7 @@ def window(frame: pd.DataFrame) -> dict[str, Any]:
 
 def featurize(flights: pd.DataFrame, weather: pd.DataFrame, params: Featurize) -> Split:
     """Validated flights and weather in, training and test windows (raw model columns + label) out."""
-    joined = features.join_weather(flights, features.clean_weather(weather, params.max_wind_speed))
+    joined = features.join_weather(flights, weather)  # raw readings: cleaning is the Pipeline's first step
     labelled, cancelled = label(joined, params.late_minutes)
     train, test = split(labelled, params.test_months, params.train_months)
     stats = {

@@ -1,5 +1,6 @@
-"""The one scikit-learn Pipeline, from raw rows to a probability: the domain's derived features, the encoding, and
-the estimator named in params.yaml. Training fits it, serving loads it; nothing outside it transforms a model input."""
+"""The one scikit-learn Pipeline, from raw rows to a probability: the cleaning of impossible readings, the domain's
+derived features, the encoding, and the estimator named in params.yaml. Training fits it, serving loads it; nothing
+outside it transforms a model input."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from retrain.domain import features, schema
-from retrain.pipeline import derive_features
+from retrain.pipeline import clean_readings, derive_features
 
 NUMERIC = features.NUMERIC
 CATEGORICAL = schema.CATEGORICAL
@@ -35,8 +36,8 @@ def _encoder(estimator: str) -> ColumnTransformer:
     )
 
 
-def build(estimator: str, hyperparameters: dict[str, Any], seed: int) -> Pipeline:
-    """An unfitted Pipeline: derived features, encoding, and the estimator named in params.yaml."""
+def build(estimator: str, hyperparameters: dict[str, Any], seed: int, max_wind_speed: float) -> Pipeline:
+    """An unfitted Pipeline: cleaning, derived features, encoding, and the estimator named in params.yaml."""
     model: Any
     if estimator == "hist_gradient_boosting":
         model = HistGradientBoostingClassifier(
@@ -48,6 +49,7 @@ def build(estimator: str, hyperparameters: dict[str, Any], seed: int) -> Pipelin
         raise ValueError(f"unknown estimator {estimator!r} (hist_gradient_boosting or logistic_regression)")
     pipeline = Pipeline(
         [
+            ("clean", FunctionTransformer(clean_readings, kw_args={"max_wind_speed": max_wind_speed}, validate=False)),
             ("features", FunctionTransformer(derive_features, validate=False)),
             ("encode", _encoder(estimator)),
             ("model", model),

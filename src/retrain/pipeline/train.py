@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def train(frame: pd.DataFrame, params: Train) -> Pipeline:
     """Fit the Pipeline named in params.yaml on raw rows and their label."""
-    model = build(params.estimator, params.estimator_params(), params.seed)
+    model = build(params.estimator, params.estimator_params(), params.seed, params.max_wind_speed)
     return model.fit(frame[list(schema.FEATURES)], frame[schema.TARGET])
 
 

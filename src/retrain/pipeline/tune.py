@@ -123,7 +123,8 @@ def _objective(frame: pd.DataFrame, train: Train, settings: Tune) -> Callable[[o
         hyperparameters = train.estimator_params() | suggest(trial, space)
         scores: list[float] = []
         for step, (fit, validate) in enumerate(splits):
-            model = build(train.estimator, hyperparameters, train.seed).fit(features[fit], target[fit])
+            model = build(train.estimator, hyperparameters, train.seed, train.max_wind_speed)
+            model.fit(features[fit], target[fit])
             scores.append(float(score(target[validate], model.predict_proba(features[validate])[:, 1])))
             trial.report(float(np.mean(scores)), step)
             if trial.should_prune():

@@ -21,15 +21,19 @@ def _valid_hhmm(value: float | None) -> float | None:
 
 
 def _annotation(column: schema.Column) -> Any:
-    """A column's type with its contract as pydantic constraints."""
+    """A column's type with its contract as pydantic constraints: numbers are strict (a boolean is no number, nor is
+    a string) and finite."""
     if column.allowed is not None:
         kind: Any = Literal[column.allowed]
     else:
         kind = KINDS[column.kind]
+    numeric = column.kind in ("int", "float")
     constraints = Field(
         ge=column.ge,
         le=column.le,
         pattern=f"^{column.pattern}$" if column.pattern else None,
+        strict=True if numeric else None,
+        allow_inf_nan=False if column.kind == "float" else None,
         description=column.description,
     )
     annotated: Any = Annotated[kind, constraints]
@@ -38,10 +42,20 @@ def _annotation(column: schema.Column) -> Any:
     return annotated | None if column.nullable else annotated
 
 
+IGNORED = frozenset(schema.columns(schema.FLIGHTS) + schema.columns(schema.WEATHER)) - {*schema.FEATURES, "flight"}
+"""Columns of the raw tables that the model does not read: a row sent as the flights table has them, and they are
+dropped; any other unknown field is an error."""
+
+
 class Record(BaseModel):
     """One flight as the model reads it; `flight` only identifies it for the later label join."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_raw_columns(cls, data: Any) -> Any:
+        return {k: v for k, v in data.items() if k not in IGNORED} if isinstance(data, dict) else data
 
     @model_validator(mode="after")
     def _valid_date(self) -> Record:

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import bentoml
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
@@ -131,8 +132,8 @@ class FlightDelayService:
         if len(body) > self.settings.max_body_bytes:
             return _reject(413, "too_large", f"body over {self.settings.max_body_bytes} bytes")
         try:
-            payload = json.loads(body)
-        except ValueError as error:
+            payload = orjson.loads(body)  # no recursion: nesting deeper than 1024 is a decode error, as is 1e999
+        except orjson.JSONDecodeError as error:
             return _reject(400, "malformed_json", f"body is not valid JSON: {error}")
         try:
             parsed: PredictRequest = self.records.model_validate(payload)

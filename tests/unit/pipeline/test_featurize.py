@@ -73,7 +73,7 @@ def test_impossible_wind_speeds_become_missing() -> None:
 
 def test_featurize_on_real_months(january: pd.DataFrame, weather: pd.DataFrame) -> None:
     february = january.assign(month=2)  # a second month is enough to split
-    params = Featurize(late_minutes=15, test_months=1, train_months=None, max_wind_speed=100)
+    params = Featurize(late_minutes=15, test_months=1, train_months=None)
     split = featurize.featurize(pd.concat([january, february], ignore_index=True), weather, params)
     assert split.stats["cancelled_dropped"] == 2 * int(january["arr_delay"].isna().sum())
     assert len(split.train) == len(split.test) == int(january["arr_delay"].notna().sum())
