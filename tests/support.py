@@ -3,6 +3,8 @@ real data slices, inference-log lines, HTTP helpers and `act` with its stand-ins
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
 import os
 import re
@@ -10,8 +12,7 @@ import shutil
 import socket
 import subprocess
 import sys
-import urllib.error
-import urllib.request
+import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -154,9 +155,14 @@ def free_port() -> int:
 
 
 def post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, Any]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": content_type}, method="POST")
+    """POST and read the answer, as curl would: a server that answers before it has read the whole body (a 413 on
+    Content-Length) may close the socket while the body is still being sent; the answer it sent is still read."""
+    parts = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname or "127.0.0.1", parts.port, timeout=30)
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"null")
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # it stopped reading: its answer is sent
+            connection.request("POST", parts.path, body=body, headers={"Content-Type": content_type})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        connection.close()

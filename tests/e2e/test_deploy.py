@@ -163,7 +163,10 @@ def test_a_merge_deploys_under_load_a_revert_brings_the_old_model_back_and_a_dis
     assert site.served() == (new_md5, new_answers)
     git("checkout", "-q", "-b", "unmerged", cwd=site.repository)
     git("commit", "-q", "--allow-empty", "-m", "never reviewed", cwd=site.repository)
-    refused = site.dispatch("unmerged")
+    from_branch = site.dispatch("unmerged")  # "Run workflow" from the branch: its deploy job is for main alone
+    assert from_branch.returncode == 0 and "make deploy" not in from_branch.stdout, from_branch.stdout[-3000:]
+    git("checkout", "-q", "main", cwd=site.repository)
+    refused = site.dispatch("unmerged")  # from main, asking for the branch: refused by the ref check
     assert refused.returncode != 0 and "unmerged is not on main" in refused.stdout
     assert site.served()[0] == new_md5  # what was live stays live
 
