@@ -105,6 +105,8 @@ class Monitor(Section):
 class Serve(Section):
     max_records: int = Field(ge=1)
     max_batch_rows: int = Field(ge=1)
+    latency_budget_seconds: float = Field(gt=0, allow_inf_nan=False)
+    stall_seconds: float = Field(gt=0, allow_inf_nan=False)
     max_body_bytes: int = Field(ge=1024)
     log_sample: float = Field(ge=0, le=1)
     log_max_bytes: int = Field(ge=1024)

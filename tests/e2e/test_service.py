@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import json
+import logging
 import os
 import shutil
 import subprocess
@@ -19,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 from retrain.domain import features, nycflights, schema
@@ -86,43 +90,41 @@ def deploy_root(root: Path, model: Pipeline) -> None:
     )
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, flights: pd.DataFrame, params: Params) -> Iterator[Server]:
-    base = tmp_path_factory.mktemp("service")
-    model, shadow = _fit(flights, params, 30), _fit(flights, params, 5)
-    deploy_root(base / "repo", model)
-    modelfile.save(shadow, base / "shadow.skops")
+@contextlib.contextmanager
+def _serving(base: Path, env: dict[str, str]) -> Iterator[tuple[str, Path]]:
+    """`bentoml serve` of the service for the repository under `base`, ready; its URL and its output file."""
     port, output = free_port(), base / "server.log"
-    env = _env(
-        base / "bentoml",
-        base / "repo",
-        RETRAIN_INFERENCE_LOG=str(base / "log"),
-        RETRAIN_SHADOW_MODEL=str(base / "shadow.skops"),
-    )
+    command = ["bentoml", "serve", "retrain.serving.service:FlightDelayService", "--host", "127.0.0.1"]
     with output.open("w") as sink:
         process = subprocess.Popen(
-            [
-                "bentoml",
-                "serve",
-                "retrain.serving.service:FlightDelayService",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(port),
-            ],
-            cwd=ROOT / "src",
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
+            [*command, "--port", str(port)], cwd=ROOT / "src", env=env, stdout=sink, stderr=subprocess.STDOUT
         )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while get(f"{url}/readyz")[0] != 200:
             assert process.poll() is None and time.monotonic() < deadline, output.read_text()
             time.sleep(0.3)
+        try:
+            yield url, output
+        finally:
+            process.terminate()
+            process.wait(timeout=20)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, flights: pd.DataFrame, params: Params) -> Iterator[Server]:
+    base = tmp_path_factory.mktemp("service")
+    model, shadow = _fit(flights, params, 30), _fit(flights, params, 5)
+    deploy_root(base / "repo", model)
+    modelfile.save(shadow, base / "shadow.skops")
+    env = _env(
+        base / "bentoml",
+        base / "repo",
+        RETRAIN_INFERENCE_LOG=str(base / "log"),
+        RETRAIN_SHADOW_MODEL=str(base / "shadow.skops"),
+    )
+    with _serving(base, env) as (url, output):
         yield Server(url, base / "repo", base / "log", output, model, shadow)
-        process.terminate()
-        process.wait(timeout=20)
 
 
 def _records(frame: pd.DataFrame, rows: int) -> list[dict[str, Any]]:
@@ -296,3 +298,82 @@ def test_an_impossible_reading_scores_as_training_treated_it(server: Server, fli
     assert status == 200, answer
     as_missing = rows[list(schema.FEATURES)].assign(wind_speed=np.nan)
     np.testing.assert_allclose(answer["probabilities"], server.model.predict_proba(as_missing)[:, 1], rtol=1e-9)
+
+
+def _post_with_headers(url: str, body: bytes) -> tuple[int, dict[str, str]]:
+    parts = url.removeprefix("http://").split("/", 1)
+    host, port = parts[0].split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        connection.request("POST", "/" + parts[1], body=body, headers={"Content-Type": "application/json"})
+        response = connection.getresponse()
+        response.read()
+        return response.status, {name.lower(): value for name, value in response.getheaders()}
+    finally:
+        connection.close()
+
+
+def test_a_burst_past_the_latency_budget_is_shed_with_503_and_then_served(
+    server: Server, flights: pd.DataFrame
+) -> None:
+    """48 clients at once with 2,000 records each queue far more than `serve.latency_budget_seconds` of scoring:
+    the excess is answered 503 with Retry-After at once (counted), the rest 200, and then the service serves as
+    before."""
+    body = json.dumps({"records": _records(flights, 2000)}).encode()
+    assert post(f"{server.url}/predict", body)[0] == 200  # the batcher has seen what a call of this size costs
+    with ThreadPoolExecutor(48) as pool:
+        answers = list(pool.map(lambda _: _post_with_headers(f"{server.url}/predict", body), range(48)))
+    statuses = [status for status, _ in answers]
+    assert set(statuses) == {200, 503}, statuses
+    assert all(int(headers["retry-after"]) >= 1 for status, headers in answers if status == 503)
+    shed = statuses.count(503)
+    metrics = get(f"{server.url}/metrics")[1].decode()
+    assert f'retrain_shed_requests_total{{reason="latency_budget"}} {float(shed)}' in metrics
+    assert post(f"{server.url}/predict", json.dumps({"records": _records(flights, 1)}).encode())[0] == 200
+    assert "[ERROR]" not in server.output.read_text()
+
+
+@pytest.fixture(scope="module")
+def failing_shadow(tmp_path_factory: pytest.TempPathFactory, flights: pd.DataFrame, params: Params) -> Iterator[Server]:
+    """A service whose shadow model loads but raises on every call (fitted on columns that requests do not have)."""
+    base = tmp_path_factory.mktemp("failing-shadow")
+    model = _fit(flights, params, 10)
+    deploy_root(base / "repo", model)
+    odd = flights.assign(runway_length=1.0)[["distance", "runway_length"]]
+    shadow = Pipeline([("model", LogisticRegression())]).fit(odd, flights[schema.TARGET])
+    modelfile.save(shadow, base / "shadow.skops")
+    env = _env(
+        base / "bentoml",
+        base / "repo",
+        RETRAIN_INFERENCE_LOG=str(base / "log"),
+        RETRAIN_SHADOW_MODEL=str(base / "shadow.skops"),
+    )
+    with _serving(base, env) as (url, output):
+        yield Server(url, base / "repo", base / "log", output, model, shadow)
+
+
+def test_a_shadow_that_raises_never_fails_the_answer(failing_shadow: Server, flights: pd.DataFrame) -> None:
+    records = _records(flights, 3)
+    for _ in range(3):
+        status, answer = post(f"{failing_shadow.url}/predict", json.dumps({"records": records}).encode())
+        assert status == 200, answer
+    expected = failing_shadow.model.predict_proba(flights.head(3)[list(schema.FEATURES)])[:, 1]
+    np.testing.assert_allclose(answer["probabilities"], expected, rtol=1e-9)
+    deadline, lines = time.monotonic() + 10, list[str]()
+    while time.monotonic() < deadline and len(lines) < 9:
+        lines = [line for path in failing_shadow.log_dir.glob("*.jsonl") for line in path.read_text().splitlines()]
+        time.sleep(0.2)
+    assert len(lines) == 9 and all("shadow_probability" not in json.loads(line) for line in lines)
+    metrics = get(f"{failing_shadow.url}/metrics")[1].decode()
+    assert 'retrain_shadow_requests_total{outcome="error"} 3.0' in metrics
+    assert "shadow model" in failing_shadow.output.read_text()
+
+
+def test_a_shadow_that_cannot_be_loaded_is_a_warning_and_the_champion_serves(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from retrain.serving import service
+
+    with caplog.at_level(logging.WARNING):
+        assert service._shadow(str(tmp_path / "no-such-model.skops")) == (None, None)
+    assert "cannot be used" in caplog.text and "serving without it" in caplog.text

@@ -14,6 +14,7 @@ request with, logged but never returned).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -31,7 +32,7 @@ from pydantic import ValidationError
 from retrain.domain import schema
 from retrain.io import files, modelfile, vcs
 from retrain.params import ParamsError, load
-from retrain.serving.batching import Batcher
+from retrain.serving.batching import Batcher, Overloaded, RecordFailed
 from retrain.serving.inference_log import InferenceLog
 from retrain.serving.request import PredictRequest, records_frame, request_model
 
@@ -49,6 +50,16 @@ LATENCY = bentoml.metrics.Histogram(
 )
 REJECTED = bentoml.metrics.Counter(
     name="retrain_rejected_requests", documentation="Requests answered 4xx, by reason", labelnames=["reason"]
+)
+SHED = bentoml.metrics.Counter(
+    name="retrain_shed_requests",
+    documentation="Requests answered 503 with Retry-After because waiting would pass serve.latency_budget_seconds",
+    labelnames=["reason"],
+)
+SHADOW = bentoml.metrics.Counter(
+    name="retrain_shadow_requests",
+    documentation="Requests the shadow model scored after the answer was sent, by outcome (scored, error, shed)",
+    labelnames=["outcome"],
 )
 
 
@@ -68,6 +79,18 @@ def _reject(status: int, reason: str, message: str, detail: Any = None) -> JSONR
     REJECTED.labels(reason=reason).inc()
     log.info("rejected %s: %s", reason, message)
     return JSONResponse({"error": message, **({"detail": detail} if detail else {})}, status_code=status)
+
+
+def _shadow(path: str | None) -> tuple[Any, str | None]:
+    """The shadow model, if one is configured and loads; a missing or unloadable one is a warning, not a refusal:
+    the champion serves alone."""
+    if not path:
+        return None, None
+    try:
+        return modelfile.load(Path(path)), files.md5(Path(path))
+    except Exception as error:  # a shadow is an experiment: it never stops the champion from serving
+        log.warning("shadow model %s cannot be used (%s: %s): serving without it", path, type(error).__name__, error)
+        return None, None
 
 
 def _readable(error: ValidationError) -> list[str]:
@@ -108,16 +131,17 @@ class FlightDelayService:
             "commit": os.environ.get("RETRAIN_COMMIT") or (vcs.commit(root) if (root / ".git").exists() else None),
             "features": list(schema.FEATURES),
         }
-        shadow = os.environ.get("RETRAIN_SHADOW_MODEL")
-        self.shadow = modelfile.load(Path(shadow)) if shadow else None
-        self.shadow_md5 = files.md5(Path(shadow)) if shadow else None
+        self.shadow, self.shadow_md5 = _shadow(os.environ.get("RETRAIN_SHADOW_MODEL"))
         folder = os.environ.get("RETRAIN_INFERENCE_LOG")
         settings, ship_to = self.settings, os.environ.get("RETRAIN_LOG_SHIP")
         self.log = (
             InferenceLog(Path(folder), settings.log_max_bytes, settings.log_sample, ship_to=ship_to) if folder else None
         )
         self.records = request_model(self.settings.max_records)
-        self.batcher = Batcher(self._score, self.settings.max_batch_rows)
+        budget, stall = settings.latency_budget_seconds, settings.stall_seconds
+        self.batcher = Batcher(self._score, settings.max_batch_rows, budget, stall)
+        self.shadow_batcher = Batcher(self._score_shadow, settings.max_batch_rows, budget, stall)
+        self._after_answer: set[asyncio.Task[None]] = set()  # shadow scoring and logging, referenced until done
         log.info("serving model %s%s", self.md5, f" with shadow {self.shadow_md5}" if self.shadow else "")
 
     @app.post("/predict")
@@ -140,24 +164,62 @@ class FlightDelayService:
         except ValidationError as error:
             return _reject(422, "invalid_records", "records do not match the data contract", _readable(error))
         records = parsed.records_as_dicts()
-        probabilities, shadow = await self.batcher.submit(records)
+        try:
+            probabilities = await self.batcher.submit(records)
+        except Overloaded as overloaded:
+            SHED.labels(reason="latency_budget").inc()
+            message = f"overloaded: {overloaded}, over the budget of {self.settings.latency_budget_seconds} s"
+            answer = JSONResponse({"error": message}, status_code=503)
+            answer.headers["Retry-After"] = str(overloaded.retry_after)
+            return answer
+        except RecordFailed as failed:
+            log.warning("rejected a record the model cannot score: %s", failed)
+            return _reject(422, "unscorable_record", str(failed))
         predictions = (probabilities >= self.threshold).astype(int)
         for predicted in (0, 1):
             count = int((predictions == predicted).sum())
             if count:
                 PREDICTIONS.labels(predicted=str(predicted), model=self.md5).inc(count)
-        if self.log is not None:
-            self.log.write(str(uuid.uuid4()), self.md5, records, probabilities, shadow)
+        self._after(str(uuid.uuid4()), records, probabilities)
         LATENCY.labels(model=self.md5).observe(time.perf_counter() - started)
         return JSONResponse(
             {"predictions": predictions.tolist(), "probabilities": probabilities.tolist(), "model": self.md5}
         )
 
-    def _score(self, records: list[dict[str, Any]]) -> tuple[Any, Any]:
-        """Champion (and shadow) probabilities for records from any number of requests: one Pipeline call each."""
-        frame = records_frame(records)[list(schema.FEATURES)]
-        shadow = self.shadow.predict_proba(frame)[:, 1] if self.shadow is not None else None
-        return self.model.predict_proba(frame)[:, 1], shadow
+    def _score(self, records: list[dict[str, Any]]) -> Any:
+        """Champion probabilities for records from any number of requests: one Pipeline call."""
+        return self.model.predict_proba(records_frame(records)[list(schema.FEATURES)])[:, 1]
+
+    def _score_shadow(self, records: list[dict[str, Any]]) -> Any:
+        assert self.shadow is not None
+        return self.shadow.predict_proba(records_frame(records)[list(schema.FEATURES)])[:, 1]
+
+    def _after(self, request_id: str, records: list[dict[str, Any]], probabilities: Any) -> None:
+        """After the answer: the shadow's probabilities (never in the answer, never its failure), then the log."""
+        if self.shadow is None:
+            if self.log is not None:
+                self.log.write(request_id, self.md5, records, probabilities, None)
+            return
+        task = asyncio.create_task(self._shadow_then_log(request_id, records, probabilities))
+        self._after_answer.add(task)
+        task.add_done_callback(self._after_answer.discard)
+
+    async def _shadow_then_log(self, request_id: str, records: list[dict[str, Any]], probabilities: Any) -> None:
+        shadow = None
+        try:
+            shadow = await self.shadow_batcher.submit(records)
+            SHADOW.labels(outcome="scored").inc()
+        except Overloaded:
+            SHADOW.labels(outcome="shed").inc()
+        except Exception as error:  # the shadow's failure is counted and logged, never the champion's answer
+            SHADOW.labels(outcome="error").inc()
+            log.warning("shadow model %s failed: %s: %s", self.shadow_md5, type(error).__name__, error)
+        if self.log is not None:
+            self.log.write(request_id, self.md5, records, probabilities, shadow)
+
+    async def __is_ready__(self) -> bool:
+        """/readyz: not ready while a scoring call has run for serve.stall_seconds (nothing is being answered)."""
+        return self.batcher.healthy()
 
     @app.get("/metadata")
     def describe(self) -> JSONResponse:
