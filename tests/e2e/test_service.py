@@ -377,3 +377,16 @@ def test_a_shadow_that_cannot_be_loaded_is_a_warning_and_the_champion_serves(
     with caplog.at_level(logging.WARNING):
         assert service._shadow(str(tmp_path / "no-such-model.skops")) == (None, None)
     assert "cannot be used" in caplog.text and "serving without it" in caplog.text
+
+
+def test_random_paths_do_not_grow_the_metrics(server: Server) -> None:
+    """Labels are route templates and status codes: /metrics has as many lines after 500 random paths as after one
+    (BentoML's own HTTP metrics, which labelled each raw path, are off)."""
+    get(f"{server.url}/no-such-path")
+    before = get(f"{server.url}/metrics")[1].decode().splitlines()
+    for number in range(500):
+        assert get(f"{server.url}/probe-{number}-{os.urandom(4).hex()}")[0] == 404
+    after = get(f"{server.url}/metrics")[1].decode()
+    assert len(after.splitlines()) == len(before)
+    assert 'retrain_http_requests_total{code="200",route="/metrics"}' in after
+    assert 'retrain_http_requests_total{code="200",route="/predict"}' in after and "probe-" not in after

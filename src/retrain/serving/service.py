@@ -1,10 +1,10 @@
 """The BentoML service: serves exactly the model that dvc.lock names, and nothing else.
 
 `POST /predict {"records": [...]}` answers `{"predictions", "probabilities", "model"}`; `GET /metadata` describes the
-model. BentoML adds `/healthz`, `/livez`, `/readyz` and `/metrics` (with this service's own metrics). The routes are a
-FastAPI app mounted on the service, so that every bad request gets a 4xx with a readable message and no traceback
-(BentoML's own API layer logs a traceback at ERROR for each 400). Preprocessing is the fitted Pipeline: nothing here
-re-implements a feature.
+model; `GET /metrics` is Prometheus text with bounded labels. BentoML adds `/healthz`, `/livez`, `/readyz`. The
+routes are a FastAPI app mounted on the service, so that every bad request gets a 4xx with a readable message and
+no traceback (BentoML's own API layer logs a traceback at ERROR for each 400). Preprocessing is the fitted Pipeline:
+nothing here re-implements a feature.
 
 Configuration (environment): RETRAIN_ROOT (repository root, default: where BentoML serves from), RETRAIN_INFERENCE_LOG
 (folder for the JSON-lines inference log; unset = no log), RETRAIN_LOG_SHIP (an fsspec URL the closed log files are
@@ -25,8 +25,10 @@ from typing import Any
 
 import bentoml
 import orjson
+import prometheus_client
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import multiprocess
 from pydantic import ValidationError
 
 from retrain.domain import schema
@@ -56,11 +58,44 @@ SHED = bentoml.metrics.Counter(
     documentation="Requests answered 503 with Retry-After because waiting would pass serve.latency_budget_seconds",
     labelnames=["reason"],
 )
+HTTP = bentoml.metrics.Counter(
+    name="retrain_http_requests",
+    documentation="HTTP requests to the service's routes, by route (an unknown path is `other`) and status",
+    labelnames=["route", "code"],
+)
 SHADOW = bentoml.metrics.Counter(
     name="retrain_shadow_requests",
     documentation="Requests the shadow model scored after the answer was sent, by outcome (scored, error, shed)",
     labelnames=["outcome"],
 )
+
+
+ROUTES = ("/predict", "/metadata", "/metrics")  # the app's routes, the only values of the label `route`
+
+
+class CountRequests:
+    """Counts the app's requests by route template and status: bounded labels. (A path that is no route of the app
+    never reaches it: BentoML answers 404 itself. BentoML's own HTTP metrics label every raw path, so a client
+    sending random paths grew /metrics for ever: they are switched off.)"""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route = scope["path"] if scope["path"] in ROUTES else "other"
+
+        async def counting(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                HTTP.labels(route=route, code=str(message["status"])).inc()
+            await send(message)
+
+        await self.app(scope, receive, counting)
+
+
+app.add_middleware(CountRequests)
 
 
 def verified_model(root: Path, path: Path) -> tuple[Any, str]:
@@ -102,6 +137,7 @@ def _readable(error: ValidationError) -> list[str]:
     workers=1,
     traffic={"timeout": 30, "max_concurrency": 128},
     logging={"access": {"enabled": False}},  # a log line per request costs throughput; /metrics counts them
+    metrics={"enabled": False},  # BentoML's labels every raw path; /metrics is this app's, with bounded labels
 )
 @bentoml.asgi_app(app, path="/")
 class FlightDelayService:
@@ -224,6 +260,15 @@ class FlightDelayService:
     @app.get("/metadata")
     def describe(self) -> JSONResponse:
         return JSONResponse(self.metadata)
+
+    @app.get("/metrics")
+    def metrics(self) -> Response:
+        """Prometheus text: every worker's counters (BentoML's workers write them to PROMETHEUS_MULTIPROC_DIR)."""
+        registry = prometheus_client.REGISTRY
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = prometheus_client.CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        return Response(prometheus_client.generate_latest(registry), media_type=prometheus_client.CONTENT_TYPE_LATEST)
 
     @bentoml.on_shutdown
     def close(self) -> None:
