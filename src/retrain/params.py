@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from retrain.errors import BadInput
 from retrain.io import files
@@ -110,6 +110,8 @@ class Serve(Section):
     max_body_bytes: int = Field(ge=1024)
     log_sample: float = Field(ge=0, le=1)
     log_max_bytes: int = Field(ge=1024)
+    log_retention_days: float = Field(gt=0)
+    log_max_total_bytes: int = Field(ge=1024)
 
 
 class Compare(Section):
@@ -190,6 +192,15 @@ class Params(Section):
     tracking: Tracking
     cost: Cost
 
+    @model_validator(mode="after")
+    def _log_outlives_the_monitoring_window(self) -> Params:
+        if self.serve.log_retention_days < self.monitor.window_days:
+            raise ValueError(
+                f"serve.log_retention_days ({self.serve.log_retention_days}) must be at least monitor.window_days "
+                f"({self.monitor.window_days}): monitoring reads that window"
+            )
+        return self
+
 
 class ParamsError(BadInput):
     """params.yaml is missing or does not match the expected shape."""
@@ -215,7 +226,10 @@ def parse(text: str, source: str) -> Params:
         return Params.model_validate(raw)
     except ValidationError as error:
         problems = "; ".join(
-            f"{'.'.join(str(part) for part in issue['loc'])}: {issue['msg']}" for issue in error.errors()
+            ".".join(str(part) for part in issue["loc"])
+            + ": " * bool(issue["loc"])
+            + issue["msg"].removeprefix("Value error, ")
+            for issue in error.errors()
         )
         raise ParamsError(f"{path}: {problems}") from error
 

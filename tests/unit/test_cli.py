@@ -23,6 +23,14 @@ def _params(tmp_path: Path, change: dict[str, dict[str, object]] | None = None) 
     return path
 
 
+def test_a_log_retention_shorter_than_the_monitoring_window_is_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = _params(tmp_path, {"serve": {"log_retention_days": 3}})
+    assert main(["--params", str(path), "summary"]) == cli.EXIT_BAD_INPUT
+    assert f"{path}: serve.log_retention_days (3.0) must be at least monitor.window_days (7)" in caplog.text
+
+
 def test_a_wrong_param_names_the_file_and_the_key(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = _params(tmp_path, {"evaluate": {"threshold": 1.5}})
     assert main(["--params", str(path), "evaluate"]) == cli.EXIT_BAD_INPUT

@@ -35,7 +35,7 @@ from retrain.domain import schema
 from retrain.io import files, modelfile, vcs
 from retrain.params import ParamsError, load
 from retrain.serving.batching import Batcher, Overloaded, RecordFailed
-from retrain.serving.inference_log import InferenceLog
+from retrain.serving.inference_log import InferenceLog, Retention
 from retrain.serving.request import PredictRequest, records_frame, request_model
 
 log = logging.getLogger("retrain.serve")
@@ -62,6 +62,11 @@ HTTP = bentoml.metrics.Counter(
     name="retrain_http_requests",
     documentation="HTTP requests to the service's routes, by route (an unknown path is `other`) and status",
     labelnames=["route", "code"],
+)
+DROPPED = bentoml.metrics.Counter(
+    name="retrain_inference_log_dropped",
+    documentation="Inference log lines dropped, by reason (queue_full, write_error_<errno>)",
+    labelnames=["reason"],
 )
 SHADOW = bentoml.metrics.Counter(
     name="retrain_shadow_requests",
@@ -169,9 +174,19 @@ class FlightDelayService:
         }
         self.shadow, self.shadow_md5 = _shadow(os.environ.get("RETRAIN_SHADOW_MODEL"))
         folder = os.environ.get("RETRAIN_INFERENCE_LOG")
-        settings, ship_to = self.settings, os.environ.get("RETRAIN_LOG_SHIP")
+        settings = self.settings
+        retention = Retention(settings.log_retention_days, settings.log_max_total_bytes, params.monitor.window_days)
         self.log = (
-            InferenceLog(Path(folder), settings.log_max_bytes, settings.log_sample, ship_to=ship_to) if folder else None
+            InferenceLog(
+                Path(folder),
+                settings.log_max_bytes,
+                settings.log_sample,
+                ship_to=os.environ.get("RETRAIN_LOG_SHIP"),
+                retention=retention,
+                on_drop=lambda reason, lines: DROPPED.labels(reason=reason).inc(lines),
+            )
+            if folder
+            else None
         )
         self.records = request_model(self.settings.max_records)
         budget, stall = settings.latency_budget_seconds, settings.stall_seconds
