@@ -390,3 +390,23 @@ def test_random_paths_do_not_grow_the_metrics(server: Server) -> None:
     assert len(after.splitlines()) == len(before)
     assert 'retrain_http_requests_total{code="200",route="/metrics"}' in after
     assert 'retrain_http_requests_total{code="200",route="/predict"}' in after and "probe-" not in after
+
+
+def test_the_openapi_document_describes_predict_from_the_contract_and_the_ui_is_local(server: Server) -> None:
+    """A client can be generated from /docs.json: /predict's body and answers have schemas (from schema.py)."""
+    status, body = get(f"{server.url}/docs.json")
+    assert status == 200
+    operation = json.loads(body)["paths"]["/predict"]["post"]
+    records = operation["requestBody"]["content"]["application/json"]["schema"]["properties"]["records"]
+    fields = records["items"]["properties"]
+    assert list(fields) == [*schema.FEATURES, "flight"]
+    assert fields["month"]["type"] == "integer" and (fields["month"]["minimum"], fields["month"]["maximum"]) == (1, 12)
+    assert fields["origin"]["enum"] == list(schema.ORIGINS) and "origin" in records["items"]["required"]
+    assert fields["wind_speed"]["anyOf"][0]["maximum"] == 1500  # nullable: a number in range, or null
+    answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert set(answer["properties"]) == {"predictions", "probabilities", "model"}
+    assert {"400", "413", "415", "422", "503"} <= set(operation["responses"])
+    status, page = get(f"{server.url}/")  # the API's page: Swagger UI from local assets, no tag manager
+    assert status == 200 and b"./static_content/swagger-ui-bundle.js" in page and b"./docs.json" in page
+    assert b"http" not in page and b"googletagmanager" not in page
+    assert get(f"{server.url}/static_content/swagger-ui-bundle.js")[0] == 200

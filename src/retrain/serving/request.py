@@ -75,6 +75,62 @@ class PredictRequest(BaseModel):
         return [record.model_dump() for record in self.records]
 
 
+class PredictResponse(BaseModel):
+    """The answer: the decision at evaluate.threshold, the probability of arriving late, and the model's md5."""
+
+    predictions: list[Literal[0, 1]]
+    probabilities: list[Annotated[float, Field(ge=0, le=1)]]
+    model: Annotated[str, Field(pattern="^[0-9a-f]{32}$")]
+
+
+class ErrorResponse(BaseModel):
+    """Every 4xx and 503: one readable line, and for invalid records one line per problem."""
+
+    error: str
+    detail: list[str] | None = None
+
+
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """A JSON schema with its `$defs` references replaced by the definitions (OpenAPI 3.0 has no `$defs`)."""
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(definitions[node["$ref"].rsplit("/", 1)[-1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(value) for value in node]
+        return node
+
+    return dict(resolve(schema))
+
+
+def openapi() -> dict[str, Any]:
+    """`/predict`'s request body and answers for the OpenAPI document, generated from the data contract (the most
+    records a request may hold is `serve.max_records`, known when the service starts: said, not in the schema)."""
+
+    def content(model: type[BaseModel]) -> dict[str, Any]:
+        return {"application/json": {"schema": _inline(model.model_json_schema())}}
+
+    body = content(request_model(1))
+    records = body["application/json"]["schema"]["properties"]["records"]
+    records.pop("maxItems")
+    records["description"] = "1 to serve.max_records (params.yaml) flights, each checked against the data contract"
+    error = {"content": content(ErrorResponse)}
+    return {
+        "requestBody": {"required": True, "content": body},
+        "responses": {
+            "200": {"description": "One prediction per record, in order", "content": content(PredictResponse)},
+            "400": {"description": "The body is not JSON (or nests deeper than 1,024)", **error},
+            "413": {"description": "The body is over serve.max_body_bytes", **error},
+            "415": {"description": "The content type is not application/json", **error},
+            "422": {"description": "Records that break the data contract, or one the model cannot score", **error},
+            "503": {"description": "Overloaded: retry after the Retry-After header's seconds", **error},
+        },
+    }
+
+
 def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     """Validated records as the raw-row frame the Pipeline scores (missing optional values become NaN)."""
     frame = pd.DataFrame(records)

@@ -27,7 +27,7 @@ import bentoml
 import orjson
 import prometheus_client
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import multiprocess
 from pydantic import ValidationError
 
@@ -36,7 +36,7 @@ from retrain.io import files, modelfile, vcs
 from retrain.params import ParamsError, load
 from retrain.serving.batching import Batcher, Overloaded, RecordFailed
 from retrain.serving.inference_log import InferenceLog, Retention
-from retrain.serving.request import PredictRequest, records_frame, request_model
+from retrain.serving.request import PredictRequest, openapi, records_frame, request_model
 
 log = logging.getLogger("retrain.serve")
 app = FastAPI(title="flight-delay", openapi_url=None)
@@ -75,7 +75,17 @@ SHADOW = bentoml.metrics.Counter(
 )
 
 
-ROUTES = ("/predict", "/metadata", "/metrics")  # the app's routes, the only values of the label `route`
+ROUTES = ("/", "/predict", "/metadata", "/metrics")  # the app's routes, the only values of the label `route`
+# The API's page: Swagger UI from the assets BentoML bundles, reading /docs.json. It replaces BentoML's index page,
+# which loads Google Tag Manager: nothing here may reach the internet, nor make a reader's browser do so.
+INDEX = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="UTF-8"><title>flight-delay</title>
+<link rel="stylesheet" type="text/css" href="./static_content/swagger-ui.css" /></head>
+<body><div id="swagger-ui"></div>
+<script src="./static_content/swagger-ui-bundle.js" charset="UTF-8"></script>
+<script>window.ui = SwaggerUIBundle({url: "./docs.json", dom_id: "#swagger-ui"});</script>
+</body></html>
+"""
 
 
 class CountRequests:
@@ -195,7 +205,8 @@ class FlightDelayService:
         self._after_answer: set[asyncio.Task[None]] = set()  # shadow scoring and logging, referenced until done
         log.info("serving model %s%s", self.md5, f" with shadow {self.shadow_md5}" if self.shadow else "")
 
-    @app.post("/predict")
+    # the body is read raw (orjson, size limits first); its schema is documented from the contract for /docs.json
+    @app.post("/predict", openapi_extra=openapi())
     async def predict(self, request: Request) -> JSONResponse:
         started = time.perf_counter()
         if request.headers.get("content-type", "application/json").split(";")[0].strip() != "application/json":
@@ -271,6 +282,10 @@ class FlightDelayService:
     async def __is_ready__(self) -> bool:
         """/readyz: not ready while a scoring call has run for serve.stall_seconds (nothing is being answered)."""
         return self.batcher.healthy()
+
+    @app.get("/", include_in_schema=False)
+    def index(self) -> HTMLResponse:
+        return HTMLResponse(INDEX)
 
     @app.get("/metadata")
     def describe(self) -> JSONResponse:
