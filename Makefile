@@ -26,7 +26,7 @@ DEPLOY_TARGET ?= local
 export BASE RUN REASON CLOUD CLOUD_TYPE CLOUD_SPOT IDLE_TIMEOUT DEPLOY_TARGET
 
 .PHONY: help setup setup-dev data validate featurize drift tune train evaluate retrain repro summary compare report monitor alert serve bento deploy smoke rollback undeploy promote bench-serve test \
-	ci-remote ci-params ci-tune ci-runner ci-retrain ci-gate ci-publish ci-pr ci-comment ci-monitor ci-alert ci-blind-alert ci-deploy-alert gate cml lint typecheck lock-check pytest bench lock clean
+	rules ci-remote ci-params ci-tune ci-runner ci-retrain ci-gate ci-publish ci-pr ci-comment ci-monitor ci-alert ci-blind-alert ci-deploy-alert gate cml lint typecheck lock-check pytest bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -254,7 +254,7 @@ undeploy: setup ## local target: stop the front and the live release
 promote: setup ## after a good deploy: MLflow alias champion -> the model dvc.lock names; record the deployment
 	retrain promote
 
-test: lint typecheck lock-check pytest ## ruff, import rules, deptry, mypy, the lock check and every test
+test: lint typecheck lock-check rules pytest ## ruff, import rules, deptry, mypy, the lock check, alert rules, every test
 
 lint: setup-dev ## ruff; the rooms' import rules (import-linter); declared imports (deptry); zizmor and the workflow schema
 	ruff check .
@@ -263,6 +263,11 @@ lint: setup-dev ## ruff; the rooms' import rules (import-linter); declared impor
 	deptry src
 	zizmor --offline --quiet .github/workflows
 	check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+
+rules: ## promtool check and test of the alerting rules (deploy/prometheus), where promtool is (.ci/run installs it)
+	if command -v promtool >/dev/null; then promtool check rules deploy/prometheus/rules.yml \
+	  && promtool test rules deploy/prometheus/rules_test.yml; \
+	else echo "rules: promtool not found, alert rules not checked (apt install prometheus)"; fi
 
 lock-check: setup ## fail, naming the stage and the file or param, when dvc.lock does not describe the code and params
 	retrain lock-check

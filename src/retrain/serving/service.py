@@ -68,6 +68,11 @@ DROPPED = bentoml.metrics.Counter(
     documentation="Inference log lines dropped, by reason (queue_full, write_error_<errno>)",
     labelnames=["reason"],
 )
+PROMOTED_POSITIVE_SHARE = bentoml.metrics.Gauge(
+    name="retrain_promoted_positive_share",
+    documentation="Share of late predictions the served model made on its test window (what live traffic is held to)",
+    multiprocess_mode="max",
+)
 SHADOW = bentoml.metrics.Counter(
     name="retrain_shadow_requests",
     documentation="Requests the shadow model scored after the answer was sent, by outcome (scored, error, shed)",
@@ -183,6 +188,11 @@ class FlightDelayService:
             "features": list(schema.FEATURES),
         }
         self.shadow, self.shadow_md5 = _shadow(os.environ.get("RETRAIN_SHADOW_MODEL"))
+        promoted = self.metadata["promoted_with"] or {}
+        if {"precision", "recall", "test_late_share"} <= set(promoted) and promoted["precision"] > 0:
+            # predicted late / all = (recall x late share) / precision, on the test window it was promoted with
+            share = promoted["recall"] * promoted["test_late_share"] / promoted["precision"]
+            PROMOTED_POSITIVE_SHARE.set(round(share, 4))
         folder = os.environ.get("RETRAIN_INFERENCE_LOG")
         settings = self.settings
         retention = Retention(settings.log_retention_days, settings.log_max_total_bytes, params.monitor.window_days)
