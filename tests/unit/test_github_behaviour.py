@@ -94,3 +94,44 @@ def test_only_main_reaches_the_serving_machine_and_the_production_secrets() -> N
                 assert "github.ref == 'refs/heads/main'" in job["if"], (name, job_name)
     deploy = _workflows()["deploy.yml"]["jobs"]
     assert isinstance(deploy, dict) and deploy["deploy"]["environment"] == "production"
+
+
+def test_a_data_push_by_a_bot_says_why_it_is_not_retrained() -> None:
+    """The retrain job skips pushes by `[bot]` accounts (its own loop): a notice job says so instead of silence."""
+    jobs = _workflows()["retrain.yml"]["jobs"]
+    assert isinstance(jobs, dict)
+    assert "!endsWith(github.actor, '[bot]')" in jobs["retrain"]["if"]
+    notice = jobs["bot-push"]
+    assert notice["if"] == "github.event_name == 'push' && endsWith(github.actor, '[bot]')"
+    assert "::notice::" in notice["steps"][0]["run"]
+
+
+def test_every_job_that_installs_caches_uv_and_dvc_keyed_on_their_inputs() -> None:
+    """Every job on a hosted runner that installs the project goes through the local setup action, whose caches are
+    keyed on the lock files (uv) and on dvc.lock and the pointers (.dvc/cache); the serving machine's deploy keeps
+    its own setup-python."""
+    import yaml
+
+    action = yaml.safe_load((ROOT / ".github/actions/setup/action.yml").read_text())
+    caches = {step["with"]["path"]: step["with"]["key"] for step in action["runs"]["steps"] if "cache@" in step["uses"]}
+    assert "requirements*.lock" in caches["~/.cache/uv"] and "dvc.lock" in caches[".dvc/cache"]
+    assert all(re.search(r"@[0-9a-f]{40}$", step["uses"]) for step in action["runs"]["steps"])
+    for name, workflow in _workflows().items():
+        jobs = workflow["jobs"]
+        assert isinstance(jobs, dict)
+        for job_name, job in jobs.items():
+            uses = [str(step.get("uses", "")) for step in job.get("steps", [])]
+            installs = ("make ci-retrain", "make ci-gate", "make ci-tune", "make ci-monitor", ".ci/run")
+            if any(command in str(step.get("run", "")) for step in job.get("steps", []) for command in installs):
+                assert "./.github/actions/setup" in uses, (name, job_name)
+            assert not any(u.startswith("actions/setup-python") for u in uses) or name == "deploy.yml", (name, job_name)
+
+
+def test_monitoring_configures_the_dvc_remote_first() -> None:
+    """`make ci-monitor` on a hosted runner needs the remote to fetch a user's own batches (it runs ci-remote)."""
+    import os
+    import subprocess
+
+    env = dict(os.environ, DVC_REMOTE_URL="/srv/dvc-remote")
+    dry = subprocess.run(["make", "-n", "ci-monitor", "LOCKS="], cwd=ROOT, env=env, capture_output=True, text=True)
+    assert "dvc remote add --local --force --default ci" in dry.stdout, dry.stdout + dry.stderr
