@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import http.client
+import itertools
 import json
 import logging
 import os
 import shutil
+import signal
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -22,6 +26,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
@@ -42,6 +47,7 @@ class Server:
     output: Path
     model: Pipeline
     shadow: Pipeline
+    process: subprocess.Popen[bytes]
 
 
 def _env(home: Path, root: Path, **extra: str) -> dict[str, str]:
@@ -117,10 +123,11 @@ def _serving(base: Path, model: Pipeline, shadow: Pipeline, **serve: float) -> I
             assert process.poll() is None and time.monotonic() < deadline, output.read_text()
             time.sleep(0.3)
         try:
-            yield Server(url, base / "repo", base / "log", output, model, shadow)
+            yield Server(url, base / "repo", base / "log", output, model, shadow, process)
         finally:
-            process.terminate()
-            process.wait(timeout=20)
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=20)
 
 
 @pytest.fixture(scope="module")
@@ -344,29 +351,56 @@ def test_a_burst_past_the_latency_budget_is_shed_with_503_and_then_served(tight:
 
 
 @pytest.fixture(scope="module")
-def failing_shadow(tmp_path_factory: pytest.TempPathFactory, flights: pd.DataFrame, params: Params) -> Iterator[Server]:
-    """A service whose shadow model loads but raises on every call (fitted on columns that requests do not have)."""
+def fragile(tmp_path_factory: pytest.TempPathFactory, flights: pd.DataFrame) -> Iterator[Server]:
+    """A service whose champion raises on a record without `wind_gust` (a nullable column: the record is valid, but
+    this LogisticRegression refuses NaN), and whose shadow loads but raises on every call (fitted on a column that
+    requests do not have)."""
+    gusty = flights.dropna(subset=["wind_gust"])
+    keep = ColumnTransformer([("keep", "passthrough", ["distance", "wind_gust"])])
+    champion = Pipeline([("select", keep), ("model", LogisticRegression())]).fit(gusty, gusty[schema.TARGET])
     odd = flights.assign(runway_length=1.0)[["distance", "runway_length"]]
     shadow = Pipeline([("model", LogisticRegression())]).fit(odd, flights[schema.TARGET])
-    with _serving(tmp_path_factory.mktemp("failing-shadow"), _fit(flights, params, 10), shadow) as server:
+    with _serving(tmp_path_factory.mktemp("fragile"), champion, shadow) as server:
         yield server
 
 
-def test_a_shadow_that_raises_never_fails_the_answer(failing_shadow: Server, flights: pd.DataFrame) -> None:
-    records = _records(flights, 3)
+def _gusty(flights: pd.DataFrame, rows: int) -> list[dict[str, Any]]:
+    return _records(flights.dropna(subset=["wind_gust"]), rows)
+
+
+def test_a_shadow_that_raises_never_fails_the_answer(fragile: Server, flights: pd.DataFrame) -> None:
+    records = _gusty(flights, 3)
     for _ in range(3):
-        status, answer = post(f"{failing_shadow.url}/predict", json.dumps({"records": records}).encode())
+        status, answer = post(f"{fragile.url}/predict", json.dumps({"records": records}).encode())
         assert status == 200, answer
-    expected = failing_shadow.model.predict_proba(flights.head(3)[list(schema.FEATURES)])[:, 1]
-    np.testing.assert_allclose(answer["probabilities"], expected, rtol=1e-9)
+    rows = pd.DataFrame(records).astype({"wind_gust": "float64"})
+    np.testing.assert_allclose(answer["probabilities"], fragile.model.predict_proba(rows)[:, 1], rtol=1e-9)
     deadline, lines = time.monotonic() + 10, list[str]()
     while time.monotonic() < deadline and len(lines) < 9:
-        lines = [line for path in failing_shadow.log_dir.glob("*.jsonl") for line in path.read_text().splitlines()]
+        lines = [line for path in fragile.log_dir.glob("*.jsonl") for line in path.read_text().splitlines()]
         time.sleep(0.2)
     assert len(lines) == 9 and all("shadow_probability" not in json.loads(line) for line in lines)
-    metrics = get(f"{failing_shadow.url}/metrics")[1].decode()
+    metrics = get(f"{fragile.url}/metrics")[1].decode()
     assert 'retrain_shadow_requests_total{outcome="error"} 3.0' in metrics
-    assert "shadow model" in failing_shadow.output.read_text()
+    assert "shadow model" in fragile.output.read_text()
+
+
+def test_a_record_the_model_cannot_score_fails_only_its_own_request(fragile: Server, flights: pd.DataFrame) -> None:
+    """24 clients at once, one of them sending a poisoned record among good ones: the batch they share fails, is
+    scored again request by request, and only the poisoned request is a 422 that names its record."""
+    good = _gusty(flights, 120)
+    poisoned = [*good[:2], good[2] | {"wind_gust": None}, *good[3:5]]
+    bodies = [json.dumps({"records": good[i * 5 : i * 5 + 5]}).encode() for i in range(24)]
+    bodies[11] = json.dumps({"records": poisoned}).encode()
+    with ThreadPoolExecutor(24) as pool:
+        answers = list(pool.map(lambda body: post(f"{fragile.url}/predict", body), bodies))
+    assert [status for status, _ in answers] == [200] * 11 + [422] + [200] * 12, answers
+    assert "records.2: the model cannot score this record" in answers[11][1]["error"]
+    assert all(len(answer["probabilities"]) == 5 for status, answer in answers if status == 200)
+    assert post(f"{fragile.url}/predict", bodies[0])[0] == 200
+    metrics = get(f"{fragile.url}/metrics")[1].decode()
+    assert 'retrain_rejected_requests_total{reason="unscorable_record"} 1.0' in metrics
+    assert "[ERROR]" not in fragile.output.read_text()
 
 
 def test_a_shadow_that_cannot_be_loaded_is_a_warning_and_the_champion_serves(
@@ -410,3 +444,100 @@ def test_the_openapi_document_describes_predict_from_the_contract_and_the_ui_is_
     assert status == 200 and b"./static_content/swagger-ui-bundle.js" in page and b"./docs.json" in page
     assert b"http" not in page and b"googletagmanager" not in page
     assert get(f"{server.url}/static_content/swagger-ui-bundle.js")[0] == 200
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return found
+
+
+@dataclass
+class Load:
+    """Clients posting single records without pause, each record with its own flight number, until stopped."""
+
+    url: str
+    template: dict[str, Any]
+    answered: dict[int, float] = dataclasses.field(default_factory=dict)  # flight -> probability (200s only)
+    failures: list[float] = dataclasses.field(default_factory=list)  # when a request got no 200
+    stop: threading.Event = dataclasses.field(default_factory=threading.Event)
+
+    def __post_init__(self) -> None:
+        self.numbers = itertools.count(1)
+        self.pool = ThreadPoolExecutor(8)
+        self.running = [self.pool.submit(self._client) for _ in range(8)]
+
+    def _client(self) -> None:
+        while not self.stop.is_set():
+            flight = next(self.numbers)
+            try:
+                status, answer = post(self.url, json.dumps({"records": [self.template | {"flight": flight}]}).encode())
+            except (OSError, http.client.HTTPException):  # refused, reset, or cut off mid-answer by the kill
+                status, answer = 0, None
+            if status == 200:
+                self.answered[flight] = answer["probabilities"][0]
+            else:
+                self.failures.append(time.monotonic())
+                time.sleep(0.05)
+
+    def close(self) -> None:
+        self.stop.set()
+        for client in self.running:
+            client.result(timeout=60)
+        self.pool.shutdown()
+
+
+@pytest.fixture(scope="module")
+def disposable(tmp_path_factory: pytest.TempPathFactory, flights: pd.DataFrame, params: Params) -> Iterator[Server]:
+    """A service of its own, to kill: the worker test leaves it serving, the SIGTERM test ends it."""
+    model = _fit(flights, params, 10)
+    with _serving(tmp_path_factory.mktemp("disposable"), model, model) as server:
+        yield server
+
+
+def test_a_worker_killed_under_load_is_replaced_and_the_service_serves_again(
+    disposable: Server, flights: pd.DataFrame
+) -> None:
+    server, process = disposable, disposable.process
+    (worker,) = _children(process.pid)
+    load = Load(f"{server.url}/predict", _records(flights, 1)[0])
+    try:
+        time.sleep(2)
+        os.kill(worker, signal.SIGKILL)
+        killed = time.monotonic()
+        deadline, before = killed + 60, len(load.answered)
+        while len(load.answered) < before + 50:  # answers again: a new worker, started by BentoML's supervisor
+            assert time.monotonic() < deadline and process.poll() is None, server.output.read_text()[-3000:]
+            time.sleep(0.1)
+        recovered = time.monotonic() - killed
+    finally:
+        load.close()
+    (replacement,) = _children(process.pid)
+    assert replacement != worker
+    print(f"a killed worker: serving again after {recovered:.1f} s, {len(load.failures)} requests failed")
+    assert get(f"{server.url}/readyz")[0] == 200
+
+
+def test_sigterm_under_load_exits_within_seconds_with_every_answered_prediction_logged(
+    disposable: Server, flights: pd.DataFrame
+) -> None:
+    server, process = disposable, disposable.process
+    load = Load(f"{server.url}/predict", _records(flights, 1)[0])
+    try:
+        time.sleep(3)
+        process.terminate()
+        stopped = time.monotonic()
+        process.wait(timeout=30)
+        took = time.monotonic() - stopped
+    finally:
+        load.close()
+    print(f"SIGTERM under load: exited in {took:.1f} s, {len(load.answered)} answered")
+    assert process.returncode == 0 and took < 10, server.output.read_text()[-3000:]
+    lines = [json.loads(line) for path in server.log_dir.glob("*.jsonl") for line in path.read_text().splitlines()]
+    logged = {line["features"]["flight"]: line["probability"] for line in lines}
+    assert len(load.answered) > 100
+    assert {flight: logged.get(flight) for flight in load.answered} == load.answered
