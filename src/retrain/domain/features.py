@@ -7,6 +7,8 @@ other data rewrites this module and `schema.py`, and nothing else in the loop.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 
@@ -17,38 +19,40 @@ NUMERIC = (*DERIVED, "distance", *schema.WEATHER_FEATURES)
 """The numeric model columns after derivation (the rest are `schema.CATEGORICAL`)."""
 
 
-def _minute_of_day(hhmm: pd.Series) -> pd.Series:
-    return (hhmm // 100) * 60 + hhmm % 100
+def _minute_of_day(hhmm: np.ndarray) -> np.ndarray:
+    return np.asarray((hhmm // 100) * 60 + hhmm % 100, dtype="float64")
 
 
-def _day_of_week(year: pd.Series, month: pd.Series, day: pd.Series) -> np.ndarray:
+def _day_of_week(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
     """Monday = 0, with numpy dates (pd.to_datetime from columns costs milliseconds per call when serving)."""
-    months = ((year.to_numpy() - 1970) * 12 + month.to_numpy() - 1).astype("datetime64[M]")
-    days = months.astype("datetime64[D]") + (day.to_numpy() - 1).astype("timedelta64[D]")
+    months = ((year - 1970) * 12 + month - 1).astype("datetime64[M]")
+    days = months.astype("datetime64[D]") + (day - 1).astype("timedelta64[D]")
     return np.asarray((days.astype("int64") + 3) % 7, dtype="float64")  # 1970-01-01 was a Thursday
 
 
 def derive(frame: pd.DataFrame) -> pd.DataFrame:
-    """Stateless features from the raw schedule columns; every other column (leaky ones included) is dropped."""
-    derived = pd.DataFrame(
-        {
-            "day_of_week": _day_of_week(frame["year"], frame["month"], frame["day"]),
-            "dep_hour": (frame["sched_dep_time"] // 100).astype("float64"),
-            "dep_minute_of_day": _minute_of_day(frame["sched_dep_time"]).astype("float64"),
-            "arr_minute_of_day": _minute_of_day(frame["sched_arr_time"]).astype("float64"),
-        },
-        index=frame.index,
-    )
-    numeric = frame[["distance", *schema.WEATHER_FEATURES]].astype("float64")
-    categorical = frame[list(schema.CATEGORICAL)].astype(object)
-    return pd.concat([derived, numeric, categorical], axis=1)
+    """Stateless features from the raw schedule columns; every other column (leaky ones included) is dropped. Built
+    from numpy columns in one frame: the service runs this on every scoring call, where pandas steps cost ~0.3 ms."""
+    column = {name: frame[name].to_numpy() for name in ("year", "month", "day", "sched_dep_time", "sched_arr_time")}
+    derived: dict[str, Any] = {
+        "day_of_week": _day_of_week(column["year"], column["month"], column["day"]),
+        "dep_hour": np.asarray(column["sched_dep_time"] // 100, dtype="float64"),
+        "dep_minute_of_day": _minute_of_day(column["sched_dep_time"]),
+        "arr_minute_of_day": _minute_of_day(column["sched_arr_time"]),
+    }
+    for name in ("distance", *schema.WEATHER_FEATURES):
+        derived[name] = frame[name].to_numpy(dtype="float64")
+    for name in schema.CATEGORICAL:  # object, not pandas' string dtype: what the fitted encoders were given
+        derived[name] = pd.Series(frame[name].to_numpy(dtype=object), index=frame.index, dtype=object)
+    return pd.DataFrame(derived, index=frame.index)
 
 
 def clean_weather(weather: pd.DataFrame, max_wind_speed: float) -> pd.DataFrame:
     """Readings that cannot be real (a 1,048 mph wind in the bundled data) become missing."""
-    cleaned = weather.copy()
+    cleaned = weather.copy(deep=False)
     for name in ("wind_speed", "wind_gust"):
-        cleaned[name] = cleaned[name].where(cleaned[name] <= max_wind_speed)
+        values = cleaned[name].to_numpy(dtype="float64")
+        cleaned[name] = np.where(values <= max_wind_speed, values, np.nan)
     return cleaned
 
 

@@ -6,6 +6,7 @@ import datetime
 import functools
 from typing import Annotated, Any, Literal
 
+import numpy as np
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
 
@@ -132,12 +133,16 @@ def openapi() -> dict[str, Any]:
 
 
 def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Validated records as the raw-row frame the Pipeline scores (missing optional values become NaN)."""
-    frame = pd.DataFrame(records)
+    """Validated records as the raw-row frame the Pipeline scores, its columns in `schema.FEATURES` order (missing
+    optional values become NaN). Built column by column: a frame from a list of dicts costs milliseconds."""
+    columns: dict[str, Any] = {}
     for column in schema.feature_columns():
+        values = [record[column.name] for record in records]
         if column.kind == "float" or column.nullable:
-            frame[column.name] = frame[column.name].astype("float64")
-    return frame
+            columns[column.name] = np.array([np.nan if value is None else value for value in values], dtype="float64")
+        else:
+            columns[column.name] = np.array(values, dtype="int64" if column.kind == "int" else object)
+    return pd.DataFrame(columns, copy=False)
 
 
 @functools.cache

@@ -260,11 +260,11 @@ class FlightDelayService:
 
     def _score(self, records: list[dict[str, Any]]) -> Any:
         """Champion probabilities for records from any number of requests: one Pipeline call."""
-        return self.model.predict_proba(records_frame(records)[list(schema.FEATURES)])[:, 1]
+        return self.model.predict_proba(records_frame(records))[:, 1]
 
     def _score_shadow(self, records: list[dict[str, Any]]) -> Any:
         assert self.shadow is not None
-        return self.shadow.predict_proba(records_frame(records)[list(schema.FEATURES)])[:, 1]
+        return self.shadow.predict_proba(records_frame(records))[:, 1]
 
     def _after(self, request_id: str, records: list[dict[str, Any]], probabilities: Any) -> None:
         """After the answer: the shadow's probabilities (never in the answer, never its failure), then the log."""
