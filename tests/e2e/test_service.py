@@ -82,9 +82,12 @@ def _fit(frame: pd.DataFrame, params: Params, iterations: int) -> Pipeline:
 
 
 def deploy_root(root: Path, model: Pipeline) -> None:
-    """What the service needs from a repository: params, dvc.lock naming the model, the model and its metadata."""
+    """What the service needs from a repository: params, dvc.lock naming the model, the model and its metadata, and
+    the golden records (its compiled trees are checked against them)."""
     (root / "models").mkdir(parents=True)
+    (root / "deploy").mkdir()
     shutil.copy(ROOT / "params.yaml", root / "params.yaml")
+    shutil.copy(ROOT / "deploy/golden.json", root / "deploy/golden.json")
     modelfile.save(model, root / "models/model.skops")
     lock = {
         "schema": "2.0",
@@ -228,6 +231,7 @@ def test_metadata_names_the_model_and_its_training(server: Server) -> None:
     meta = json.loads(body)
     assert status == 200 and meta["model"] == files.md5(server.root / "models/model.skops")
     assert meta["training_window"]["first"] == "2013-02-01" and meta["features"] == list(schema.FEATURES)
+    assert meta["compiled_trees"] is True  # the answers above came from Treelite's trees
 
 
 def test_32_concurrent_clients_get_no_errors(server: Server, flights: pd.DataFrame) -> None:

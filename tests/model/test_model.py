@@ -7,9 +7,10 @@ import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
 
-from retrain.domain import nycflights
+from retrain.domain import nycflights, schema
 from retrain.params import Params
 from retrain.pipeline import evaluate, featurize, train
+from retrain.serving.scorer import COMPILED_ROWS, Scorer
 
 ROC_AUC_FLOOR = 0.70  # measured 0.745 with the default params; a random model scores 0.5
 
@@ -49,3 +50,16 @@ def test_slices_have_counts_and_metrics_only_when_large_enough(
     assert sum(row["rows"] for row in carriers.values()) == len(split.test)
     assert all(("roc_auc" in row) == (row["rows"] >= params.evaluate.min_slice_rows) for row in slices)
     assert {row["value"] for row in slices if row["slice"] == "origin"} == {"EWR", "JFK", "LGA"}
+
+
+def test_the_services_compiled_trees_score_the_whole_test_window_as_the_pipeline(
+    model: Pipeline, split: featurize.Split
+) -> None:
+    """The service's Scorer (Treelite for the trees, checked at start on the golden records) against the Pipeline on
+    every row of the test window, in calls small enough to take the compiled path."""
+    rows = split.test[list(schema.FEATURES)]
+    scorer = Scorer(model, rows.sample(20, random_state=0))
+    assert scorer.compiled
+    chunks = [rows.iloc[start : start + COMPILED_ROWS] for start in range(0, len(rows), COMPILED_ROWS)]
+    compiled = np.concatenate([scorer(chunk) for chunk in chunks])
+    np.testing.assert_allclose(compiled, model.predict_proba(rows)[:, 1], rtol=0, atol=1e-9)

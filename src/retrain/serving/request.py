@@ -140,8 +140,10 @@ def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
         values = [record[column.name] for record in records]
         if column.kind == "float" or column.nullable:
             columns[column.name] = np.array([np.nan if value is None else value for value in values], dtype="float64")
-        else:
-            columns[column.name] = np.array(values, dtype="int64" if column.kind == "int" else object)
+        elif column.kind == "int":
+            columns[column.name] = np.array(values, dtype="int64")
+        else:  # object, as the Pipeline's encoders take it: pandas' string dtype would convert twice
+            columns[column.name] = pd.Series(values, dtype=object)
     return pd.DataFrame(columns, copy=False)
 
 
