@@ -290,7 +290,12 @@ bench: setup-dev $(EVIDENTLY)/.installed ## benchmark the pipeline, drift (again
 	python -m bench.drift --evidently $(EVIDENTLY)/bin/python
 	python -m bench.scaling
 
-bench-serve: setup-dev repro ## the service against `mlflow models serve` of the same model, under load; prints a table
+# The load generator is wrk (Debian's package): installed here when missing and run as root (CI), else named.
+bench-serve: setup-dev repro ## the service against `mlflow models serve` of the same model under wrk, and a soak; tables
+	command -v wrk >/dev/null || if [[ "$$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then \
+	  apt-get install -y --no-install-recommends wrk >/dev/null \
+	    || { apt-get update >/dev/null && apt-get install -y --no-install-recommends wrk >/dev/null; }; \
+	else echo "make bench-serve needs the load generator wrk: sudo apt-get install wrk" >&2; exit 2; fi
 	python -m bench.serve
 
 # Remote plugins first (preferring their current pins), then the runtime lock constrained by them, so that any one
