@@ -12,7 +12,8 @@ Bento, of the dvc.lock inside the Bento, and of the checkout's dvc.lock must agr
 A deploy starts the new Bento on a free port, waits until it is ready and names the expected md5, replaces `upstream`
 (the switch), lets the old release finish its requests, then stops it. If the new one does not come up, it is stopped
 and the old one never stopped serving. `--previous` deploys the release that was live before, the same way.
-`bentocloud` runs `bentoml deploy`; `container` runs `bentoml containerize`, `docker push` and the $DEPLOY_HOOK command.
+`bentocloud` applies the deployment (created the first time, updated after); `container` logs in to the registry,
+then runs `bentoml containerize`, `docker push` and the $DEPLOY_HOOK command.
 """
 
 from __future__ import annotations
@@ -294,20 +295,48 @@ class Local:
 def remote(target: str, tag: str) -> None:
     """Hand the verified Bento to BentoCloud or to a container registry (credentials from the environment)."""
     if target == "bentocloud":
-        name = os.environ.get("BENTOCLOUD_DEPLOYMENT", "flight-delay")
-        commands = [["bentoml", "deploy", tag, "--name", name, "--wait"]]
-    else:
-        registry = os.environ.get("REGISTRY")
-        hook = os.environ.get("DEPLOY_HOOK")
-        if not registry or not hook:
-            raise DeployError("the container target needs REGISTRY (e.g. ghcr.io/org) and DEPLOY_HOOK (a command)")
-        image = os.environ["IMAGE"] = f"{registry}/{tag}"  # the hook reads it: `kubectl set image ... api=$IMAGE`
-        containerize = ["bentoml", "containerize", tag, "--image-tag", image]
-        commands = [containerize, ["docker", "push", image], ["sh", "-c", hook]]
-    for command in commands:
+        _bentocloud(tag, os.environ.get("BENTOCLOUD_DEPLOYMENT", "flight-delay"))
+        return
+    registry = os.environ.get("REGISTRY")
+    hook = os.environ.get("DEPLOY_HOOK")
+    if not registry or not hook:
+        raise DeployError("the container target needs REGISTRY (e.g. ghcr.io/org) and DEPLOY_HOOK (a command)")
+    image = os.environ["IMAGE"] = f"{registry}/{tag}"  # the hook reads it: `kubectl set image ... api=$IMAGE`
+    _login(registry.split("/", 1)[0])
+    containerize = ["bentoml", "containerize", tag, "--image-tag", image]
+    for command in (containerize, ["docker", "push", image], ["sh", "-c", hook]):
         log.info("deploy: %s", shlex.join(command))
         if subprocess.run(command, check=False).returncode != 0:
             raise DeployError(f"`{shlex.join(command)}` failed")
+
+
+def _bentocloud(tag: str, name: str) -> None:
+    """`apply`, not `bentoml deploy`: deploy only creates, so the second merge (or a rollback by redeploy) failed on
+    the existing name. apply creates the deployment when BentoCloud has none of that name and updates it otherwise
+    (bentoml/_internal/cloud/deployment.py, DeploymentAPI.apply), pushing the local Bento first (ensure_bento)."""
+    import bentoml.deployment
+
+    log.info("deploy: bentoml.deployment.apply(name=%r, bento=%r), then wait until it is ready", name, tag)
+    try:
+        deployment = bentoml.deployment.apply(name=name, bento=tag)
+        ready = deployment.wait_until_ready(timeout=900)
+    except bentoml.exceptions.BentoMLException as error:
+        raise DeployError(f"BentoCloud deployment {name}: {error}") from None
+    if ready != 0:
+        raise DeployError(f"BentoCloud deployment {name} did not become ready with {tag} (see its events)")
+
+
+def _login(host: str) -> None:
+    """`docker login` to the registry's host with REGISTRY_USERNAME and REGISTRY_PASSWORD (deploy.yml passes the
+    job's GITHUB_TOKEN and actor for ghcr.io, which needs `packages: write`); the password goes by stdin only."""
+    user, password = os.environ.get("REGISTRY_USERNAME"), os.environ.get("REGISTRY_PASSWORD")
+    if not user or not password:
+        log.info("deploy: no REGISTRY_USERNAME/REGISTRY_PASSWORD: using docker's own login for %s", host)
+        return
+    command = ["docker", "login", host, "--username", user, "--password-stdin"]
+    log.info("deploy: %s", shlex.join(command))
+    if subprocess.run(command, input=password.encode(), check=False).returncode != 0:
+        raise DeployError(f"`{shlex.join(command)}` failed: check REGISTRY_USERNAME and REGISTRY_PASSWORD")
 
 
 def run(params: Params, root: Path, bento: str | None, target: str, previous: bool, stop: bool) -> str:

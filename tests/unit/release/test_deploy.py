@@ -1,7 +1,9 @@
-"""The deploy checks that need no server: the Bento must hold the model dvc.lock names; a rollback needs a previous."""
+"""The deploy checks that need no server: the Bento must hold the model dvc.lock names; a rollback needs a previous;
+the remote targets call BentoCloud and the registry as those behave."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -48,3 +50,57 @@ def test_a_bento_built_from_another_lock_is_refused(bento: Path) -> None:
 def test_a_rollback_without_a_previous_release_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(deploy.DeployError, match="records no previous release: deploy an older ref"):
         deploy.Local(tmp_path, "127.0.0.1", 3000, 1, 0).previous()
+
+
+class BentoCloud:
+    """BentoCloud as `bentoml.deployment.apply` sees it (bentoml/_internal/cloud/deployment.py, DeploymentAPI.apply:
+    a name it does not hold is created, an existing one updated), and `wait_until_ready`'s 0 (ready) or 1."""
+
+    def __init__(self, ready: int = 0) -> None:
+        self.deployments: dict[str, str] = {}
+        self.calls: list[str] = []
+        self.ready = ready
+
+    def apply(self, name: str, bento: str) -> BentoCloud:
+        self.calls.append("update" if name in self.deployments else "create")
+        self.deployments[name] = bento
+        return self
+
+    def wait_until_ready(self, timeout: int) -> int:
+        return self.ready
+
+
+def test_bentocloud_creates_the_deployment_once_then_updates_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bentoml.deployment
+
+    cloud = BentoCloud()
+    monkeypatch.setattr(bentoml.deployment, "apply", cloud.apply)
+    for tag in ("flight_delay:aaa", "flight_delay:bbb", "flight_delay:aaa"):  # merge, merge, redeploy the first
+        deploy.remote("bentocloud", tag)
+    assert cloud.calls == ["create", "update", "update"] and cloud.deployments == {"flight-delay": "flight_delay:aaa"}
+    monkeypatch.setattr(bentoml.deployment, "apply", BentoCloud(ready=1).apply)
+    with pytest.raises(deploy.DeployError, match="did not become ready"):
+        deploy.remote("bentocloud", "flight_delay:ccc")
+
+
+def test_the_container_target_logs_in_with_the_password_on_stdin_before_it_pushes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`docker` and `bentoml` are recording stand-ins: each call's arguments and stdin, in order."""
+    record = tmp_path / "calls"
+    for tool in ("docker", "bentoml"):
+        stub = tmp_path / "bin" / tool
+        stub.parent.mkdir(exist_ok=True)
+        stub.write_text(f'#!/bin/sh\necho "{tool} $* <$(cat)>" >> {record}\n')
+        stub.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    monkeypatch.setenv("REGISTRY", "ghcr.io/acme")
+    monkeypatch.setenv("DEPLOY_HOOK", "true")
+    monkeypatch.setenv("REGISTRY_USERNAME", "octocat")
+    monkeypatch.setenv("REGISTRY_PASSWORD", "s3cret")
+    deploy.remote("container", "flight_delay:aaa")
+    calls = record.read_text().splitlines()
+    assert calls[0] == "docker login ghcr.io --username octocat --password-stdin <s3cret>"
+    assert calls[1].startswith("bentoml containerize flight_delay:aaa --image-tag ghcr.io/acme/flight_delay:aaa")
+    assert calls[2].startswith("docker push ghcr.io/acme/flight_delay:aaa")
+    assert all("s3cret" not in call.split("<")[0] for call in calls)
