@@ -228,6 +228,15 @@ bento: setup-dev ## build the Bento $(BENTO): the package as a wheel, the model,
 	  rm -rf dist build && python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist . && rm -rf build; \
 	  bentoml build --version "$(BENTO_VERSION)" >/dev/null && echo "built Bento $(BENTO)"; fi
 
+# The OS package $(1) for the command $(2) when it is missing: installed as root with apt-get (CI, a serving
+# machine set up by root), else named, and $(3) stops.
+define need
+command -v $(2) >/dev/null || if [[ "$$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then \
+  apt-get install -y --no-install-recommends $(1) >/dev/null \
+    || { apt-get update >/dev/null && apt-get install -y --no-install-recommends $(1) >/dev/null; }; \
+else echo "$(3) needs $(2): sudo apt-get install $(1)" >&2; exit 2; fi
+endef
+
 # --- deploy: what deploy.yml runs, on a laptop too (DEPLOY_TARGET=local serves on 127.0.0.1:<deploy.port>) ---------
 RETRAIN_DEPLOY_DIR := $(or $(RETRAIN_DEPLOY_DIR),$(HOME)/.local/state/retrain)
 deploy rollback undeploy: export RETRAIN_DEPLOY_DIR := $(RETRAIN_DEPLOY_DIR)
@@ -237,6 +246,7 @@ deploy: setup-dev ci-remote ## pull the model dvc.lock names, build its Bento, v
 	if [[ "$$DEPLOY_TARGET" == local && "$${RUNNER_ENVIRONMENT:-}" == github-hosted ]]; then \
 	  echo "DEPLOY_TARGET=local on a GitHub-hosted runner would serve from a machine that is about to vanish:" \
 	    "set the variable DEPLOY_RUNNER to your serving runner's labels" >&2; exit 2; fi
+	[[ "$$DEPLOY_TARGET" != local ]] || $(call need,nginx-light,nginx,the local target's front)
 	mkdir -p reports
 	{ if [[ -n "$$(dvc remote list)" ]]; then dvc pull --quiet --force train; fi; \
 	  $(MAKE) --no-print-directory bento; \
@@ -290,12 +300,8 @@ bench: setup-dev $(EVIDENTLY)/.installed ## benchmark the pipeline, drift (again
 	python -m bench.drift --evidently $(EVIDENTLY)/bin/python
 	python -m bench.scaling
 
-# The load generator is wrk (Debian's package): installed here when missing and run as root (CI), else named.
 bench-serve: setup-dev repro ## the service against `mlflow models serve` of the same model under wrk, and a soak; tables
-	command -v wrk >/dev/null || if [[ "$$(id -u)" == 0 ]] && command -v apt-get >/dev/null; then \
-	  apt-get install -y --no-install-recommends wrk >/dev/null \
-	    || { apt-get update >/dev/null && apt-get install -y --no-install-recommends wrk >/dev/null; }; \
-	else echo "make bench-serve needs the load generator wrk: sudo apt-get install wrk" >&2; exit 2; fi
+	$(call need,wrk,wrk,make bench-serve)
 	python -m bench.serve
 
 # Remote plugins first (preferring their current pins), then the runtime lock constrained by them, so that any one

@@ -162,11 +162,20 @@ class Tune(Section):
     space: dict[str, dict[str, dict[str, Any]]]
 
 
+class Front(Section):
+    max_connections: int = Field(ge=64)
+    header_timeout: int = Field(ge=1)
+    body_timeout: int = Field(ge=1)
+    idle_timeout: int = Field(ge=1)
+    upstream_timeout: int = Field(ge=1)
+
+
 class Deploy(Section):
     host: str
     port: int = Field(ge=1, le=65535)
     ready_timeout: float = Field(gt=0)
     drain_seconds: float = Field(ge=0)
+    front: Front
 
 
 class Cost(Section):

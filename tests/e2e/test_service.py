@@ -11,6 +11,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -545,3 +546,91 @@ def test_sigterm_under_load_exits_within_seconds_with_every_answered_prediction_
     logged = {line["features"]["flight"]: line["probability"] for line in lines}
     assert len(load.answered) > 100
     assert {flight: logged.get(flight) for flight in load.answered} == load.answered
+
+
+@pytest.fixture
+def front(server: Server, tmp_path: Path, params: Params) -> Iterator[tuple[str, Path]]:
+    """nginx as the local deploy target renders it, in front of the module's service, with 2 s client timeouts."""
+    from retrain.release import front as nginx
+
+    folder, port = tmp_path / "front", free_port()
+    settings = params.deploy.front.model_copy(update={"header_timeout": 2, "body_timeout": 2})
+    nginx.render(folder, "127.0.0.1", port, params.serve.max_body_bytes, settings, "test-token")
+    nginx.point(folder, int(server.url.rsplit(":", 1)[1]))
+    process = subprocess.Popen(nginx.command(folder), start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while get(f"{url}{nginx.IDENTITY}")[0] != 200:
+        assert process.poll() is None and time.monotonic() < deadline, (folder / "error.log").read_text()
+        time.sleep(0.1)
+    try:
+        yield url, folder
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=10)
+
+
+def _rss(pid: int) -> int:
+    """Resident bytes of a process group's members (nginx's master and worker)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if entry.name.isdigit() and int(fields[2]) == pid:
+                total += int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    return total
+
+
+def test_the_front_refuses_a_1_gb_body_and_outlasts_500_slow_clients_while_it_serves_others(
+    front: tuple[str, Path], server: Server, flights: pd.DataFrame
+) -> None:
+    url, folder = front
+    host, port = "127.0.0.1", int(url.rsplit(":", 1)[1])
+    body = json.dumps({"records": _records(flights, 1)}).encode()
+    master = int((folder / "nginx.pid").read_text())
+    before = _rss(master)
+    with contextlib.closing(socket.create_connection((host, port))) as huge:  # 1 GB declared, then sent
+        huge.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n")
+        huge.sendall(b"Content-Length: 1000000000\r\n\r\n" + b"[" * 65536)
+        answer = huge.recv(4096)
+    assert answer.startswith(b"HTTP/1.1 413") and b"body over 2000000 bytes" in answer
+    slow = [socket.create_connection((host, port)) for _ in range(500)]
+    try:
+        for connection in slow:  # headers begun, never finished
+            connection.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\n")
+        started = time.monotonic()
+        status, answer = post(f"{url}/predict", body)
+        assert status == 200 and time.monotonic() - started < 5, answer
+        grown = _rss(master) - before
+        time.sleep(3)  # past the 2 s header timeout: nginx closes them
+        closed = 0
+        for connection in slow:  # a 408, an orderly close, or a reset (reset_timedout_connection): not held
+            connection.settimeout(5)
+            try:
+                reply = connection.recv(100)
+            except ConnectionResetError:
+                reply = b""
+            closed += reply == b"" or reply.startswith(b"HTTP/1.1 408")
+    finally:
+        for connection in slow:
+            connection.close()
+    assert closed == 500
+    assert grown < 64 * 2**20, f"nginx grew by {grown / 2**20:.0f} MiB for 500 slow clients"
+    assert post(f"{url}/predict", body)[0] == 200
+    # one request id joins the front's access log and the inference log
+    status, answer = post(f"{url}/predict", json.dumps({"records": _records(flights.iloc[3000:], 1)}).encode())
+    assert status == 200
+    access = [json.loads(line) for line in (folder / "access.log").read_text().splitlines()]
+    last = access[-1]
+    assert last["status"] == 200 and last["model"] == answer["model"] and len(last["request_id"]) == 32
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        ids = {  # the log's request_id is the request's id / the record's index
+            json.loads(line)["request_id"].split("/")[0]
+            for path in server.log_dir.glob("*.jsonl")
+            for line in path.read_text().splitlines()
+        }
+        if last["request_id"] in ids:
+            break
+        time.sleep(0.2)
+    assert last["request_id"] in ids

@@ -5,12 +5,13 @@ Bento, of the dvc.lock inside the Bento, and of the checkout's dvc.lock must agr
 
 `local`, a machine that runs the service itself (a self-hosted runner), keeps everything under one folder:
 
-    state.json     the live release and the one before it (bento tag, model md5, commit, port, pid)
-    upstream       the live release's URL; the front (`retrain.release.proxy`, on `deploy.port`) forwards to it
+    state.json     the live release and the one before it (bento tag, model md5, commit, port, pid), the front
+    front/         nginx on `deploy.port` (front.py): its config, upstream.conf naming the live release, its logs
     releases/TAG/  the package unpacked from the Bento's wheel (the code that release runs) and its server.log
 
-A deploy starts the new Bento on a free port, waits until it is ready and names the expected md5, replaces `upstream`
-(the switch), lets the old release finish its requests, then stops it. If the new one does not come up, it is stopped
+A deploy starts the new Bento on a free port, waits until it is ready and names the expected md5, rewrites the
+front's upstream and reloads it (the switch: nginx's old workers finish what they hold), lets the old release finish
+its requests, then stops it. If the new one does not come up, it is stopped
 and the old one never stopped serving. `--previous` deploys the release that was live before, the same way.
 `bentocloud` applies the deployment (created the first time, updated after); `container` logs in to the registry,
 then runs `bentoml containerize`, `docker push` and the $DEPLOY_HOOK command.
@@ -24,6 +25,7 @@ import fcntl
 import json
 import logging
 import os
+import secrets
 import shlex
 import shutil
 import signal
@@ -39,8 +41,8 @@ from typing import Any
 
 from retrain.errors import BadInput, Failed
 from retrain.io import files, http, modelfile, vcs
-from retrain.params import Params
-from retrain.release import proxy
+from retrain.params import Deploy, Params
+from retrain.release import front
 
 log = logging.getLogger("retrain.deploy")
 TARGETS = ("local", "bentocloud", "container")
@@ -100,7 +102,8 @@ def _ours(pid: int) -> bool:
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return _alive(pid)  # no /proc (macOS): trust the pid
-    return b"bentoml" in command or b"retrain.front" in command or b"retrain.release.proxy" in command
+    # retrain.release.proxy: the front before nginx, stopped by the first deploy after an upgrade
+    return any(name in command for name in (b"bentoml", b"nginx", b"retrain.release.proxy"))
 
 
 def _stop(pid: int, timeout: float = 30) -> None:
@@ -155,10 +158,12 @@ def _detached(command: list[str], log_file: Path, **env: str) -> int:
 class Local:
     """The `local` target: a front on a fixed port, releases on free ports behind it."""
 
-    def __init__(self, home: Path, host: str, port: int, ready_timeout: float, drain_seconds: float) -> None:
-        self.home, self.host, self.port = home, host, port
-        self.ready_timeout, self.drain_seconds = ready_timeout, drain_seconds
-        self.state_file, self.upstream = home / "state.json", home / "upstream"
+    def __init__(self, home: Path, settings: Deploy, max_body_bytes: int) -> None:
+        self.home, self.host, self.port = home, settings.host, settings.port
+        self.ready_timeout, self.drain_seconds = settings.ready_timeout, settings.drain_seconds
+        self.front_settings, self.max_body_bytes = settings.front, max_body_bytes
+        self.state_file, self.front_dir = home / "state.json", home / "front"
+        self.front_pid = 0
         home.mkdir(parents=True, exist_ok=True)
 
     @contextlib.contextmanager
@@ -216,28 +221,48 @@ class Local:
                 running = state.pop(role, None)
                 if running:
                     _stop(running if isinstance(running, int) else running["pid"])
-            self.upstream.unlink(missing_ok=True)
+            front.point(self.front_dir, None)
 
-    def _front_pid(self) -> int | None:
-        """The pid the front on our port reports (its own route, never forwarded); None if nothing of ours is there."""
-        status, body = http.request(f"http://127.0.0.1:{self.port}{proxy.IDENTITY}")
-        return int(json.loads(body)["pid"]) if status == 200 else None
+    def _front_token(self) -> str | None:
+        """The token the front on our port answers with (nginx itself, never forwarded); None if nothing of ours."""
+        status, body = http.request(f"http://127.0.0.1:{self.port}{front.IDENTITY}")
+        try:
+            return str(json.loads(body)["front"]) if status == 200 else None
+        except (ValueError, KeyError, TypeError):
+            return None
 
     def _ensure_front(self, state: dict[str, Any]) -> None:
+        """nginx on deploy.port, its config rendered from params.yaml: started if it is not running, else reloaded
+        (a changed limit applies without a restart)."""
         running = state.get("front")
-        if running and self._front_pid() == running["pid"]:
+        if running and running.get("token") and self._front_token() == running["token"]:
+            self._render(running["token"])
+            self.front_pid = running["pid"]
+            self._reload()
             return
         if running:
             _stop(running["pid"])
-        command = [sys.executable, "-m", "retrain.release.proxy", f"--host={self.host}", f"--port={self.port}"]
-        pid = _detached([*command, f"--upstream-file={self.upstream}"], self.home / "front.log")
-        self._wait(pid, f"http://127.0.0.1:{self.port}{proxy.IDENTITY}", (200,), self.home / "front.log")
-        if self._front_pid() != pid:
+        if shutil.which("nginx") is None:
+            raise DeployError("the local target's front is nginx, and it is not on PATH: apt-get install nginx-light")
+        token = secrets.token_hex(16)
+        self._render(token)
+        pid = _detached(front.command(self.front_dir), self.home / "front.log")
+        self._wait(pid, f"http://127.0.0.1:{self.port}{front.IDENTITY}", (200,), self.front_dir / "error.log")
+        if self._front_token() != token:
             _stop(pid)
             raise DeployError(
                 f"port {self.port} is held by another process (`make serve`?): stop it, or set deploy.port"
             )
-        state["front"] = {"pid": pid, "port": self.port, "host": self.host}
+        state["front"] = {"pid": pid, "port": self.port, "host": self.host, "token": token}
+        self.front_pid = pid
+
+    def _render(self, token: str) -> None:
+        front.render(self.front_dir, self.host, self.port, self.max_body_bytes, self.front_settings, token)
+
+    def _reload(self) -> None:
+        """SIGHUP: the nginx master checks the config, starts workers on it, and the old ones finish their requests."""
+        if _ours(self.front_pid):
+            os.kill(self.front_pid, signal.SIGHUP)
 
     def _start(self, release: Release, state: dict[str, Any]) -> Release:
         folder = self.home / "releases" / release.bento.replace(":", "-")
@@ -281,15 +306,21 @@ class Local:
             time.sleep(0.25)
 
     def _point(self, release: Release) -> None:
-        staged = self.upstream.with_suffix(".new")
-        staged.write_text(f"http://127.0.0.1:{release.port}\n")
-        staged.replace(self.upstream)  # atomic: every request goes to one release or the other
+        front.point(self.front_dir, release.port)
+        self._reload()
 
     def _switch(self, live: Release) -> None:
+        """Point the front at the new release; done when the front answers with its model (new workers start within
+        milliseconds of the reload)."""
         self._point(live)
-        status, body = http.request(f"http://127.0.0.1:{self.port}/metadata")
-        if status != 200 or json.loads(body).get("model") != live.md5:
-            raise DeployError(f"the front on :{self.port} does not answer with model {live.md5} after the switch")
+        deadline, served = time.monotonic() + 10, None
+        while time.monotonic() < deadline:
+            status, body = http.request(f"http://127.0.0.1:{self.port}/metadata")
+            served = json.loads(body).get("model") if status == 200 else None
+            if served == live.md5:
+                return
+            time.sleep(0.05)
+        raise DeployError(f"the front on :{self.port} answers with model {served}, not {live.md5}, after the switch")
 
 
 def remote(target: str, tag: str) -> None:
@@ -344,7 +375,7 @@ def run(params: Params, root: Path, bento: str | None, target: str, previous: bo
     previous release, or stop the local target; one line saying what is live."""
     settings = params.deploy
     home = Path(os.environ.get("RETRAIN_DEPLOY_DIR") or Path.home() / ".local/state/retrain")
-    local = Local(home, settings.host, settings.port, settings.ready_timeout, settings.drain_seconds)
+    local = Local(home, settings, params.serve.max_body_bytes)
     if stop:
         local.stop()
         return "stopped: nothing is served on the local target"

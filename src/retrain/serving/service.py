@@ -19,6 +19,7 @@ import gc
 import json
 import logging
 import os
+import re
 import time
 import uuid
 from pathlib import Path
@@ -82,6 +83,7 @@ SHADOW = bentoml.metrics.Counter(
 )
 
 
+REQUEST_ID = re.compile("[0-9a-f]{32}")
 ROUTES = ("/", "/predict", "/metadata", "/metrics")  # the app's routes, the only values of the label `route`
 # The API's page: Swagger UI from the assets BentoML bundles, reading /docs.json. It replaces BentoML's index page,
 # which loads Google Tag Manager: nothing here may reach the internet, nor make a reader's browser do so.
@@ -264,10 +266,13 @@ class FlightDelayService:
             count = int((predictions == predicted).sum())
             if count:
                 PREDICTIONS.labels(predicted=str(predicted), model=self.md5).inc(count)
-        self._after(str(uuid.uuid4()), records, probabilities)
+        # the front's request id (nginx's $request_id, also in its access log), else a new one: the log line's key
+        request_id = request.headers.get("x-request-id", "")
+        self._after(request_id if REQUEST_ID.fullmatch(request_id) else str(uuid.uuid4()), records, probabilities)
         LATENCY.labels(model=self.md5).observe(time.perf_counter() - started)
         return JSONResponse(
-            {"predictions": predictions.tolist(), "probabilities": probabilities.tolist(), "model": self.md5}
+            {"predictions": predictions.tolist(), "probabilities": probabilities.tolist(), "model": self.md5},
+            headers={"X-Model": self.md5},  # for the front's access log
         )
 
     def _score(self, records: list[dict[str, Any]]) -> Any:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from retrain.io import files, vcs
+from retrain.params import Params
 from retrain.release import deploy
 from tests.support import ROOT
 
@@ -47,9 +48,9 @@ def test_a_bento_built_from_another_lock_is_refused(bento: Path) -> None:
         deploy.verify_bento("flight_delay:abc", "0" * 32, MODEL)
 
 
-def test_a_rollback_without_a_previous_release_says_what_to_do(tmp_path: Path) -> None:
+def test_a_rollback_without_a_previous_release_says_what_to_do(tmp_path: Path, params: Params) -> None:
     with pytest.raises(deploy.DeployError, match="records no previous release: deploy an older ref"):
-        deploy.Local(tmp_path, "127.0.0.1", 3000, 1, 0).previous()
+        deploy.Local(tmp_path, params.deploy, params.serve.max_body_bytes).previous()
 
 
 class BentoCloud:
