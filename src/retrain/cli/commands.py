@@ -134,10 +134,11 @@ def alert(state: State, webhook: str | None) -> None:
 @click.option("--target", type=click.Choice(deployment.TARGETS), default="local", show_default=True)
 @click.option("--previous", is_flag=True, help="local: redeploy the release that was live before")
 @click.option("--stop", is_flag=True, help="local: stop the front and the live release")
+@click.option("--repair", is_flag=True, help="local: finish or undo what a killed deploy left")
 @pass_state
-def deploy(state: State, bento: str | None, target: str, previous: bool, stop: bool) -> None:
+def deploy(state: State, bento: str | None, target: str, previous: bool, stop: bool, repair: bool) -> None:
     """Deploy a Bento, after checking that it holds the model dvc.lock names, to TARGET."""
-    click.echo(deployment.run(state.params, state.root, bento, target, previous, stop))
+    click.echo(deployment.run(state.params, state.root, bento, target, previous, stop, repair))
 
 
 @app.command()

@@ -11,8 +11,10 @@ Bento, of the dvc.lock inside the Bento, and of the checkout's dvc.lock must agr
 
 A deploy starts the new Bento on a free port, waits until it is ready and names the expected md5, rewrites the
 front's upstream and reloads it (the switch: nginx's old workers finish what they hold), lets the old release finish
-its requests, then stops it. If the new one does not come up, it is stopped
-and the old one never stopped serving. `--previous` deploys the release that was live before, the same way.
+its requests, then stops it. If the new one does not come up, it is stopped and the old one never stopped serving.
+Each step is recorded in state.json before it is taken, so a deploy killed at any point is finished or undone by the
+next one or by `--repair`; a process is only signalled when its identity (boot id, start time) is the recorded one.
+`--previous` deploys the release that was live before, the same way.
 `bentocloud` applies the deployment (created the first time, updated after); `container` logs in to the registry,
 then runs `bentoml containerize`, `docker push` and the $DEPLOY_HOOK command.
 """
@@ -60,6 +62,7 @@ class Release:
     port: int = 0
     pid: int = 0
     started_at: str = ""
+    identity: str = ""  # the process's boot and start time: `identity(pid)` when it was started
 
 
 def bento_path(tag: str) -> Path:
@@ -96,19 +99,38 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _ours(pid: int) -> bool:
-    """Whether pid is still a process this module started (a pid in state.json may be reused after a reboot)."""
+def identity(pid: int) -> str:
+    """What names one process for ever: this boot's id and the pid's start time (clock ticks since boot), from
+    /proc. Another process on the same pid, now or after a reboot, has another identity. "" without /proc."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        started = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+    return f"{boot}:{started}"
+
+
+def _ours(pid: int, recorded: str = "") -> bool:
+    """Whether pid is still the process this module started and recorded: its identity is the recorded one. (A
+    record without one, from before identities were kept: the command line must name bentoml or nginx; without
+    /proc, as on macOS, the pid is trusted.)"""
+    if pid <= 0:
+        return False  # 0 and negative pids name process groups, never one process of ours
+    if recorded:
+        return identity(pid) == recorded
     try:
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
-        return _alive(pid)  # no /proc (macOS): trust the pid
+        return _alive(pid)
     # retrain.release.proxy: the front before nginx, stopped by the first deploy after an upgrade
     return any(name in command for name in (b"bentoml", b"nginx", b"retrain.release.proxy"))
 
 
-def _stop(pid: int, timeout: float = 30) -> None:
-    """SIGTERM the process group (BentoML finishes the requests in flight), SIGKILL it after `timeout`."""
-    if not _ours(pid):
+def _stop(pid: int, recorded: str = "", timeout: float = 30) -> None:
+    """SIGTERM the process group (BentoML finishes the requests in flight), SIGKILL it after `timeout`; nothing
+    when the pid is no longer the process that was recorded."""
+    if not _ours(pid, recorded):
+        log.info("deploy: pid %d is not the process recorded (it ended, and the pid was reused): not signalled", pid)
         return
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
@@ -119,6 +141,14 @@ def _stop(pid: int, timeout: float = 30) -> None:
                 os.waitpid(pid, os.WNOHANG)
         if _alive(pid):
             os.killpg(pid, signal.SIGKILL)
+
+
+def _stop_recorded(entry: int | dict[str, Any]) -> None:
+    """Stop a process as state.json records it: {"pid", "identity"}, or a bare pid (older state files)."""
+    if isinstance(entry, int):
+        _stop(entry)
+    else:
+        _stop(entry["pid"], entry.get("identity", ""))
 
 
 # What a long-lived process may inherit from the deploy job: never its secrets (cloud keys, tokens, hooks).
@@ -163,7 +193,7 @@ class Local:
         self.ready_timeout, self.drain_seconds = settings.ready_timeout, settings.drain_seconds
         self.front_settings, self.max_body_bytes = settings.front, max_body_bytes
         self.state_file, self.front_dir = home / "state.json", home / "front"
-        self.front_pid = 0
+        self.front_pid, self.front_identity = 0, ""
         home.mkdir(parents=True, exist_ok=True)
 
     @contextlib.contextmanager
@@ -186,27 +216,85 @@ class Local:
         return json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
 
     def deploy(self, release: Release) -> Release:
+        """Start, switch, drain: each step is recorded in state.json before it is taken (`starting`, `switching`,
+        `draining`), so a deploy killed at any point is finished or undone by the next one, or by `repair`."""
         with self._locked() as state:
-            if state.get("starting"):  # a deploy that was killed while its release was starting
-                _stop(state.pop("starting"))
+            self._repair(state)
             self._ensure_front(state)
             old = Release(**state["live"]) if state.get("live") else None
             live = self._start(release, state)
+            state["switching"] = asdict(live)
+            self._save(state)
             try:
                 self._switch(live)
             except (DeployError, ValueError):
                 if old is not None:
                     self._point(old)
-                _stop(live.pid)
+                _stop(live.pid, live.identity)
+                state.pop("switching")
+                state.pop("starting", None)
                 raise
-            state["live"], state["previous"] = asdict(live), asdict(old) if old else state.get("previous")
-            state.pop("starting", None)
-            self._save(state)  # the switch is recorded before the old release stops
+            self._promote(state, live, old)
             if old is not None and old.pid != live.pid:
                 time.sleep(self.drain_seconds)  # requests already sent to the old release finish there
-                _stop(old.pid)
+                _stop(old.pid, old.identity)
+            state.pop("draining", None)
         log.info("deploy: %s (model %s) live on :%d behind :%d", live.bento, live.md5, live.port, self.port)
         return live
+
+    def _promote(self, state: dict[str, Any], live: Release, old: Release | None) -> None:
+        """Record the switch: the new release is live, the old one the previous (and draining until it stops)."""
+        state["live"], state["previous"] = asdict(live), asdict(old) if old else state.get("previous")
+        if old is not None and old.pid != live.pid:
+            state["draining"] = asdict(old)
+        for step in ("starting", "switching"):
+            state.pop(step, None)
+        self._save(state)  # the switch is recorded before the old release stops
+
+    def repair(self) -> list[str]:
+        """`retrain deploy --repair`: finish or undo what a killed deploy left, and point the front at the release
+        that state.json says is live. What it did, one line each."""
+        with self._locked() as state:
+            done = self._repair(state)
+            if state.get("live") and state.get("front"):
+                self._ensure_front(state)
+                self._switch(Release(**state["live"]))  # and answers with its model: the reload has taken
+                done.append(f"the front answers with the live release, {state['live']['bento']}")
+        return done
+
+    def _repair(self, state: dict[str, Any]) -> list[str]:
+        """A deploy killed while switching is finished when its release still answers with its model (traffic may
+        already be there), else undone; a release that was starting is stopped (it never had traffic); a release
+        that was draining is stopped (its drain is long over)."""
+        done: list[str] = []
+        if state.get("switching"):
+            new, old = Release(**state["switching"]), Release(**state["live"]) if state.get("live") else None
+            status, body = http.request(f"http://127.0.0.1:{new.port}/metadata")
+            answers = status == 200 and _ours(new.pid, new.identity) and json.loads(body).get("model") == new.md5
+            if answers:
+                self._ensure_front(state)
+                self._point(new)
+                self._promote(state, new, old)
+                done.append(f"finished the switch to {new.bento}")
+            else:
+                if old is not None and state.get("front"):
+                    self._ensure_front(state)
+                    self._point(old)
+                _stop(new.pid, new.identity)
+                state.pop("switching")
+                state.pop("starting", None)
+                done.append(f"undid the switch to {new.bento}, which does not answer")
+        if state.get("starting"):
+            _stop_recorded(state.pop("starting"))
+            done.append("stopped a release that was starting")
+        if state.get("draining"):
+            draining = Release(**state.pop("draining"))
+            _stop(draining.pid, draining.identity)
+            done.append(f"stopped {draining.bento}, which was draining")
+        self._save(state)
+        for line in done:
+            log.info("deploy: repair: %s", line)
+        return done
 
     def previous(self) -> Release:
         """The release that was live before the current one (for a rollback)."""
@@ -217,11 +305,12 @@ class Local:
 
     def stop(self) -> None:
         with self._locked() as state:
-            for role in ("starting", "live", "front"):
+            for role in ("starting", "switching", "draining", "live", "front"):
                 running = state.pop(role, None)
                 if running:
-                    _stop(running if isinstance(running, int) else running["pid"])
-            front.point(self.front_dir, None)
+                    _stop_recorded(running)
+            if self.front_dir.is_dir():
+                front.point(self.front_dir, None)
 
     def _front_token(self) -> str | None:
         """The token the front on our port answers with (nginx itself, never forwarded); None if nothing of ours."""
@@ -237,11 +326,11 @@ class Local:
         running = state.get("front")
         if running and running.get("token") and self._front_token() == running["token"]:
             self._render(running["token"])
-            self.front_pid = running["pid"]
+            self.front_pid, self.front_identity = running["pid"], running.get("identity", "")
             self._reload()
             return
         if running:
-            _stop(running["pid"])
+            _stop_recorded(running)
         if shutil.which("nginx") is None:
             raise DeployError("the local target's front is nginx, and it is not on PATH: apt-get install nginx-light")
         token = secrets.token_hex(16)
@@ -253,16 +342,43 @@ class Local:
             raise DeployError(
                 f"port {self.port} is held by another process (`make serve`?): stop it, or set deploy.port"
             )
-        state["front"] = {"pid": pid, "port": self.port, "host": self.host, "token": token}
-        self.front_pid = pid
+        state["front"] = {"pid": pid, "identity": identity(pid), "port": self.port, "host": self.host, "token": token}
+        self.front_pid, self.front_identity = pid, state["front"]["identity"]
 
     def _render(self, token: str) -> None:
         front.render(self.front_dir, self.host, self.port, self.max_body_bytes, self.front_settings, token)
 
     def _reload(self) -> None:
-        """SIGHUP: the nginx master checks the config, starts workers on it, and the old ones finish their requests."""
-        if _ours(self.front_pid):
-            os.kill(self.front_pid, signal.SIGHUP)
+        """SIGHUP: the nginx master checks the config and starts workers on it; the old ones stop accepting and
+        finish the requests they hold. Done when every worker that accepts is a new one (a worker told to quit
+        renames itself "worker process is shutting down"), so the next request sees the new upstream."""
+        if not _ours(self.front_pid, self.front_identity):
+            return
+        before = set(self._accepting())
+        os.kill(self.front_pid, signal.SIGHUP)
+        if not Path("/proc").is_dir():
+            time.sleep(0.5)  # nothing to watch: give the master time
+            return
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            accepting = set(self._accepting())
+            if accepting and not accepting & before:
+                return
+            time.sleep(0.02)
+        tail = "\n".join((self.front_dir / "error.log").read_text(errors="replace").splitlines()[-5:])
+        raise DeployError(f"the front did not reload within 10 s; {self.front_dir / 'error.log'}:\n{tail}")
+
+    def _accepting(self) -> list[int]:
+        """The front's worker processes that accept connections."""
+        workers = []
+        for entry in Path("/proc").glob("[0-9]*"):
+            with contextlib.suppress(OSError, IndexError):
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != self.front_pid:
+                    continue
+                title = (entry / "cmdline").read_bytes()
+                if title.startswith(b"nginx: worker process") and b"shutting down" not in title:
+                    workers.append(int(entry.name))
+        return workers
 
     def _start(self, release: Release, state: dict[str, Any]) -> Release:
         folder = self.home / "releases" / release.bento.replace(":", "-")
@@ -279,7 +395,7 @@ class Local:
         command = [bentoml, "serve", release.bento, "--host", "127.0.0.1", "--port", str(port)]
         environment = {"PYTHONPATH": str(site), "OMP_NUM_THREADS": "1", "RETRAIN_COMMIT": release.commit}
         pid = _detached(command, folder / "server.log", **environment)
-        state["starting"] = pid
+        state["starting"] = {"pid": pid, "identity": identity(pid)}
         self._save(state)  # if this deploy is killed now, the next one stops this process
         try:
             self._wait(pid, f"http://127.0.0.1:{port}/readyz", (200,), folder / "server.log")
@@ -288,11 +404,10 @@ class Local:
             if served != release.md5:
                 raise DeployError(f"{release.bento} on :{port} serves model {served}, expected {release.md5}")
         except (DeployError, ValueError):
-            _stop(pid)
-            state.pop("starting", None)
+            _stop_recorded(state.pop("starting"))
             raise
         started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-        return Release(release.bento, release.md5, release.commit, port, pid, started)
+        return Release(release.bento, release.md5, release.commit, port, pid, started, state["starting"]["identity"])
 
     def _wait(self, pid: int, url: str, statuses: tuple[int, ...], log_file: Path) -> None:
         deadline = time.monotonic() + self.ready_timeout
@@ -370,15 +485,19 @@ def _login(host: str) -> None:
         raise DeployError(f"`{shlex.join(command)}` failed: check REGISTRY_USERNAME and REGISTRY_PASSWORD")
 
 
-def run(params: Params, root: Path, bento: str | None, target: str, previous: bool, stop: bool) -> str:
+def run(
+    params: Params, root: Path, bento: str | None, target: str, previous: bool, stop: bool, repair: bool = False
+) -> str:
     """`retrain deploy`: deploy the Bento (after checking it holds the model dvc.lock names), roll back to the
-    previous release, or stop the local target; one line saying what is live."""
+    previous release, stop the local target, or repair what a killed deploy left; one line saying what happened."""
     settings = params.deploy
     home = Path(os.environ.get("RETRAIN_DEPLOY_DIR") or Path.home() / ".local/state/retrain")
     local = Local(home, settings, params.serve.max_body_bytes)
     if stop:
         local.stop()
         return "stopped: nothing is served on the local target"
+    if repair:
+        return "; ".join(local.repair()) or "nothing to repair"
     if previous:
         live = local.deploy(local.previous())
         return f"rolled back: {live.bento} (model {live.md5}, commit {live.commit[:8]}) live on :{settings.port}"
