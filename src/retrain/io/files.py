@@ -66,6 +66,13 @@ def write_json(data: Any, path: Path) -> None:
     path.write_text(json.dumps(data, indent=2, sort_keys=False, default=str) + "\n")
 
 
+def replace_text(path: Path, text: str) -> None:
+    """Write `text` to `path` atomically: a reader (a process, nginx reloading) sees the old file or the new one."""
+    staged = path.with_suffix(path.suffix + ".new")
+    staged.write_text(text)
+    staged.replace(path)
+
+
 def read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())

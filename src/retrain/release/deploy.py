@@ -208,9 +208,7 @@ class Local:
                 self._save(state)
 
     def _save(self, state: dict[str, Any]) -> None:
-        staged = self.state_file.with_suffix(".new")
-        files.write_json(state, staged)
-        staged.replace(self.state_file)
+        files.replace_text(self.state_file, json.dumps(state, indent=2, default=str) + "\n")
 
     def status(self) -> dict[str, Any]:
         return json.loads(self.state_file.read_text()) if self.state_file.exists() else {}

@@ -19,6 +19,7 @@ import os
 import pwd
 from pathlib import Path
 
+from retrain.io import files
 from retrain.params import Front
 
 IDENTITY = "/-/front"
@@ -95,21 +96,15 @@ def render(folder: Path, host: str, port: int, max_body_bytes: int, settings: Fr
         token=token,
         **settings.model_dump(),
     )
-    _replace(folder / "nginx.conf", config)
+    files.replace_text(folder / "nginx.conf", config)
     if not (folder / "upstream.conf").exists():
-        _replace(folder / "upstream.conf", NO_RELEASE)
+        files.replace_text(folder / "upstream.conf", NO_RELEASE)
 
 
 def point(folder: Path, port: int | None) -> None:
     """upstream.conf naming the release on `port` (None: no release); nginx reads it on its next reload."""
-    _replace(folder / "upstream.conf", f"server 127.0.0.1:{port} max_fails=0;\n" if port else NO_RELEASE)
+    files.replace_text(folder / "upstream.conf", f"server 127.0.0.1:{port} max_fails=0;\n" if port else NO_RELEASE)
 
 
 def command(folder: Path) -> list[str]:
     return ["nginx", "-p", str(folder), "-e", str(folder / "error.log"), "-c", str(folder / "nginx.conf")]
-
-
-def _replace(path: Path, text: str) -> None:
-    staged = path.with_suffix(".new")
-    staged.write_text(text)
-    staged.replace(path)

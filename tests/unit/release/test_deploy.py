@@ -90,7 +90,9 @@ def test_bentocloud_creates_the_deployment_once_then_updates_it(monkeypatch: pyt
 def test_the_container_target_logs_in_with_the_password_on_stdin_before_it_pushes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`docker` and `bentoml` are recording stand-ins: each call's arguments and stdin, in order."""
+    """`docker` and `bentoml` are recording stand-ins: each call's arguments and stdin, in order, and exit 0. They fake
+    nothing else; stdin is what `docker login --password-stdin` reads the password from (docs.docker.com, docker
+    login: "--password-stdin  Take the password from stdin")."""
     record = tmp_path / "calls"
     for tool in ("docker", "bentoml"):
         stub = tmp_path / "bin" / tool
