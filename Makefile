@@ -25,7 +25,7 @@ DEPLOY_TARGET ?= local
 # cannot inject shell code.
 export BASE RUN REASON CLOUD CLOUD_TYPE CLOUD_SPOT IDLE_TIMEOUT DEPLOY_TARGET
 
-.PHONY: help setup setup-dev data validate featurize drift tune train evaluate retrain repro summary compare report monitor alert serve bento deploy smoke rollback undeploy promote bench-serve test \
+.PHONY: help setup setup-dev data validate featurize drift tune train evaluate retrain repro summary compare report monitor alert serve bento serve-host deploy smoke rollback undeploy promote bench-serve test \
 	rules ci-remote ci-params ci-tune ci-runner ci-retrain ci-gate ci-publish ci-pr ci-comment ci-monitor ci-alert ci-blind-alert ci-deploy-alert gate cml lint typecheck lock-check pytest bench lock clean
 
 help: ## list the targets
@@ -225,8 +225,8 @@ BENTO := flight_delay:$(BENTO_VERSION)
 
 bento: setup-dev ## build the Bento $(BENTO): the package as a wheel, the model, requirements.lock (kept if built)
 	if ! bentoml get "$(BENTO)" >/dev/null 2>&1; then \
-	  rm -rf dist build && python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist . && rm -rf build; \
-	  bentoml build --version "$(BENTO_VERSION)" >/dev/null && echo "built Bento $(BENTO)"; fi
+	  rm -rf dist build && python -m pip wheel --quiet --no-deps --no-build-isolation --wheel-dir dist . && rm -rf build \
+	  && bentoml build --version "$(BENTO_VERSION)" >/dev/null && echo "built Bento $(BENTO)"; fi
 
 # The OS package $(1) for the command $(2) when it is missing: installed as root with apt-get (CI, a serving
 # machine set up by root), else named, and $(3) stops.
@@ -239,8 +239,12 @@ endef
 
 # --- deploy: what deploy.yml runs, on a laptop too (DEPLOY_TARGET=local serves on 127.0.0.1:<deploy.port>) ---------
 RETRAIN_DEPLOY_DIR := $(or $(RETRAIN_DEPLOY_DIR),$(HOME)/.local/state/retrain)
-deploy rollback undeploy: export RETRAIN_DEPLOY_DIR := $(RETRAIN_DEPLOY_DIR)
-deploy rollback undeploy: export BENTOML_HOME := $(RETRAIN_DEPLOY_DIR)/bentoml
+deploy rollback undeploy serve-host: export RETRAIN_DEPLOY_DIR := $(RETRAIN_DEPLOY_DIR)
+deploy rollback undeploy serve-host: export BENTOML_HOME := $(RETRAIN_DEPLOY_DIR)/bentoml
+
+serve-host: setup-dev ## once per serving machine: supervisord for the front and the releases (a systemd unit as root)
+	$(call need,nginx-light,nginx,the local target's front)
+	retrain serve-host
 
 deploy: setup-dev ci-remote ## pull the model dvc.lock names, build its Bento, verify it, deploy to $(DEPLOY_TARGET) (log: reports/deploy.log)
 	if [[ "$$DEPLOY_TARGET" == local && "$${RUNNER_ENVIRONMENT:-}" == github-hosted ]]; then \

@@ -32,6 +32,11 @@ VENV = BIN.parent
 
 STUBS = ROOT / "tests/e2e/stubs"
 
+# uv's cache on this machine (filled by `make setup`): deploys build release venvs from it, offline
+UV_CACHE = os.environ.get("UV_CACHE_DIR") or str(
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "uv"
+)
+
 NOW = pd.Timestamp("2026-11-27 12:00", tz="UTC")
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -90,7 +95,7 @@ def _stub_flags(workflow: Path) -> list[str]:
     return [flag for action in sorted(uses) for flag in ("--local-repository", f"{action}={STUBS / 'noop'}")]
 
 
-def act_env(tmp_path: Path) -> dict[str, str]:
+def act_env(tmp_path: Path, venv: Path = VENV) -> dict[str, str]:
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     return dict(
@@ -99,17 +104,20 @@ def act_env(tmp_path: Path) -> dict[str, str]:
         GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
         XDG_CACHE_HOME=str(tmp_path / "cache"),  # act's workspace; `bentoml build` refuses paths with a hidden part
         PATH=f"{STUBS / 'bin'}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}",
-        VENV=str(VENV),  # the Makefile uses this venv as it is: no install, nothing fetched
+        VENV=str(venv),  # the Makefile uses this venv as it is: no install, nothing fetched
         LOCKS="",
         CML_RECORD=str(tmp_path / "cml"),
         GH_RECORD=str(tmp_path / "gh"),
         DVC_SITE_CACHE_DIR=str(tmp_path / "dvc-site"),
         MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
+        UV_CACHE_DIR=UV_CACHE,
     )
 
 
-def act(repo: Path, tmp_path: Path, event: str, workflow: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = act_env(tmp_path)
+def act(
+    repo: Path, tmp_path: Path, event: str, workflow: str, *args: str, venv: Path = VENV
+) -> subprocess.CompletedProcess[str]:
+    env = act_env(tmp_path, venv)
     path = repo / ".github/workflows" / workflow
     command = ["act", event, "-W", str(path), "-P", "ubuntu-latest=-self-hosted", "-s", "GITHUB_TOKEN=test-token"]
     return subprocess.run(

@@ -1,10 +1,16 @@
-"""deploy.yml under `act`, on the `local` target for real: a front port, Bentos served by `bentoml serve` behind it."""
+"""deploy.yml under `act`, on the `local` target for real: a host set up by `retrain serve-host` (supervisord), nginx
+on a front port, Bentos served by `bentoml serve` from their own venvs behind it."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
+import shutil
+import signal
 import subprocess
 import threading
+import time
 import urllib.error
 import urllib.request
 from collections import Counter
@@ -17,7 +23,8 @@ import mlflow
 import pytest
 
 from retrain.io import files, vcs
-from tests.support import act, act_env, free_port, git, post
+from retrain.release import host
+from tests.support import ROOT, UV_CACHE, VENV, act, act_env, free_port, git, post
 
 pytestmark = pytest.mark.slow
 PUSH = '{"ref": "refs/heads/main", "head_commit": {"message": "%s"}}'
@@ -29,9 +36,11 @@ class Site:
     tmp_path: Path
     url: str
     deploy_dir: Path
+    venv: Path = VENV  # the deploy job's venv
 
     def run(self, *command: str) -> None:
-        subprocess.run(command, cwd=self.repository, env=act_env(self.tmp_path), check=True, capture_output=True)
+        env = act_env(self.tmp_path, self.venv) | {"RETRAIN_DEPLOY_DIR": str(self.deploy_dir)}
+        subprocess.run(command, cwd=self.repository, env=env, check=True, capture_output=True)
 
     def push(self, message: str | None = None) -> subprocess.CompletedProcess[str]:
         """Commit the changes (if a message is given), push main, and run deploy.yml for that push as GitHub would."""
@@ -40,13 +49,14 @@ class Site:
         git("push", "-q", "origin", "main", cwd=self.repository)
         event = self.tmp_path / "push.json"
         event.write_text(PUSH % git("log", "-1", "--format=%s", cwd=self.repository).strip().replace('"', "'"))
-        return act(self.repository, self.tmp_path, "push", "deploy.yml", "-e", str(event), *self.flags())
+        return act(
+            self.repository, self.tmp_path, "push", "deploy.yml", "-e", str(event), *self.flags(), venv=self.venv
+        )
 
     def dispatch(self, ref: str) -> subprocess.CompletedProcess[str]:
         """Actions -> deploy -> Run workflow with `ref`: redeploy (pin) an older commit."""
-        return act(
-            self.repository, self.tmp_path, "workflow_dispatch", "deploy.yml", "--input", f"ref={ref}", *self.flags()
-        )
+        flags = ("--input", f"ref={ref}", *self.flags())
+        return act(self.repository, self.tmp_path, "workflow_dispatch", "deploy.yml", *flags, venv=self.venv)
 
     def flags(self) -> list[str]:
         variables = {
@@ -73,28 +83,74 @@ class Site:
     def live(self) -> dict[str, Any]:
         return json.loads((self.deploy_dir / "state.json").read_text())["live"]  # type: ignore[no-any-return]
 
+    def pid(self, program: str) -> int:
+        """The pid supervisord holds for the program (0: none)."""
+        return int((host.supervisor(self.deploy_dir).info(program) or {}).get("pid", 0))
+
+
+def _answers(url: str) -> str | None:
+    """The model md5 the front answers with, None while it does not."""
+    try:
+        with urllib.request.urlopen(f"{url}/metadata", timeout=5) as response:
+            return str(json.loads(response.read())["model"])
+    except (OSError, ValueError, KeyError):
+        return None
+
 
 def predict(url: str, records: list[dict[str, Any]]) -> tuple[int, Any]:
     return post(f"{url}/predict", json.dumps({"records": records}).encode())
 
 
-@pytest.fixture
-def site(with_remote: Path, tmp_path: Path) -> Iterator[Site]:
-    """main deployed once (the champion is live on a free front port); everything stopped afterwards."""
+@pytest.fixture(scope="session")
+def release_venvs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The venvs folder of a host that has built the venv for this requirements.lock (compiling it takes about
+    15 s): every site links to it, as a host reuses one venv for every release with the same lock."""
+    home = tmp_path_factory.mktemp("host")
+    host.release_venv(home, ROOT / "requirements.lock")
+    return home / "venvs"
+
+
+def _site(with_remote: Path, tmp_path: Path, venvs: Path, venv: Path = VENV) -> Iterator[Site]:
+    """main deployed once (the champion is live on a free front port), on a host set up as the README says; the
+    host's supervisord and everything it runs stopped afterwards."""
     port = free_port()
-    site = Site(with_remote, tmp_path, f"http://127.0.0.1:{port}", tmp_path / "deploy")
+    site = Site(with_remote, tmp_path, f"http://127.0.0.1:{port}", tmp_path / "deploy", venv)
+    site.deploy_dir.mkdir()
+    (site.deploy_dir / "venvs").symlink_to(venvs)
+    site.run("retrain", "serve-host")
     site.run("retrain", "set-params", f"deploy.port={port}")
     try:
         first = site.push("deploy: a free port for the test")
         assert first.returncode == 0, first.stdout[-4000:]
         yield site
     finally:
-        subprocess.run(
-            ["retrain", "deploy", "--stop"],
-            cwd=with_remote,
-            env=act_env(tmp_path) | {"RETRAIN_DEPLOY_DIR": str(site.deploy_dir)},
-            check=False,
-        )
+        with contextlib.suppress(subprocess.CalledProcessError):
+            site.run("retrain", "deploy", "--stop")
+        host.supervisor(site.deploy_dir).shutdown()
+
+
+@pytest.fixture
+def site(with_remote: Path, tmp_path: Path, release_venvs: Path) -> Iterator[Site]:
+    yield from _site(with_remote, tmp_path, release_venvs)
+
+
+@pytest.fixture
+def site_on_its_own_venv(with_remote: Path, tmp_path: Path, release_venvs: Path) -> Iterator[Site]:
+    """A site whose deploy job runs from a venv of its own (built from uv's cache, bytecode compiled), which the test
+    may delete as the next job's `actions/checkout` (clean: true) would."""
+    venv, uv = tmp_path / "job-venv", str(VENV / "bin/uv")
+    locked = tmp_path / "requirements-dev.lock"  # uv itself was installed by pip, so it is not in uv's cache
+    locked.write_text("".join(line for line in (ROOT / "requirements-dev.lock").open() if not line.startswith("uv==")))
+    env = os.environ | {"UV_CACHE_DIR": UV_CACHE}
+    for command in (
+        [str(VENV / "bin/python"), "-m", "venv", str(venv)],  # as the Makefile makes it (pip included)
+        [uv, "pip", "install", "--quiet", "--offline", "--compile-bytecode", "--python", str(venv), "-r", str(locked)],
+        [uv, "pip", "install", "--quiet", "--offline", "--no-deps", "--python", str(venv), "-e", str(ROOT)],
+    ):
+        subprocess.run(command, env=env, check=True, capture_output=True)
+    for marker in (".runtime", ".dev"):  # what `make setup-dev` leaves: the Makefile uses the venv as it is
+        (venv / marker).touch()
+    yield from _site(with_remote, tmp_path, release_venvs, venv)
 
 
 @dataclass
@@ -103,6 +159,7 @@ class Load:
 
     url: str
     records: list[dict[str, Any]]
+    clients: int = 8
     answers: Counter[tuple[int, str]] = field(default_factory=Counter)
     stopped: threading.Event = field(default_factory=threading.Event)
 
@@ -115,7 +172,7 @@ class Load:
                 self.answers[0, repr(error)[:200]] += 1
 
     def __enter__(self) -> Load:
-        self.threads = [threading.Thread(target=self.client) for _ in range(4)]
+        self.threads = [threading.Thread(target=self.client) for _ in range(self.clients)]
         for thread in self.threads:
             thread.start()
         return self
@@ -126,10 +183,13 @@ class Load:
             thread.join()
 
 
-def test_a_merge_deploys_under_load_a_revert_brings_the_old_model_back_and_a_dispatch_pins_a_ref(site: Site) -> None:
+def test_a_merge_deploys_under_load_a_revert_brings_the_old_model_back_and_a_dispatch_pins_a_ref(
+    site_on_its_own_venv: Site,
+) -> None:
+    site = site_on_its_own_venv
     champion_md5, champion_answers = site.served()
     champion_version, alias_md5 = site.champion()
-    before = json.loads((site.deploy_dir / "state.json").read_text())
+    before, front = json.loads((site.deploy_dir / "state.json").read_text()), site.pid("front")
     assert alias_md5 == champion_md5 == vcs.lock_md5((site.repository / "dvc.lock").read_text(), "models/model.skops")
 
     site.run("retrain", "set-params", "train.seed=7")  # the challenger a retrain PR brought
@@ -147,8 +207,8 @@ def test_a_merge_deploys_under_load_a_revert_brings_the_old_model_back_and_a_dis
     assert not failed, failed
     assert {model for _, model in load.answers} == {champion_md5, new_md5}  # the switch happened under load
     after = json.loads((site.deploy_dir / "state.json").read_text())
-    assert after["front"]["pid"] == before["front"]["pid"] and after["previous"]["pid"] == before["live"]["pid"]
-    assert not Path(f"/proc/{before['live']['pid']}").exists()  # the old release was stopped
+    assert site.pid("front") == front and after["previous"]["program"] == before["live"]["program"]
+    assert site.pid(before["live"]["program"]) == 0  # the old release was stopped
 
     git("revert", "--no-edit", "HEAD", cwd=site.repository)
     revert = site.push()
@@ -170,6 +230,19 @@ def test_a_merge_deploys_under_load_a_revert_brings_the_old_model_back_and_a_dis
     assert refused.returncode != 0 and "unmerged is not on main" in refused.stdout
     assert site.served()[0] == new_md5  # what was live stays live
 
+    shutil.rmtree(site.venv)  # the next job's checkout (clean: true) deletes the deploy job's venv
+    time.sleep(1)
+    assert site.served() == (new_md5, new_answers)
+    live = site.live()["program"]
+    killed, started = site.pid(live), time.monotonic()
+    os.kill(killed, signal.SIGKILL)  # supervisord starts it again (any leftover worker ended first: relaunch.py)
+    deadline = started + 120
+    while not (site.pid(live) not in (0, killed) and _answers(site.url) == new_md5):
+        assert time.monotonic() < deadline, "the release killed with SIGKILL did not come back within 120 s"
+        time.sleep(0.1)
+    print(f"\nrelease killed with SIGKILL, job venv deleted: answering again after {time.monotonic() - started:.1f} s")
+    assert site.served() == (new_md5, new_answers)
+
 
 def test_a_failing_smoke_test_puts_the_previous_release_back_opens_an_issue_and_fails(site: Site) -> None:
     before = site.live()
@@ -179,7 +252,7 @@ def test_a_failing_smoke_test_puts_the_previous_release_back_opens_an_issue_and_
     assert result.returncode != 0
     assert "Failure - Main Smoke test" in result.stdout and "Success - Main Roll back" in result.stdout, result.stdout
     assert site.served() == champion and site.live()["bento"] == before["bento"]
-    assert site.live()["pid"] != before["pid"]  # redeployed, not left running by luck
+    assert site.live()["program"] != before["program"]  # redeployed, not left running by luck
     calls = [path.read_text().splitlines() for path in (site.tmp_path / "gh").glob("*.args")]
     issues = [args for args in calls if args[:2] == ["issue", "create"]]
     assert len(issues) == 1 and "deploy-failed" in issues[0]

@@ -135,13 +135,3 @@ def test_monitoring_configures_the_dvc_remote_first() -> None:
     env = dict(os.environ, DVC_REMOTE_URL="/srv/dvc-remote")
     dry = subprocess.run(["make", "-n", "ci-monitor", "LOCKS="], cwd=ROOT, env=env, capture_output=True, text=True)
     assert "dvc remote add --local --force --default ci" in dry.stdout, dry.stdout + dry.stderr
-
-
-def test_a_job_that_may_run_on_the_serving_machine_does_not_clean_its_workspace() -> None:
-    """actions/checkout cleans (`git clean -ffdx`) by default on self-hosted runners, and a runner has one workspace
-    per repository: a monitoring job on the serving machine's runner would delete the live releases' .venv."""
-    jobs = _workflows()["monitor.yml"]["jobs"]
-    assert isinstance(jobs, dict) and "MONITOR_RUNNER" in jobs["monitor"]["runs-on"]
-    steps = jobs["monitor"]["steps"]
-    (checkout,) = [step for step in steps if str(step.get("uses", "")).startswith("actions/checkout")]
-    assert checkout["with"]["clean"] is False

@@ -133,12 +133,19 @@ def alert(state: State, webhook: str | None) -> None:
 @click.option("--bento", help="the Bento tag, e.g. flight_delay:1a2b3c4d5e6f (built by `make bento`)")
 @click.option("--target", type=click.Choice(deployment.TARGETS), default="local", show_default=True)
 @click.option("--previous", is_flag=True, help="local: redeploy the release that was live before")
-@click.option("--stop", is_flag=True, help="local: stop the front and the live release")
+@click.option("--stop", is_flag=True, help="local: stop the front and every release (supervisord stays)")
 @click.option("--repair", is_flag=True, help="local: finish or undo what a killed deploy left")
 @pass_state
 def deploy(state: State, bento: str | None, target: str, previous: bool, stop: bool, repair: bool) -> None:
     """Deploy a Bento, after checking that it holds the model dvc.lock names, to TARGET."""
     click.echo(deployment.run(state.params, state.root, bento, target, previous, stop, repair))
+
+
+@app.command("serve-host")
+def serve_host() -> None:
+    """Set this machine up to serve the local target, once: supervisord (its config, a systemd unit), started."""
+    for line in deployment.serve_host():
+        click.echo(line)
 
 
 @app.command()

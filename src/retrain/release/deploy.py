@@ -3,18 +3,20 @@
 Every target first checks that the Bento holds exactly the model that dvc.lock names (the md5 of the file inside the
 Bento, of the dvc.lock inside the Bento, and of the checkout's dvc.lock must agree).
 
-`local`, a machine that runs the service itself (a self-hosted runner), keeps everything under one folder:
+`local`, a machine that runs the service itself (a self-hosted runner), keeps everything under one folder, the
+RETRAIN_DEPLOY_DIR that `retrain serve-host` set up (host.py: supervisord, which runs every process below):
 
-    state.json     the live release and the one before it (bento tag, model md5, commit, port, pid), the front
+    state.json     the live release and the one before it (bento tag, model md5, commit, port, program), the front
     front/         nginx on `deploy.port` (front.py): its config, upstream.conf naming the live release, its logs
-    releases/TAG/  the package unpacked from the Bento's wheel (the code that release runs) and its server.log
+    releases/TAG/  the package unpacked from the Bento's wheel (the code that release runs) and its logs
+    venvs/HASH/    the libraries the releases run on, one venv per Bento requirements.lock (host.py)
 
-A deploy starts the new Bento on a free port, waits until it is ready and names the expected md5, rewrites the
-front's upstream and reloads it (the switch: nginx's old workers finish what they hold), lets the old release finish
-its requests, then stops it. If the new one does not come up, it is stopped and the old one never stopped serving.
-Each step is recorded in state.json before it is taken, so a deploy killed at any point is finished or undone by the
-next one or by `--repair`; a process is only signalled when its identity (boot id, start time) is the recorded one.
-`--previous` deploys the release that was live before, the same way.
+A deploy starts the new Bento on a free port as a supervised program, waits until it is ready and names the expected
+md5, rewrites the front's upstream and reloads it (the switch: nginx's old workers finish what they hold), lets the
+old release finish its requests, then has supervisord stop it. If the new one does not come up, it is stopped and
+the old one never stopped serving. Each step is recorded in state.json before it is taken, so a deploy killed at any
+point is finished or undone by the next one or by `--repair`; processes are signalled by supervisord alone, which
+knows each one it started. `--previous` deploys the release that was live before, the same way.
 `bentocloud` applies the deployment (created the first time, updated after); `container` logs in to the registry,
 then runs `bentoml containerize`, `docker push` and the $DEPLOY_HOOK command.
 """
@@ -30,13 +32,12 @@ import os
 import secrets
 import shlex
 import shutil
-import signal
 import socket
 import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +45,7 @@ from typing import Any
 from retrain.errors import BadInput, Failed
 from retrain.io import files, http, modelfile, vcs
 from retrain.params import Deploy, Params
-from retrain.release import front
+from retrain.release import front, host
 
 log = logging.getLogger("retrain.deploy")
 TARGETS = ("local", "bentocloud", "container")
@@ -60,9 +61,8 @@ class Release:
     md5: str
     commit: str
     port: int = 0
-    pid: int = 0
+    program: str = ""  # its name in the host's supervisord, which holds its process
     started_at: str = ""
-    identity: str = ""  # the process's boot and start time: `identity(pid)` when it was started
 
 
 def bento_path(tag: str) -> Path:
@@ -91,67 +91,7 @@ def _free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except (ProcessLookupError, PermissionError):
-        return False
-    return True
-
-
-def identity(pid: int) -> str:
-    """What names one process for ever: this boot's id and the pid's start time (clock ticks since boot), from
-    /proc. Another process on the same pid, now or after a reboot, has another identity. "" without /proc."""
-    try:
-        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-        started = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return ""
-    return f"{boot}:{started}"
-
-
-def _ours(pid: int, recorded: str = "") -> bool:
-    """Whether pid is still the process this module started and recorded: its identity is the recorded one. (A
-    record without one, from before identities were kept: the command line must name bentoml or nginx; without
-    /proc, as on macOS, the pid is trusted.)"""
-    if pid <= 0:
-        return False  # 0 and negative pids name process groups, never one process of ours
-    if recorded:
-        return identity(pid) == recorded
-    try:
-        command = Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
-        return _alive(pid)
-    # retrain.release.proxy: the front before nginx, stopped by the first deploy after an upgrade
-    return any(name in command for name in (b"bentoml", b"nginx", b"retrain.release.proxy"))
-
-
-def _stop(pid: int, recorded: str = "", timeout: float = 30) -> None:
-    """SIGTERM the process group (BentoML finishes the requests in flight), SIGKILL it after `timeout`; nothing
-    when the pid is no longer the process that was recorded."""
-    if not _ours(pid, recorded):
-        log.info("deploy: pid %d is not the process recorded (it ended, and the pid was reused): not signalled", pid)
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while _alive(pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-        if _alive(pid):
-            os.killpg(pid, signal.SIGKILL)
-
-
-def _stop_recorded(entry: int | dict[str, Any]) -> None:
-    """Stop a process as state.json records it: {"pid", "identity"}, or a bare pid (older state files)."""
-    if isinstance(entry, int):
-        _stop(entry)
-    else:
-        _stop(entry["pid"], entry.get("identity", ""))
-
-
-# What a long-lived process may inherit from the deploy job: never its secrets (cloud keys, tokens, hooks).
+# What a release may inherit from the deploy job: never its secrets (cloud keys, tokens, hooks).
 INHERITED = (
     "PATH",
     "HOME",
@@ -159,41 +99,25 @@ INHERITED = (
     "LC_",
     "TZ",
     "TMPDIR",
-    "VIRTUAL_ENV",
     "BENTOML_",
     "DO_NOT_TRACK",
     "RETRAIN_INFERENCE_LOG",
     "RETRAIN_LOG_SHIP",
     "RETRAIN_SHADOW_MODEL",
 )
-
-
-def _detached(command: list[str], log_file: Path, **env: str) -> int:
-    """Start a process that outlives this one and the CI job (new session, no RUNNER_TRACKING_ID: GitHub's runner
-    does not reap it), with an allow-listed environment."""
-    environment = {k: v for k, v in os.environ.items() if k.startswith(INHERITED)} | env
-    with log_file.open("ab") as output:
-        process = subprocess.Popen(
-            command,
-            stdin=subprocess.DEVNULL,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            env=environment,
-            cwd=log_file.parent,
-            start_new_session=True,
-        )
-    return process.pid
+ROLES = ("starting", "switching", "draining", "live")  # the state's entries that name a release's program
+FRONT = "front"
 
 
 class Local:
-    """The `local` target: a front on a fixed port, releases on free ports behind it."""
+    """The `local` target: a front on a fixed port, releases on free ports behind it, all run by the host's
+    supervisord (host.py)."""
 
     def __init__(self, home: Path, settings: Deploy, max_body_bytes: int) -> None:
         self.home, self.host, self.port = home, settings.host, settings.port
         self.ready_timeout, self.drain_seconds = settings.ready_timeout, settings.drain_seconds
         self.front_settings, self.max_body_bytes = settings.front, max_body_bytes
         self.state_file, self.front_dir = home / "state.json", home / "front"
-        self.front_pid, self.front_identity = 0, ""
         home.mkdir(parents=True, exist_ok=True)
 
     @contextlib.contextmanager
@@ -201,7 +125,13 @@ class Local:
         """The state, with the folder locked against a concurrent deploy; saved on the way out."""
         with (self.home / "lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
+            self.supervisor = host.connect(self.home)
             state = self.status()
+            if any("pid" in state[role] for role in (*ROLES, FRONT) if isinstance(state.get(role), dict)):
+                raise DeployError(
+                    f"{self.state_file} names processes a deploy started before supervisord ran them: stop them "
+                    "with that version's `retrain deploy --stop`, then deploy"
+                )
             try:
                 yield state
             finally:
@@ -228,14 +158,14 @@ class Local:
             except (DeployError, ValueError):
                 if old is not None:
                     self._point(old)
-                _stop(live.pid, live.identity)
+                self._forget(live.program)
                 state.pop("switching")
                 state.pop("starting", None)
                 raise
             self._promote(state, live, old)
-            if old is not None and old.pid != live.pid:
+            if old is not None:
                 time.sleep(self.drain_seconds)  # requests already sent to the old release finish there
-                _stop(old.pid, old.identity)
+                self._forget(old.program)
             state.pop("draining", None)
         log.info("deploy: %s (model %s) live on :%d behind :%d", live.bento, live.md5, live.port, self.port)
         return live
@@ -243,7 +173,7 @@ class Local:
     def _promote(self, state: dict[str, Any], live: Release, old: Release | None) -> None:
         """Record the switch: the new release is live, the old one the previous (and draining until it stops)."""
         state["live"], state["previous"] = asdict(live), asdict(old) if old else state.get("previous")
-        if old is not None and old.pid != live.pid:
+        if old is not None:
             state["draining"] = asdict(old)
         for step in ("starting", "switching"):
             state.pop(step, None)
@@ -254,7 +184,7 @@ class Local:
         that state.json says is live. What it did, one line each."""
         with self._locked() as state:
             done = self._repair(state)
-            if state.get("live") and state.get("front"):
+            if state.get("live") and state.get(FRONT):
                 self._ensure_front(state)
                 self._switch(Release(**state["live"]))  # and answers with its model: the reload has taken
                 done.append(f"the front answers with the live release, {state['live']['bento']}")
@@ -263,36 +193,44 @@ class Local:
     def _repair(self, state: dict[str, Any]) -> list[str]:
         """A deploy killed while switching is finished when its release still answers with its model (traffic may
         already be there), else undone; a release that was starting is stopped (it never had traffic); a release
-        that was draining is stopped (its drain is long over)."""
+        that was draining is stopped (its drain is long over); so is any release program that state.json does not
+        name as live (an orphan)."""
         done: list[str] = []
         if state.get("switching"):
             new, old = Release(**state["switching"]), Release(**state["live"]) if state.get("live") else None
-            status, body = http.request(f"http://127.0.0.1:{new.port}/metadata")
-            answers = status == 200 and _ours(new.pid, new.identity) and json.loads(body).get("model") == new.md5
-            if answers:
+            if self._answers(new):
                 self._ensure_front(state)
                 self._point(new)
                 self._promote(state, new, old)
                 done.append(f"finished the switch to {new.bento}")
             else:
-                if old is not None and state.get("front"):
+                if old is not None and state.get(FRONT):
                     self._ensure_front(state)
                     self._point(old)
-                _stop(new.pid, new.identity)
+                self._forget(new.program)
                 state.pop("switching")
                 state.pop("starting", None)
                 done.append(f"undid the switch to {new.bento}, which does not answer")
         if state.get("starting"):
-            _stop_recorded(state.pop("starting"))
+            self._forget(state.pop("starting")["program"])
             done.append("stopped a release that was starting")
         if state.get("draining"):
             draining = Release(**state.pop("draining"))
-            _stop(draining.pid, draining.identity)
+            self._forget(draining.program)
             done.append(f"stopped {draining.bento}, which was draining")
+        live = state["live"]["program"] if state.get("live") else None
+        for name in self.supervisor.programs():
+            if name.startswith("release-") and name != live:
+                self._forget(name)
+                done.append(f"stopped {name}, which state.json does not name")
         self._save(state)
         for line in done:
             log.info("deploy: repair: %s", line)
         return done
+
+    def _answers(self, release: Release) -> bool:
+        status, body = http.request(f"http://127.0.0.1:{release.port}/metadata")
+        return status == 200 and json.loads(body).get("model") == release.md5
 
     def previous(self) -> Release:
         """The release that was live before the current one (for a rollback)."""
@@ -302,13 +240,24 @@ class Local:
         return Release(previous["bento"], previous["md5"], previous["commit"])
 
     def stop(self) -> None:
+        """Stop the front and every release (supervisord, the host's service, keeps running)."""
         with self._locked() as state:
-            for role in ("starting", "switching", "draining", "live", "front"):
-                running = state.pop(role, None)
-                if running:
-                    _stop_recorded(running)
+            for role in (*ROLES, FRONT):
+                state.pop(role, None)
+            for name in self.supervisor.programs():
+                self._forget(name)
             if self.front_dir.is_dir():
                 front.point(self.front_dir, None)
+
+    def _forget(self, name: str) -> None:
+        host.forget(self.home, name)
+
+    def _supervise(self, name: str, command: list[str], folder: Path, stop_signal: str, **env: str) -> Path:
+        """Run `command` as the supervised program `name` (its output: folder/NAME.log); the log's path."""
+        log_file = folder / f"{name}.log"
+        host.program(self.home, name, command, folder, log_file, stop_signal, **env)
+        self.supervisor.add(name)
+        return log_file
 
     def _front_token(self) -> str | None:
         """The token the front on our port answers with (nginx itself, never forwarded); None if nothing of ours."""
@@ -321,27 +270,23 @@ class Local:
     def _ensure_front(self, state: dict[str, Any]) -> None:
         """nginx on deploy.port, its config rendered from params.yaml: started if it is not running, else reloaded
         (a changed limit applies without a restart)."""
-        running = state.get("front")
-        if running and running.get("token") and self._front_token() == running["token"]:
+        running, info = state.get(FRONT), self.supervisor.info(FRONT)
+        if running and info and info["statename"] == "RUNNING" and self._front_token() == running["token"]:
             self._render(running["token"])
-            self.front_pid, self.front_identity = running["pid"], running.get("identity", "")
             self._reload()
             return
-        if running:
-            _stop_recorded(running)
-        if shutil.which("nginx") is None:
+        self._forget(FRONT)
+        nginx = shutil.which("nginx")
+        if nginx is None:
             raise DeployError("the local target's front is nginx, and it is not on PATH: apt-get install nginx-light")
         token = secrets.token_hex(16)
         self._render(token)
-        pid = _detached(front.command(self.front_dir), self.home / "front.log")
-        self._wait(pid, f"http://127.0.0.1:{self.port}{front.IDENTITY}", (200,), self.front_dir / "error.log")
-        if self._front_token() != token:
-            _stop(pid)
-            raise DeployError(
-                f"port {self.port} is held by another process (`make serve`?): stop it, or set deploy.port"
-            )
-        state["front"] = {"pid": pid, "identity": identity(pid), "port": self.port, "host": self.host, "token": token}
-        self.front_pid, self.front_identity = pid, state["front"]["identity"]
+        log_file = self._supervise(FRONT, [nginx, *front.command(self.front_dir)[1:]], self.front_dir, "QUIT")
+        try:
+            self._wait_for(FRONT, lambda: self._front_token() == token, log_file, self.front_dir / "error.log")
+        except DeployError as error:
+            raise DeployError(f"port {self.port} is held by another process (`make serve`?), or {error}") from None
+        state[FRONT] = {"program": FRONT, "port": self.port, "host": self.host, "token": token}
 
     def _render(self, token: str) -> None:
         front.render(self.front_dir, self.host, self.port, self.max_body_bytes, self.front_settings, token)
@@ -350,28 +295,30 @@ class Local:
         """SIGHUP: the nginx master checks the config and starts workers on it; the old ones stop accepting and
         finish the requests they hold. Done when every worker that accepts is a new one (a worker told to quit
         renames itself "worker process is shutting down"), so the next request sees the new upstream."""
-        if not _ours(self.front_pid, self.front_identity):
+        info = self.supervisor.info(FRONT)
+        if not info or info["statename"] != "RUNNING":
             return
-        before = set(self._accepting())
-        os.kill(self.front_pid, signal.SIGHUP)
+        before = set(self._accepting(info["pid"]))
+        self.supervisor.signal(FRONT, "HUP")
         if not Path("/proc").is_dir():
             time.sleep(0.5)  # nothing to watch: give the master time
             return
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            accepting = set(self._accepting())
+            accepting = set(self._accepting(info["pid"]))
             if accepting and not accepting & before:
                 return
             time.sleep(0.02)
         tail = "\n".join((self.front_dir / "error.log").read_text(errors="replace").splitlines()[-5:])
         raise DeployError(f"the front did not reload within 10 s; {self.front_dir / 'error.log'}:\n{tail}")
 
-    def _accepting(self) -> list[int]:
+    @staticmethod
+    def _accepting(master: int) -> list[int]:
         """The front's worker processes that accept connections."""
         workers = []
         for entry in Path("/proc").glob("[0-9]*"):
             with contextlib.suppress(OSError, IndexError):
-                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != self.front_pid:
+                if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != master:
                     continue
                 title = (entry / "cmdline").read_bytes()
                 if title.startswith(b"nginx: worker process") and b"shutting down" not in title:
@@ -379,43 +326,59 @@ class Local:
         return workers
 
     def _start(self, release: Release, state: dict[str, Any]) -> Release:
+        """The release as a supervised program: its code (the Bento's wheel) on its libraries (a venv from the
+        Bento's requirements.lock), on a free port, ready and answering with the expected model."""
         folder = self.home / "releases" / release.bento.replace(":", "-")
         site = folder / "site"
-        if not site.is_dir():  # the release runs the package it was built with (its libraries: the runner's venv)
-            (wheel,) = (bento_path(release.bento) / "env/python/wheels").glob("retrain-*.whl")
+        bento = bento_path(release.bento)
+        if not site.is_dir():
+            (wheel,) = (bento / "env/python/wheels").glob("retrain-*.whl")
             staged = folder / "site.new"
             shutil.rmtree(staged, ignore_errors=True)
             with zipfile.ZipFile(wheel) as archive:
                 archive.extractall(staged)
             staged.replace(site)
+        venv = host.release_venv(self.home, bento / "env/python/requirements.txt")
         port = _free_port()
-        bentoml = str(Path(sys.executable).parent / "bentoml")
-        command = [bentoml, "serve", release.bento, "--host", "127.0.0.1", "--port", str(port)]
-        environment = {"PYTHONPATH": str(site), "OMP_NUM_THREADS": "1", "RETRAIN_COMMIT": release.commit}
-        pid = _detached(command, folder / "server.log", **environment)
-        state["starting"] = {"pid": pid, "identity": identity(pid)}
-        self._save(state)  # if this deploy is killed now, the next one stops this process
+        name = f"release-{release.bento.replace(':', '-')}-{port}"
+        state["starting"] = {"program": name}
+        self._save(state)  # if this deploy is killed now, the next one stops this program
+        inherited = {key: value for key, value in os.environ.items() if key.startswith(INHERITED)}
+        # nothing from the deploy job's venv: the next job's checkout deletes it
+        job = (sys.prefix,) if sys.prefix != sys.base_prefix else ()
+        path = [entry for entry in os.environ.get("PATH", os.defpath).split(os.pathsep) if not entry.startswith(job)]
+        environment = inherited | {
+            "PATH": os.pathsep.join([str(venv / "bin"), *path]),
+            "VIRTUAL_ENV": str(venv),
+            "PYTHONPATH": str(site),
+            "OMP_NUM_THREADS": "1",
+            "RETRAIN_COMMIT": release.commit,
+        }
+        command = [str(venv / "bin/bentoml"), "serve", release.bento, "--host", "127.0.0.1", "--port", str(port)]
+        log_file = self._supervise(name, command, folder, "TERM", **environment)
         try:
-            self._wait(pid, f"http://127.0.0.1:{port}/readyz", (200,), folder / "server.log")
+            url = f"http://127.0.0.1:{port}/readyz"
+            self._wait_for(name, lambda: http.request(url)[0] == 200, log_file)
             status, body = http.request(f"http://127.0.0.1:{port}/metadata")
             served = json.loads(body).get("model") if status == 200 else None
             if served != release.md5:
                 raise DeployError(f"{release.bento} on :{port} serves model {served}, expected {release.md5}")
         except (DeployError, ValueError):
-            _stop_recorded(state.pop("starting"))
+            self._forget(state.pop("starting")["program"])
             raise
         started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
-        return Release(release.bento, release.md5, release.commit, port, pid, started, state["starting"]["identity"])
+        return Release(release.bento, release.md5, release.commit, port, name, started)
 
-    def _wait(self, pid: int, url: str, statuses: tuple[int, ...], log_file: Path) -> None:
+    def _wait_for(self, name: str, ready: Callable[[], bool], *logs: Path) -> None:
+        """Until `ready()`; a DeployError with the log's tail when supervisord gave up on the program (FATAL: it
+        exited too soon, too often) or after deploy.ready_timeout."""
         deadline = time.monotonic() + self.ready_timeout
-        while http.request(url)[0] not in statuses:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            if not _alive(pid) or time.monotonic() > deadline:
-                _stop(pid)
-                tail = "\n".join(log_file.read_text(errors="replace").splitlines()[-15:])
-                raise DeployError(f"{url} did not answer within {self.ready_timeout:g} s; {log_file}:\n{tail}")
+        while not ready():
+            info = self.supervisor.info(name)
+            if not info or info["statename"] == "FATAL" or time.monotonic() > deadline:
+                shown = next((path for path in logs[::-1] if path.exists() and path.stat().st_size), logs[0])
+                tail = "\n".join(shown.read_text(errors="replace").splitlines()[-15:]) if shown.exists() else ""
+                raise DeployError(f"{name} did not become ready within {self.ready_timeout:g} s; {shown}:\n{tail}")
             time.sleep(0.25)
 
     def _point(self, release: Release) -> None:
@@ -483,14 +446,23 @@ def _login(host: str) -> None:
         raise DeployError(f"`{shlex.join(command)}` failed: check REGISTRY_USERNAME and REGISTRY_PASSWORD")
 
 
+def home() -> Path:
+    """The local target's folder: $RETRAIN_DEPLOY_DIR, else ~/.local/state/retrain (outside any checkout)."""
+    return Path(os.environ.get("RETRAIN_DEPLOY_DIR") or Path.home() / ".local/state/retrain")
+
+
+def serve_host() -> list[str]:
+    """`retrain serve-host`: set the serving machine up once (host.py)."""
+    return host.install(home())
+
+
 def run(
     params: Params, root: Path, bento: str | None, target: str, previous: bool, stop: bool, repair: bool = False
 ) -> str:
     """`retrain deploy`: deploy the Bento (after checking it holds the model dvc.lock names), roll back to the
     previous release, stop the local target, or repair what a killed deploy left; one line saying what happened."""
     settings = params.deploy
-    home = Path(os.environ.get("RETRAIN_DEPLOY_DIR") or Path.home() / ".local/state/retrain")
-    local = Local(home, settings, params.serve.max_body_bytes)
+    local = Local(home(), settings, params.serve.max_body_bytes)
     if stop:
         local.stop()
         return "stopped: nothing is served on the local target"

@@ -1,22 +1,27 @@
-"""A deploy killed at each step, then `retrain deploy --repair`: one release serving, behind the real nginx front,
-and no orphan process. The releases are stand-ins that answer the two routes a deploy reads, as the service does
-(`/readyz` 200 once ready, `/metadata` with the model's md5: serving/service.py); what state.json holds at each step
-is what `Local.deploy` records before taking it."""
+"""The local target's processes under the host's supervisord, behind the real nginx front: a deploy killed at each
+step, then `retrain deploy --repair`, leaves one release serving and no orphan; `kill -9` of the front and a reboot
+(supervisord and every process killed, supervisord started again from its config) are repaired without a deploy.
+The releases are stand-ins that answer the two routes a deploy reads, as the service does (`/readyz` 200 once
+ready, `/metadata` with the model's md5: serving/service.py); what state.json holds at each step is what
+`Local.deploy` records before taking it."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
-import urllib.request
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
 import pytest
 
+from retrain.io import http
 from retrain.params import Params
-from retrain.release import deploy
+from retrain.release import deploy, host
 from tests.support import free_port
 
 STANDIN = """
@@ -34,28 +39,41 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), Routes).serve_f
 """
 
 
-def _release(name: str, tmp_path: Path) -> deploy.Release:
+def _release(local: deploy.Local, name: str) -> deploy.Release:
+    """A stand-in release, supervised as `_start` supervises one, ready."""
     port = free_port()
-    (tmp_path / "standin.py").write_text(STANDIN)
-    command = [sys.executable, str(tmp_path / "standin.py"), str(port), name * 32]
-    process = subprocess.Popen(command, start_new_session=True)  # as `_detached` starts releases
-    for _ in range(100):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1)
-            break
-        except OSError:
-            subprocess.run(["sleep", "0.05"], check=True)
-    return deploy.Release(f"flight_delay:{name}", name * 32, name, port, process.pid, "", deploy.identity(process.pid))
+    (local.home / "standin.py").write_text(STANDIN)
+    program = f"release-flight_delay-{name}-{port}"
+    local._supervise(
+        program, [sys.executable, str(local.home / "standin.py"), str(port), name * 32], local.home, "TERM"
+    )
+    release = deploy.Release(f"flight_delay:{name}", name * 32, name, port, program)
+    _eventually(lambda: local._answers(release))
+    return release
+
+
+def _eventually(check: Callable[[], object], seconds: float = 60) -> float:
+    """Poll `check` until it is true; the seconds it took."""
+    started = time.monotonic()
+    while not check():
+        assert time.monotonic() - started < seconds, f"not within {seconds} s"
+        time.sleep(0.05)
+    return time.monotonic() - started
 
 
 @pytest.fixture
 def local(tmp_path: Path, params: Params) -> Iterator[deploy.Local]:
+    """The target on a host set up by `retrain serve-host` (supervisord started); everything stopped afterwards."""
+    home = tmp_path / "deploy"
+    host.install(home)
     settings = params.deploy.model_copy(update={"port": free_port()})
-    target = deploy.Local(tmp_path / "deploy", settings, params.serve.max_body_bytes)
+    target = deploy.Local(home, settings, params.serve.max_body_bytes)
+    target.supervisor = host.connect(home)
     try:
         yield target
     finally:
         target.stop()
+        host.supervisor(home).shutdown()
 
 
 def _killed_at(local: deploy.Local, traffic: deploy.Release, **steps: deploy.Release) -> None:
@@ -64,53 +82,96 @@ def _killed_at(local: deploy.Local, traffic: deploy.Release, **steps: deploy.Rel
         local._ensure_front(state)
         local._point(traffic)
         for step, release in steps.items():
-            state[step] = {"pid": release.pid, "identity": release.identity} if step == "starting" else asdict(release)
+            state[step] = {"program": release.program} if step == "starting" else asdict(release)
 
 
 def _served(local: deploy.Local) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{local.port}/metadata", timeout=5) as answer:
-        return str(json.loads(answer.read())["model"])
+    """The model the front answers with ("" while nothing answers)."""
+    status, body = http.request(f"http://127.0.0.1:{local.port}/metadata")
+    return str(json.loads(body)["model"]) if status == 200 else ""
 
 
-def _running(*releases: deploy.Release) -> list[bool]:
-    return [deploy._ours(release.pid, release.identity) for release in releases]
+def _running(local: deploy.Local, *releases: deploy.Release) -> list[bool]:
+    return [release.program in local.supervisor.programs() and local._answers(release) for release in releases]
 
 
-def test_killed_after_start_the_new_release_is_stopped_and_the_old_one_serves(
-    local: deploy.Local, tmp_path: Path
-) -> None:
-    old, new = _release("a", tmp_path), _release("b", tmp_path)
+def test_killed_after_start_the_new_release_is_stopped_and_the_old_one_serves(local: deploy.Local) -> None:
+    old, new = _release(local, "a"), _release(local, "b")
     _killed_at(local, old, live=old, starting=new)
     assert local.repair()[0] == "stopped a release that was starting"
-    assert _running(old, new) == [True, False] and _served(local) == old.md5
-    assert local.status()["live"]["pid"] == old.pid and "starting" not in local.status()
+    assert _running(local, old, new) == [True, False] and _served(local) == old.md5
+    assert local.status()["live"]["program"] == old.program and "starting" not in local.status()
 
 
-def test_killed_after_the_switch_the_switch_is_finished_and_the_old_release_stopped(
-    local: deploy.Local, tmp_path: Path
-) -> None:
-    old, new = _release("a", tmp_path), _release("b", tmp_path)
+def test_killed_after_the_switch_the_switch_is_finished_and_the_old_release_stopped(local: deploy.Local) -> None:
+    old, new = _release(local, "a"), _release(local, "b")
     _killed_at(local, new, live=old, starting=new, switching=new)  # traffic already on the new release
     done = local.repair()
     assert done[:2] == ["finished the switch to flight_delay:b", "stopped flight_delay:a, which was draining"]
-    assert _running(old, new) == [False, True] and _served(local) == new.md5
+    assert _running(local, old, new) == [False, True] and _served(local) == new.md5
     state = local.status()
-    assert state["live"]["pid"] == new.pid and state["previous"]["pid"] == old.pid
+    assert state["live"]["program"] == new.program and state["previous"]["program"] == old.program
     assert not {"starting", "switching", "draining"} & set(state)
 
 
-def test_killed_while_switching_to_a_release_that_died_the_switch_is_undone(
-    local: deploy.Local, tmp_path: Path
-) -> None:
-    old, new = _release("a", tmp_path), _release("b", tmp_path)
+def test_killed_while_switching_to_a_release_that_died_the_switch_is_undone(local: deploy.Local) -> None:
+    old, new = _release(local, "a"), _release(local, "b")
     _killed_at(local, new, live=old, starting=new, switching=new)
-    deploy._stop(new.pid, new.identity)  # the new release died with the deploy
+    local.supervisor.remove(new.program)  # the new release died with the deploy
     assert local.repair()[0] == "undid the switch to flight_delay:b, which does not answer"
-    assert _running(old) == [True] and _served(local) == old.md5 and local.status()["live"]["pid"] == old.pid
+    assert _running(local, old) == [True] and _served(local) == old.md5
+    assert local.status()["live"]["program"] == old.program
 
 
-def test_killed_during_the_drain_the_old_release_is_stopped(local: deploy.Local, tmp_path: Path) -> None:
-    old, new = _release("a", tmp_path), _release("b", tmp_path)
+def test_killed_during_the_drain_the_old_release_is_stopped_and_an_orphan_too(local: deploy.Local) -> None:
+    old, new, orphan = _release(local, "a"), _release(local, "b"), _release(local, "c")
     _killed_at(local, new, live=new, previous=old, draining=old)
-    assert local.repair()[0] == "stopped flight_delay:a, which was draining"
-    assert _running(old, new) == [False, True] and _served(local) == new.md5
+    done = local.repair()
+    assert done[:2] == [
+        "stopped flight_delay:a, which was draining",
+        f"stopped {orphan.program}, which state.json does not name",
+    ]
+    assert _running(local, old, new, orphan) == [False, True, False] and _served(local) == new.md5
+    assert [name for name in local.supervisor.programs() if name.startswith("release-")] == [new.program]
+
+
+def _pid(local: deploy.Local, program: str) -> int:
+    return int((local.supervisor.info(program) or {}).get("pid", 0))
+
+
+def _ended(pid: int) -> bool:
+    """Gone, or a zombie (ended; its new parent, whatever runs as PID 1 here, may not reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+def test_the_front_killed_with_sigkill_is_started_again_and_its_old_workers_ended(local: deploy.Local) -> None:
+    live = _release(local, "a")
+    _killed_at(local, live, live=live)
+    master = _pid(local, "front")
+    workers = local._accepting(master)
+    os.kill(master, signal.SIGKILL)  # nginx's workers outlive their master, holding the port and the old config
+    seconds = _eventually(lambda: (local.supervisor.info("front") or {}).get("pid") not in (0, master))
+    seconds += _eventually(lambda: _served(local) == live.md5)
+    print(f"\nfront killed with SIGKILL: serving again after {seconds:.2f} s")
+    assert all(_ended(worker) for worker in workers)
+
+
+def test_after_a_reboot_supervisord_started_from_its_config_serves_the_live_release(local: deploy.Local) -> None:
+    old, live = _release(local, "a"), _release(local, "b")
+    _killed_at(local, live, live=live, previous=old)
+    local.repair()  # old is not live: stopped, and not started at boot
+    groups = [_pid(local, name) for name in local.supervisor.programs()]
+    supervisord = int((local.home / "run/supervisord.pid").read_text())
+    os.kill(supervisord, signal.SIGKILL)  # the power goes: supervisord and every process it ran
+    for group in groups:
+        os.killpg(group, signal.SIGKILL)
+    _eventually(lambda: _ended(supervisord))
+    started = time.monotonic()
+    daemon = local.home / "host/bin/supervisord"
+    subprocess.run([daemon, "--configuration", local.home / "supervisord.conf"], check=True)  # as the unit does
+    _eventually(lambda: host.supervisor(local.home).alive() and _served(local) == live.md5)
+    print(f"\nreboot: supervisord, started from its config, serves again after {time.monotonic() - started:.2f} s")
+    assert sorted(host.supervisor(local.home).programs()) == sorted(["front", live.program])

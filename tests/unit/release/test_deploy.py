@@ -3,10 +3,7 @@ the remote targets call BentoCloud and the registry as those behave."""
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -110,34 +107,3 @@ def test_the_container_target_logs_in_with_the_password_on_stdin_before_it_pushe
     assert calls[1].startswith("bentoml containerize flight_delay:aaa --image-tag ghcr.io/acme/flight_delay:aaa")
     assert calls[2].startswith("docker push ghcr.io/acme/flight_delay:aaa")
     assert all("s3cret" not in call.split("<")[0] for call in calls)
-
-
-def _sleeper(*words: str) -> subprocess.Popen[bytes]:
-    """A process in its own session (as releases are started), with `words` in its command line."""
-    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", *words], start_new_session=True)
-
-
-def _record_live(home: Path, pid: int, identity: str) -> None:
-    live = {"bento": "flight_delay:x", "md5": "0" * 32, "commit": "c", "port": 1, "pid": pid, "identity": identity}
-    files.write_json({"live": live}, home / "state.json")
-
-
-def test_an_impostor_on_a_recorded_pid_survives_stop_and_the_recorded_process_does_not(
-    tmp_path: Path, params: Params
-) -> None:
-    """A pid in state.json may belong to another process by now (the release died, the machine rebooted): only the
-    process whose start time is the recorded one is signalled, whatever its command line says."""
-    impostor = _sleeper("bentoml", "serve")  # what a command-line check would have taken for a release
-    try:
-        _record_live(tmp_path, impostor.pid, "another-boot:12345")
-        deploy.Local(tmp_path, params.deploy, params.serve.max_body_bytes).stop()
-        assert impostor.poll() is None
-    finally:
-        impostor.kill()
-        impostor.wait()
-    release = _sleeper()
-    _record_live(tmp_path, release.pid, deploy.identity(release.pid))
-    deploy.Local(tmp_path, params.deploy, params.serve.max_body_bytes).stop()
-    release.wait(timeout=10)  # reaped by the stop already, or now
-    assert not Path(f"/proc/{release.pid}").exists()
-    assert "live" not in json.loads((tmp_path / "state.json").read_text())
