@@ -26,7 +26,7 @@ DEPLOY_TARGET ?= local
 export BASE RUN REASON CLOUD CLOUD_TYPE CLOUD_SPOT IDLE_TIMEOUT DEPLOY_TARGET
 
 .PHONY: help setup setup-dev data validate featurize drift tune train evaluate retrain repro summary compare report monitor alert serve bento serve-host deploy smoke rollback undeploy promote bench-serve test \
-	rules ci-remote ci-params ci-tune ci-runner ci-retrain ci-gate ci-publish ci-pr ci-comment ci-monitor ci-alert ci-blind-alert ci-deploy-alert gate cml lint typecheck lock-check pytest bench lock clean
+	rules ci-remote ci-params ci-tune ci-runner ci-retrain ci-gate ci-publish ci-pr ci-comment ci-monitor ci-alert ci-blind-alert ci-deploy-alert ci-health ci-revert gate cml lint typecheck lock-check pytest bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -216,6 +216,25 @@ ci-deploy-alert: ## open an issue: the deploy of HEAD failed (reports/deploy.log
 	  echo "Run: $${RUN_URL:-local}"; echo; echo '```'; tail -n 40 reports/deploy.log || true; echo '```'; \
 	} > reports/deploy-failed.md
 	$(call raise-issue,deploy-failed,reports/deploy-failed.md,B60205,a deploy failed; see the issue)
+
+# health.yml, on the serving machine's runner: a rollback by the health check that no run has reported yet gets the
+# issue deploy-rolled-back and a revert PR of the commit whose release it took off (-m 1 for a merge commit), opened
+# by CML as ci-pr opens the retrain PR (explicit --message: no " [skip ci]"); then it is recorded as reported.
+ci-health: setup ## the last health rollback not yet reported: an issue and a revert PR of the commit it took off
+	commit=$$(retrain health --report); \
+	if [[ -z "$$commit" ]]; then echo "health: no rollback to report" | tee -a "$${GITHUB_STEP_SUMMARY:-/dev/null}"; \
+	else COMMIT="$$commit" $(MAKE) --no-print-directory ci-revert; fi
+
+ci-revert: cml  # the issue and the revert PR of $$COMMIT, then the rollback is recorded as reported
+	$(call raise-issue,deploy-rolled-back,reports/health.md,B60205,the health check put the previous release back)
+	git fetch -q origin main && git checkout -q --detach origin/main
+	parents=$$(git rev-list --parents -n 1 "$$COMMIT" | wc -w); \
+	git revert --no-commit $$([[ "$$parents" -gt 2 ]] && echo -m 1) "$$COMMIT"; \
+	title="Revert $${COMMIT:0:12}: its release failed the health check"; \
+	cml pr create --message "$$title" --branch "revert/$${COMMIT:0:12}" --target-branch main --title "$$title" \
+	  --user-name "github-actions[bot]" --user-email "41898282+github-actions[bot]@users.noreply.github.com" \
+	  --body "$$(cat reports/health.md)" $$(git diff --cached --name-only)
+	retrain health --reported
 
 serve: setup ## serve the model dvc.lock names on 127.0.0.1:3000 (BentoML); logs to $$RETRAIN_INFERENCE_LOG if set
 	OMP_NUM_THREADS=1 bentoml serve retrain.serving.service:FlightDelayService --host 127.0.0.1 --port 3000

@@ -170,12 +170,30 @@ class Front(Section):
     upstream_timeout: int = Field(ge=1)
 
 
+class Canary(Section):
+    share: float = Field(ge=0, le=0.5)
+    requests: int = Field(ge=1)
+    minutes: float = Field(gt=0, allow_inf_nan=False)
+    on_low_traffic: Literal["rollback", "promote"]
+    max_error_increase: float = Field(ge=0, le=1)
+    max_p99_ratio: float = Field(ge=1, allow_inf_nan=False)
+    p99_slack_ms: float = Field(ge=0, allow_inf_nan=False)
+    max_ks: float = Field(gt=0, le=1)
+
+
+class Health(Section):
+    seconds: float = Field(gt=0, allow_inf_nan=False)
+    failures: int = Field(ge=1)
+
+
 class Deploy(Section):
     host: str
     port: int = Field(ge=1, le=65535)
     ready_timeout: float = Field(gt=0)
     drain_seconds: float = Field(ge=0)
     front: Front
+    canary: Canary
+    health: Health
 
 
 class Cost(Section):

@@ -4,6 +4,7 @@ on a front port, Bentos served by `bentoml serve` from their own venvs behind it
 from __future__ import annotations
 
 import contextlib
+import http.server
 import json
 import os
 import shutil
@@ -23,7 +24,7 @@ import mlflow
 import pytest
 
 from retrain.io import files, vcs
-from retrain.release import host
+from retrain.release import host, relaunch
 from tests.support import ROOT, UV_CACHE, VENV, act, act_env, free_port, git, post
 
 pytestmark = pytest.mark.slow
@@ -37,9 +38,10 @@ class Site:
     url: str
     deploy_dir: Path
     venv: Path = VENV  # the deploy job's venv
+    env: dict[str, str] = field(default_factory=dict)  # more of the runner's environment
 
     def run(self, *command: str) -> None:
-        env = act_env(self.tmp_path, self.venv) | {"RETRAIN_DEPLOY_DIR": str(self.deploy_dir)}
+        env = act_env(self.tmp_path, self.venv) | self.env | {"RETRAIN_DEPLOY_DIR": str(self.deploy_dir)}
         subprocess.run(command, cwd=self.repository, env=env, check=True, capture_output=True)
 
     def push(self, message: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -50,13 +52,23 @@ class Site:
         event = self.tmp_path / "push.json"
         event.write_text(PUSH % git("log", "-1", "--format=%s", cwd=self.repository).strip().replace('"', "'"))
         return act(
-            self.repository, self.tmp_path, "push", "deploy.yml", "-e", str(event), *self.flags(), venv=self.venv
+            self.repository,
+            self.tmp_path,
+            "push",
+            "deploy.yml",
+            "-e",
+            str(event),
+            *self.flags(),
+            venv=self.venv,
+            **self.env,
         )
 
     def dispatch(self, ref: str) -> subprocess.CompletedProcess[str]:
         """Actions -> deploy -> Run workflow with `ref`: redeploy (pin) an older commit."""
         flags = ("--input", f"ref={ref}", *self.flags())
-        return act(self.repository, self.tmp_path, "workflow_dispatch", "deploy.yml", *flags, venv=self.venv)
+        return act(
+            self.repository, self.tmp_path, "workflow_dispatch", "deploy.yml", *flags, venv=self.venv, **self.env
+        )
 
     def flags(self) -> list[str]:
         variables = {
@@ -88,6 +100,34 @@ class Site:
         return int((host.supervisor(self.deploy_dir).info(program) or {}).get("pid", 0))
 
 
+# a canary judged on 30 of its requests or after 2 minutes (the default is 200 requests or 10 minutes)
+CANARY = ("deploy.canary.share=0.1", "deploy.canary.requests=30", "deploy.canary.minutes=2")
+
+
+def _family(pid: int) -> list[int]:
+    """A process and all its descendants (BentoML's workers are not all in its process group)."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            parents.setdefault(parent, []).append(int(entry.name))
+    family, index = [pid], 0
+    while index < len(family):
+        family += parents.get(family[index], [])
+        index += 1
+    return family
+
+
+def _marked(mark: str) -> list[int]:
+    """The processes whose environment holds `mark`."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        with contextlib.suppress(OSError):
+            if mark.encode() in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+    return found
+
+
 def _answers(url: str) -> str | None:
     """The model md5 the front answers with, None while it does not."""
     try:
@@ -110,17 +150,17 @@ def release_venvs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home / "venvs"
 
 
-def _site(with_remote: Path, tmp_path: Path, venvs: Path, venv: Path = VENV) -> Iterator[Site]:
+def _site(with_remote: Path, tmp_path: Path, venvs: Path, venv: Path = VENV, **env: str) -> Iterator[Site]:
     """main deployed once (the champion is live on a free front port), on a host set up as the README says; the
     host's supervisord and everything it runs stopped afterwards."""
     port = free_port()
-    site = Site(with_remote, tmp_path, f"http://127.0.0.1:{port}", tmp_path / "deploy", venv)
+    site = Site(with_remote, tmp_path, f"http://127.0.0.1:{port}", tmp_path / "deploy", venv, env)
     site.deploy_dir.mkdir()
     (site.deploy_dir / "venvs").symlink_to(venvs)
     site.run("retrain", "serve-host")
-    site.run("retrain", "set-params", f"deploy.port={port}")
+    site.run("retrain", "set-params", f"deploy.port={port}", "deploy.canary.share=0")  # a test turns it on
     try:
-        first = site.push("deploy: a free port for the test")
+        first = site.push("deploy: a free port for the test, no canary")
         assert first.returncode == 0, first.stdout[-4000:]
         yield site
     finally:
@@ -134,10 +174,37 @@ def site(with_remote: Path, tmp_path: Path, release_venvs: Path) -> Iterator[Sit
     yield from _site(with_remote, tmp_path, release_venvs)
 
 
+@dataclass
+class Webhook:
+    """An alert receiver: the JSON bodies POSTed to it."""
+
+    url: str
+    received: list[Any]
+
+
 @pytest.fixture
-def site_on_its_own_venv(with_remote: Path, tmp_path: Path, release_venvs: Path) -> Iterator[Site]:
+def webhook() -> Iterator[Webhook]:
+    received: list[Any] = []
+
+    class Receive(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            received.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receive)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield Webhook(f"http://127.0.0.1:{server.server_address[1]}/alert", received)
+    server.shutdown()
+
+
+@pytest.fixture
+def site_on_its_own_venv(with_remote: Path, tmp_path: Path, release_venvs: Path, webhook: Webhook) -> Iterator[Site]:
     """A site whose deploy job runs from a venv of its own (built from uv's cache, bytecode compiled), which the test
-    may delete as the next job's `actions/checkout` (clean: true) would."""
+    may delete as the next job's `actions/checkout` (clean: true) would; alerts go to `webhook`."""
     venv, uv = tmp_path / "job-venv", str(VENV / "bin/uv")
     locked = tmp_path / "requirements-dev.lock"  # uv itself was installed by pip, so it is not in uv's cache
     locked.write_text("".join(line for line in (ROOT / "requirements-dev.lock").open() if not line.startswith("uv==")))
@@ -150,7 +217,7 @@ def site_on_its_own_venv(with_remote: Path, tmp_path: Path, release_venvs: Path)
         subprocess.run(command, env=env, check=True, capture_output=True)
     for marker in (".runtime", ".dev"):  # what `make setup-dev` leaves: the Makefile uses the venv as it is
         (venv / marker).touch()
-    yield from _site(with_remote, tmp_path, release_venvs, venv)
+    yield from _site(with_remote, tmp_path, release_venvs, venv, RETRAIN_WEBHOOK_URL=webhook.url)
 
 
 @dataclass
@@ -184,7 +251,7 @@ class Load:
 
 
 def test_a_merge_deploys_under_load_a_revert_brings_the_old_model_back_and_a_dispatch_pins_a_ref(
-    site_on_its_own_venv: Site,
+    site_on_its_own_venv: Site, webhook: Webhook
 ) -> None:
     site = site_on_its_own_venv
     champion_md5, champion_answers = site.served()
@@ -193,6 +260,7 @@ def test_a_merge_deploys_under_load_a_revert_brings_the_old_model_back_and_a_dis
     assert alias_md5 == champion_md5 == vcs.lock_md5((site.repository / "dvc.lock").read_text(), "models/model.skops")
 
     site.run("retrain", "set-params", "train.seed=7")  # the challenger a retrain PR brought
+    site.run("retrain", "set-params", *CANARY, "deploy.health.seconds=1")
     site.run("dvc", "pull", "--quiet")
     site.run("dvc", "repro", "--quiet")
     site.run("dvc", "push", "--quiet")
@@ -200,6 +268,8 @@ def test_a_merge_deploys_under_load_a_revert_brings_the_old_model_back_and_a_dis
     with Load(site.url, golden[:5]) as load:
         merge = site.push("Merge pull request #1 from org/retrain/1")
     assert merge.returncode == 0, merge.stdout[-4000:]
+    assert "### Canary (10% of requests): the canary is within every bound" in merge.stdout, merge.stdout[-4000:]
+    assert "Probabilities not compared (no inference log on this machine" in merge.stdout
     new_md5, new_answers = site.served()
     assert new_md5 != champion_md5 and new_answers != champion_answers
     assert site.champion() == (str(int(champion_version) + 1), new_md5)
@@ -216,9 +286,11 @@ def test_a_merge_deploys_under_load_a_revert_brings_the_old_model_back_and_a_dis
     assert site.served() == (champion_md5, champion_answers)  # byte for byte: same md5, identical predictions
     assert site.champion() == (champion_version, champion_md5)
     assert f"Deployed model `{champion_md5}`" in revert.stdout
+    assert "Canary" not in revert.stdout  # the revert also took the canary settings back: all at once
 
     merge_commit = git("rev-parse", "HEAD~1", cwd=site.repository).strip()
-    pin = site.dispatch(merge_commit)  # pin the newer model again without a commit
+    with Load(site.url, golden[:5]):  # that commit has the canary on: it needs traffic to be judged
+        pin = site.dispatch(merge_commit)  # pin the newer model again without a commit
     assert pin.returncode == 0, pin.stdout[-4000:]
     assert site.served() == (new_md5, new_answers)
     git("checkout", "-q", "-b", "unmerged", cwd=site.repository)
@@ -230,24 +302,63 @@ def test_a_merge_deploys_under_load_a_revert_brings_the_old_model_back_and_a_dis
     assert refused.returncode != 0 and "unmerged is not on main" in refused.stdout
     assert site.served()[0] == new_md5  # what was live stays live
 
+    wedged = site.live()  # the health check: the live release hangs, and the previous one comes back by itself
+    family, started = _family(site.pid(wedged["program"])), time.monotonic()
+    for pid in family:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        while _answers(site.url) != champion_md5:
+            assert time.monotonic() - started < 180, "the health check did not put the previous release back"
+            time.sleep(0.5)
+    finally:
+        for pid in family:  # let its stop finish (supervisord's SIGTERM waits while they are stopped)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    print(f"\nhealth: a hung release replaced by the previous one after {time.monotonic() - started:.1f} s")
+    while not webhook.received:  # the event is recorded, then sent, once the rollback's deploy is done
+        assert time.monotonic() - started < 240, "no alert reached the webhook"
+        time.sleep(0.5)
+    (event,) = json.loads((site.deploy_dir / "state.json").read_text())["events"]
+    assert event["failing"]["program"] == wedged["program"] and event["restored"]["md5"] == champion_md5
+    assert event["reported"] is False  # for the next run of health.yml
+    (alert,) = webhook.received
+    assert wedged["bento"] in alert["text"] and "failed its health check 3 times in a row" in alert["text"]
+    assert site.served() == (champion_md5, champion_answers) and site.live()["md5"] == champion_md5
+
     shutil.rmtree(site.venv)  # the next job's checkout (clean: true) deletes the deploy job's venv
     time.sleep(1)
-    assert site.served() == (new_md5, new_answers)
+    assert site.served() == (champion_md5, champion_answers)
     live = site.live()["program"]
+    run = (site.deploy_dir / f"run/{live}.pid").read_text().split()[1]  # relaunch.py's record of this run
     killed, started = site.pid(live), time.monotonic()
-    os.kill(killed, signal.SIGKILL)  # supervisord starts it again (any leftover worker ended first: relaunch.py)
+    os.kill(killed, signal.SIGKILL)  # supervisord starts it again; its worker, left serving, is ended first
     deadline = started + 120
-    while not (site.pid(live) not in (0, killed) and _answers(site.url) == new_md5):
+    mark = f"{relaunch.MARK}={run}"
+    while not (site.pid(live) not in (0, killed) and not _marked(mark) and _answers(site.url) == champion_md5):
         assert time.monotonic() < deadline, "the release killed with SIGKILL did not come back within 120 s"
         time.sleep(0.1)
     print(f"\nrelease killed with SIGKILL, job venv deleted: answering again after {time.monotonic() - started:.1f} s")
-    assert site.served() == (new_md5, new_answers)
+    assert site.served() == (champion_md5, champion_answers)
+    assert not _marked(mark)  # its worker, in a session of its own, outlived it only until the new run started
 
 
-def test_a_failing_smoke_test_puts_the_previous_release_back_opens_an_issue_and_fails(site: Site) -> None:
+def test_a_failing_canary_is_routed_back_and_a_failing_smoke_test_puts_the_previous_release_back(site: Site) -> None:
     before = site.live()
     champion = site.served()
-    site.run("retrain", "set-params", "serve.max_records=5")  # the golden set has 20 records: the smoke test fails
+    golden = files.read_json(site.repository / "deploy/golden.json")
+    site.run("retrain", "set-params", "serve.max_records=2", *CANARY)  # the canary refuses the clients' 5 records
+    with Load(site.url, golden[:5]) as load:
+        canary = site.push("serve: at most 2 records per request")
+    assert canary.returncode != 0 and "Failure - Main Deploy" in canary.stdout, canary.stdout[-4000:]
+    assert "the canary is worse than the champion: not 2xx" in canary.stdout
+    assert site.served() == champion and site.live() == before  # the champion never stopped serving
+    served = sum(load.answers.values())
+    refused = sum(count for (status, _), count in load.answers.items() if status != 200)
+    assert 0 < refused <= 0.1 * served + 8, load.answers  # at most its share, and the requests then in flight
+    body = max((site.tmp_path / "gh").glob("*.md"), key=lambda path: path.stat().st_mtime).read_text()
+    assert "### Canary (10% of requests)" in body and "| not 2xx | 0.00% |" in body, body
+
+    site.run("retrain", "set-params", "serve.max_records=5", "deploy.canary.share=0")  # golden set: 20 records
     result = site.push("serve: at most 5 records per request")
     assert result.returncode != 0
     assert "Failure - Main Smoke test" in result.stdout and "Success - Main Roll back" in result.stdout, result.stdout
@@ -255,7 +366,7 @@ def test_a_failing_smoke_test_puts_the_previous_release_back_opens_an_issue_and_
     assert site.live()["program"] != before["program"]  # redeployed, not left running by luck
     calls = [path.read_text().splitlines() for path in (site.tmp_path / "gh").glob("*.args")]
     issues = [args for args in calls if args[:2] == ["issue", "create"]]
-    assert len(issues) == 1 and "deploy-failed" in issues[0]
-    (body,) = (site.tmp_path / "gh").glob("*.md")
-    assert "failed" in body.read_text() and "golden records" in body.read_text()
+    assert len(issues) == 2 and all("deploy-failed" in args for args in issues)  # the stand-in lists no open one
+    body = max((site.tmp_path / "gh").glob("*.md"), key=lambda path: path.stat().st_mtime).read_text()
+    assert "failed" in body and "golden records" in body
     assert site.champion()[1] == champion[0]

@@ -210,3 +210,42 @@ def test_a_merge_on_a_fork_with_no_deploy_target_skips_deploy_with_a_notice(repo
     assert result.returncode == 0, result.stdout[-3000:]
     assert "deploy skipped: no deploy target is configured" in result.stdout
     assert "make deploy" not in result.stdout and "deploy-failed" not in result.stdout
+
+
+def test_a_health_rollback_gets_an_issue_and_a_revert_pr_of_the_commit_it_took_off_once(
+    repository: Path, tmp_path: Path
+) -> None:
+    """health.yml on the serving runner after `retrain health` put the previous release back: state.json holds the
+    event as health.py records it (the failing release, the restored one, reported: false)."""
+    params = repository / "params.yaml"
+    params.write_text(params.read_text().replace("max_records: 2000", "max_records: 1999"))
+    git("commit", "-qam", "Merge pull request #7 from org/serve", cwd=repository)
+    git("push", "-q", "origin", "main", cwd=repository)
+    bad, good = git("rev-parse", "HEAD", cwd=repository).strip(), git("rev-parse", "HEAD~1", cwd=repository).strip()
+    release = {"md5": "b" * 32, "port": 1, "program": "release-flight_delay-x-1", "started_at": ""}
+    event = {
+        "time": "2026-12-02T06:00:00+00:00",
+        "kind": "health",
+        "failing": release | {"bento": f"flight_delay:{bad[:12]}", "commit": bad},
+        "failures": ["http://127.0.0.1:3000/readyz did not answer 200 within 10 s"],
+        "action": f"rolled back to flight_delay:{good[:12]}",
+        "restored": release | {"bento": f"flight_delay:{good[:12]}", "commit": good, "md5": "a" * 32},
+        "reported": False,
+    }
+    deploy_dir = tmp_path / "deploy"
+    deploy_dir.mkdir()
+    (deploy_dir / "state.json").write_text(json.dumps({"events": [event]}))
+    flags = ["--var", 'DEPLOY_RUNNER=["ubuntu-latest"]', "--var", f"RETRAIN_DEPLOY_DIR={deploy_dir}"]
+    result = act(repository, tmp_path, "workflow_dispatch", "health.yml", *flags)
+    assert result.returncode == 0, result.stdout[-4000:]
+    calls = [path.read_text().splitlines() for path in sorted((tmp_path / "gh").glob("*.args"))]
+    assert [args[:2] for args in calls if args[0] == "issue"] == [["issue", "list"], ["issue", "create"]]
+    assert f"flight_delay:{bad[:12]}" in next((tmp_path / "gh").glob("*.md")).read_text()
+    reverted = git("show", f"revert/{bad[:12]}:params.yaml", cwd=tmp_path / "origin.git")
+    assert "max_records: 2000 " in reverted  # the revert PR's branch names what serves again
+    message = git("log", "-1", "--format=%s", f"revert/{bad[:12]}", cwd=tmp_path / "origin.git")
+    assert message.strip() == f"Revert {bad[:12]}: its release failed the health check"
+    assert json.loads((deploy_dir / "state.json").read_text())["events"][0]["reported"] is True
+
+    again = act(repository, tmp_path, "workflow_dispatch", "health.yml", *flags)  # the next scheduled run
+    assert again.returncode == 0 and "health: no rollback to report" in again.stdout, again.stdout[-3000:]

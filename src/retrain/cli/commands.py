@@ -18,6 +18,7 @@ from retrain.monitoring import alert as alerts
 from retrain.monitoring import monitor as monitoring
 from retrain.params import override
 from retrain.release import deploy as deployment
+from retrain.release import health as checks
 from retrain.release import history as audit
 from retrain.release import promote as promotion
 from retrain.release import smoke as smoke_test
@@ -139,6 +140,19 @@ def alert(state: State, webhook: str | None) -> None:
 def deploy(state: State, bento: str | None, target: str, previous: bool, stop: bool, repair: bool) -> None:
     """Deploy a Bento, after checking that it holds the model dvc.lock names, to TARGET."""
     click.echo(deployment.run(state.params, state.root, bento, target, previous, stop, repair))
+
+
+@app.command()
+@click.option("--once", is_flag=True, help="one check, then exit (the supervised program loops)")
+@click.option("--report", is_flag=True, help="print the commit a health rollback took off; reports/health.md")
+@click.option("--reported", is_flag=True, help="record the health rollbacks as reported (issue and PR made)")
+@pass_state
+def health(state: State, once: bool, report: bool, reported: bool) -> None:
+    """Check the local target's live release regularly; roll back to the previous one after repeated failures."""
+    if report or reported:
+        click.echo(checks.report(state.root / "reports", mark=reported))
+        return
+    checks.watch(once)
 
 
 @app.command("serve-host")

@@ -45,7 +45,7 @@ from typing import Any
 from retrain.errors import BadInput, Failed
 from retrain.io import files, http, modelfile, vcs
 from retrain.params import Deploy, Params
-from retrain.release import front, host
+from retrain.release import canary, front, host
 
 log = logging.getLogger("retrain.deploy")
 TARGETS = ("local", "bentocloud", "container")
@@ -105,8 +105,22 @@ INHERITED = (
     "RETRAIN_LOG_SHIP",
     "RETRAIN_SHADOW_MODEL",
 )
-ROLES = ("starting", "switching", "draining", "live")  # the state's entries that name a release's program
-FRONT = "front"
+STEPS = ("starting", "canary", "switching", "draining")  # a deploy under way: each recorded before it is taken
+ROLES = (*STEPS, "live")  # the state's entries that name a release's program
+FRONT, HEALTH = "front", "health"
+
+
+@contextlib.contextmanager
+def locked_state(home: Path) -> Iterator[dict[str, Any]]:
+    """state.json, with the folder locked against a concurrent deploy (or health check); saved on the way out."""
+    path = home / "state.json"
+    with (home / "lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        state = json.loads(path.read_text()) if path.exists() else {}
+        try:
+            yield state
+        finally:
+            files.replace_text(path, json.dumps(state, indent=2, default=str) + "\n")
 
 
 class Local:
@@ -117,25 +131,21 @@ class Local:
         self.home, self.host, self.port = home, settings.host, settings.port
         self.ready_timeout, self.drain_seconds = settings.ready_timeout, settings.drain_seconds
         self.front_settings, self.max_body_bytes = settings.front, max_body_bytes
+        self.canary_settings = settings.canary
         self.state_file, self.front_dir = home / "state.json", home / "front"
         home.mkdir(parents=True, exist_ok=True)
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
         """The state, with the folder locked against a concurrent deploy; saved on the way out."""
-        with (self.home / "lock").open("w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+        with locked_state(self.home) as state:
             self.supervisor = host.connect(self.home)
-            state = self.status()
             if any("pid" in state[role] for role in (*ROLES, FRONT) if isinstance(state.get(role), dict)):
                 raise DeployError(
                     f"{self.state_file} names processes a deploy started before supervisord ran them: stop them "
                     "with that version's `retrain deploy --stop`, then deploy"
                 )
-            try:
-                yield state
-            finally:
-                self._save(state)
+            yield state
 
     def _save(self, state: dict[str, Any]) -> None:
         files.replace_text(self.state_file, json.dumps(state, indent=2, default=str) + "\n")
@@ -143,14 +153,18 @@ class Local:
     def status(self) -> dict[str, Any]:
         return json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
 
-    def deploy(self, release: Release) -> Release:
-        """Start, switch, drain: each step is recorded in state.json before it is taken (`starting`, `switching`,
-        `draining`), so a deploy killed at any point is finished or undone by the next one, or by `repair`."""
+    def deploy(self, release: Release, canary: bool = True, watch: bool = True) -> Release:
+        """Start, canary (when deploy.canary.share > 0 and a release is live), switch, drain: each step is recorded
+        in state.json before it is taken (`starting`, `canary`, `switching`, `draining`), so a deploy killed at any
+        point is finished or undone by the next one, or by `repair`. A rollback passes canary=False: it switches
+        at once. Then the health check (health.py) runs on the new release's code, unless it is the caller."""
         with self._locked() as state:
             self._repair(state)
             self._ensure_front(state)
             old = Release(**state["live"]) if state.get("live") else None
             live = self._start(release, state)
+            if old is not None and canary and self.canary_settings.share > 0:
+                self._canary(state, old, live)
             state["switching"] = asdict(live)
             self._save(state)
             try:
@@ -167,8 +181,64 @@ class Local:
                 time.sleep(self.drain_seconds)  # requests already sent to the old release finish there
                 self._forget(old.program)
             state.pop("draining", None)
+            if watch:
+                self._watch(live)
         log.info("deploy: %s (model %s) live on :%d behind :%d", live.bento, live.md5, live.port, self.port)
         return live
+
+    def _watch(self, live: Release) -> None:
+        """The supervised health check (`retrain health`), on the live release's code and venv; started again only
+        when that changed."""
+        folder = self.home / "releases" / live.bento.replace(":", "-")
+        venv = Path(self._environment(live)["VIRTUAL_ENV"])
+        command = [str(venv / "bin/python"), "-m", "retrain.cli.main", "health"]
+        keep = ("RETRAIN_WEBHOOK_URL",)  # where it alerts
+        env = self._environment(live) | {key: os.environ[key] for key in keep if key in os.environ}
+        env["RETRAIN_DEPLOY_DIR"] = str(self.home)
+        config = self.home / "programs" / f"{HEALTH}.conf"
+        before = config.read_text() if config.exists() else ""
+        host.program(self.home, HEALTH, command, folder, self.home / f"{HEALTH}.log", "TERM", **env)
+        if config.read_text() != before or not self.supervisor.info(HEALTH):
+            self.supervisor.remove(HEALTH)
+            self.supervisor.add(HEALTH)
+
+    def record(self, event: dict[str, Any]) -> None:
+        """Add an event (a health rollback) to state.json's `events`."""
+        with self._locked() as state:
+            state.setdefault("events", []).append(event)
+
+    def _canary(self, state: dict[str, Any], old: Release, new: Release) -> None:
+        """Send deploy.canary.share of the requests to the new release until it has answered deploy.canary.requests
+        (or failed beyond saving) or deploy.canary.minutes passed, then judge it against the champion on the same
+        period (canary.py). Promoted: the deploy goes on to the switch. Else everything is routed back to the
+        champion, the canary stopped, and the deploy fails with the analysis."""
+        settings, access = self.canary_settings, self.front_dir / "access.log"
+        state["canary"] = asdict(new)
+        self._save(state)
+        offset = access.stat().st_size if access.exists() else 0
+        started, since = time.monotonic(), time.time()
+        front.point(self.front_dir, old.port, new.port, settings.share)
+        self._reload()
+        addresses = f"127.0.0.1:{old.port}", f"127.0.0.1:{new.port}"
+        log.info("deploy: canary: %s takes %.0f%% of requests", new.bento, settings.share * 100)
+        while True:
+            sides = canary.read_access(access, offset, *addresses)
+            timed_out = time.monotonic() - started >= settings.minutes * 60
+            if timed_out or canary.enough(settings, *sides):
+                break
+            time.sleep(0.5)
+        with_log = canary.read_probabilities(canary.log_folder(), since, sides)
+        verdict = canary.judge(settings, *sides, with_log, timed_out)
+        log.info("deploy: canary analysed in %.1f s: %s\n%s", time.monotonic() - started, verdict.reason, verdict.table)
+        files.append_text("GITHUB_STEP_SUMMARY", verdict.table)
+        state.pop("canary")
+        if not verdict.promote:
+            self._point(old)
+            self._forget(new.program)
+            state.pop("starting", None)
+            self._save(state)
+            raise DeployError(f"canary of {new.bento}: {verdict.reason}; every request goes to {old.bento} again")
+        self._save(state)
 
     def _promote(self, state: dict[str, Any], live: Release, old: Release | None) -> None:
         """Record the switch: the new release is live, the old one the previous (and draining until it stops)."""
@@ -196,6 +266,14 @@ class Local:
         that was draining is stopped (its drain is long over); so is any release program that state.json does not
         name as live (an orphan)."""
         done: list[str] = []
+        if state.get("canary"):
+            new = Release(**state.pop("canary"))
+            if state.get("live") and state.get(FRONT):
+                self._ensure_front(state)
+                self._point(Release(**state["live"]))
+            self._forget(new.program)
+            state.pop("starting", None)
+            done.append(f"undid the canary of {new.bento}")
         if state.get("switching"):
             new, old = Release(**state["switching"]), Release(**state["live"]) if state.get("live") else None
             if self._answers(new):
@@ -338,24 +416,14 @@ class Local:
             with zipfile.ZipFile(wheel) as archive:
                 archive.extractall(staged)
             staged.replace(site)
-        venv = host.release_venv(self.home, bento / "env/python/requirements.txt")
+        host.release_venv(self.home, bento / "env/python/requirements.txt")
         port = _free_port()
         name = f"release-{release.bento.replace(':', '-')}-{port}"
         state["starting"] = {"program": name}
         self._save(state)  # if this deploy is killed now, the next one stops this program
-        inherited = {key: value for key, value in os.environ.items() if key.startswith(INHERITED)}
-        # nothing from the deploy job's venv: the next job's checkout deletes it
-        job = (sys.prefix,) if sys.prefix != sys.base_prefix else ()
-        path = [entry for entry in os.environ.get("PATH", os.defpath).split(os.pathsep) if not entry.startswith(job)]
-        environment = inherited | {
-            "PATH": os.pathsep.join([str(venv / "bin"), *path]),
-            "VIRTUAL_ENV": str(venv),
-            "PYTHONPATH": str(site),
-            "OMP_NUM_THREADS": "1",
-            "RETRAIN_COMMIT": release.commit,
-        }
-        command = [str(venv / "bin/bentoml"), "serve", release.bento, "--host", "127.0.0.1", "--port", str(port)]
-        log_file = self._supervise(name, command, folder, "TERM", **environment)
+        environment = self._environment(release)
+        command = [environment["VIRTUAL_ENV"] + "/bin/bentoml", "serve", release.bento, "--host", "127.0.0.1"]
+        log_file = self._supervise(name, [*command, "--port", str(port)], folder, "TERM", **environment)
         try:
             url = f"http://127.0.0.1:{port}/readyz"
             self._wait_for(name, lambda: http.request(url)[0] == 200, log_file)
@@ -368,6 +436,21 @@ class Local:
             raise
         started = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
         return Release(release.bento, release.md5, release.commit, port, name, started)
+
+    def _environment(self, release: Release) -> dict[str, str]:
+        """What the release's processes run with: its code, its venv, and the allow-listed part of ours (nothing
+        from the deploy job's venv: the next job's checkout deletes it)."""
+        venv = host.venv_path(self.home, bento_path(release.bento) / "env/python/requirements.txt")
+        inherited = {key: value for key, value in os.environ.items() if key.startswith(INHERITED)}
+        job = (sys.prefix,) if sys.prefix != sys.base_prefix else ()
+        path = [entry for entry in os.environ.get("PATH", os.defpath).split(os.pathsep) if not entry.startswith(job)]
+        return inherited | {
+            "PATH": os.pathsep.join([str(venv / "bin"), *path]),
+            "VIRTUAL_ENV": str(venv),
+            "PYTHONPATH": str(self.home / "releases" / release.bento.replace(":", "-") / "site"),
+            "OMP_NUM_THREADS": "1",
+            "RETRAIN_COMMIT": release.commit,
+        }
 
     def _wait_for(self, name: str, ready: Callable[[], bool], *logs: Path) -> None:
         """Until `ready()`; a DeployError with the log's tail when supervisord gave up on the program (FATAL: it
@@ -469,7 +552,7 @@ def run(
     if repair:
         return "; ".join(local.repair()) or "nothing to repair"
     if previous:
-        live = local.deploy(local.previous())
+        live = local.deploy(local.previous(), canary=False)
         return f"rolled back: {live.bento} (model {live.md5}, commit {live.commit[:8]}) live on :{settings.port}"
     if bento is None:
         raise BadInput("name the Bento to deploy (--bento flight_delay:TAG), or --previous, or --stop")

@@ -34,7 +34,8 @@ events {{ worker_connections {max_connections}; }}
 http {{
     log_format retrain escape=json '{{"time": "$time_iso8601", "request_id": "$request_id", '
         '"method": "$request_method", "path": "$uri", "status": $status, "model": "$upstream_http_x_model", '
-        '"seconds": $request_time, "upstream_seconds": "$upstream_response_time", "bytes_in": $request_length}}';
+        '"seconds": $request_time, "upstream": "$upstream_addr", "upstream_status": "$upstream_status", '
+        '"upstream_seconds": "$upstream_response_time", "bytes_in": $request_length}}';
     access_log {folder}/access.log retrain;
     client_max_body_size {max_body_bytes};
     client_body_buffer_size 64k;
@@ -101,9 +102,18 @@ def render(folder: Path, host: str, port: int, max_body_bytes: int, settings: Fr
         files.replace_text(folder / "upstream.conf", NO_RELEASE)
 
 
-def point(folder: Path, port: int | None) -> None:
-    """upstream.conf naming the release on `port` (None: no release); nginx reads it on its next reload."""
-    files.replace_text(folder / "upstream.conf", f"server 127.0.0.1:{port} max_fails=0;\n" if port else NO_RELEASE)
+def point(folder: Path, port: int | None, canary: int | None = None, share: float = 0) -> None:
+    """upstream.conf naming the release on `port` (None: no release), and a canary on its port taking `share` of
+    the requests (nginx's weighted round robin: exactly that share, request by request); nginx reads it on its next
+    reload."""
+    if not port:
+        files.replace_text(folder / "upstream.conf", NO_RELEASE)
+        return
+    weight = round(share * 100) if canary else 0
+    lines = [f"server 127.0.0.1:{port} weight={100 - weight} max_fails=0;\n"]
+    if weight:
+        lines.append(f"server 127.0.0.1:{canary} weight={weight} max_fails=0;  # the canary\n")
+    files.replace_text(folder / "upstream.conf", "".join(lines))
 
 
 def command(folder: Path) -> list[str]:

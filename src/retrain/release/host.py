@@ -148,8 +148,12 @@ def program(
 
 
 def forget(home: Path, name: str) -> None:
-    """Stop a program and remove its file (so supervisord does not start it at boot)."""
+    """Stop a program, end anything of its run that outlived the stop (BentoML's worker runs in a session of its
+    own, out of reach of stopasgroup), and remove its file (so supervisord does not start it at boot)."""
     connect(home).remove(name)
+    done = relaunch.end_previous(home / f"run/{name}.pid")
+    if done:
+        log.info("deploy: %s: %s", name, done)
     (home / "programs" / f"{name}.conf").unlink(missing_ok=True)
 
 
@@ -200,6 +204,11 @@ def _quiet_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key.startswith(keep)}
 
 
+def _python() -> str:
+    """The interpreter under whatever venv runs this (a job's, a release's): the one every venv is built on."""
+    return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+
+
 def _uv() -> str:
     found = shutil.which("uv") or str(Path(sys.executable).parent / "uv")
     if not Path(found).exists():
@@ -216,7 +225,7 @@ def _build(target: Path, requirements: list[str]) -> None:
         shutil.rmtree(target, ignore_errors=True)  # a build that was killed halfway
         started = time.monotonic()
         uv = _uv()
-        subprocess.run([uv, "venv", "--quiet", "--python", sys.executable, str(target)], check=True)
+        subprocess.run([uv, "venv", "--quiet", "--python", _python(), str(target)], check=True)
         install = [uv, "pip", "install", "--quiet", "--python", str(target / "bin/python"), *requirements]
         offline = subprocess.run([*install, "--offline"], capture_output=True, text=True, check=False)
         if offline.returncode != 0:
@@ -230,7 +239,7 @@ def _build(target: Path, requirements: list[str]) -> None:
 
 def venv_path(home: Path, lock: Path) -> Path:
     """Where the venv for `lock` lives: keyed by the lock's bytes and the interpreter that builds it."""
-    key = hashlib.sha256(lock.read_bytes() + sys.version.encode() + sys.executable.encode()).hexdigest()[:16]
+    key = hashlib.sha256(lock.read_bytes() + sys.version.encode() + _python().encode()).hexdigest()[:16]
     return home / "venvs" / key
 
 

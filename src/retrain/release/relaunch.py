@@ -2,14 +2,16 @@
 
 supervisord runs every program of the serving host through this (host.py copies it into RETRAIN_DEPLOY_DIR, next to
 supervisord's config, so it never depends on a checkout). A program whose main process was killed with SIGKILL can
-leave children serving: nginx's workers keep the port and the old upstream, BentoML's workers the release's port; so
-does every program when supervisord itself was killed. Each run leads its own process group (supervisord calls
-setpgrp before exec), and PIDFILE records that group (the leader's pid) and the leader's identity. Before the new run:
-- the leader is alive and is the one recorded (same boot id and start time): the old run is still there (supervisord
-  was restarted); SIGTERM its group, SIGKILL after 10 s;
-- the leader is gone: the members left in its group are ours (Linux does not give a pid that is still a group's id to
-  a new process); SIGKILL them;
-- another process has the pid (the group ended, and the pid was reused): nothing is signalled.
+leave processes serving: nginx's workers keep the port and the old upstream, BentoML's worker (in a session of its
+own, so out of reach of supervisord's stopasgroup) keeps the release's port; so does every program when supervisord
+itself was killed. PIDFILE records each run: the leader's pid and identity (boot id and start time). A run's
+processes are its leader's process group (nginx's workers) and every process whose environment carries the run's
+mark, RETRAIN_RUN=<identity>, which this sets before exec and children inherit (BentoML's worker). Before the new
+run, and when a program is removed (host.forget):
+- the leader is alive and is the one recorded (supervisord was restarted): SIGTERM the run, SIGKILL after 10 s;
+- the leader is gone: SIGKILL what is left of the run (its group's members are ours: Linux gives no new process a
+  pid that is still a group's id; the mark is ours);
+- another process has the leader's pid (the run ended, the pid was reused): its group is not signalled.
 Standard library only: it runs on the host venv's Python, which holds supervisor alone.
 """
 
@@ -21,6 +23,8 @@ import signal
 import sys
 import time
 from pathlib import Path
+
+MARK = "RETRAIN_RUN"  # in the environment of every process of a run
 
 
 def identity(pid: int) -> str:
@@ -34,13 +38,19 @@ def identity(pid: int) -> str:
     return f"{boot}:{started}"
 
 
-def _members(group: int) -> list[int]:
-    members = []
+def _run(group: int, mark: bytes, by_group: bool) -> list[int]:
+    """The live processes of a run: its process group's (when `by_group`) and those carrying its mark (a zombie has
+    ended: only its parent's wait is missing)."""
+    found = []
     for entry in Path("/proc").glob("[0-9]*"):
         with contextlib.suppress(OSError, IndexError, ValueError):
-            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2]) == group:
-                members.append(int(entry.name))
-    return members
+            pid = int(entry.name)
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if pid == os.getpid() or fields[0] == "Z":
+                continue
+            if (by_group and int(fields[2]) == group) or mark in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(pid)
+    return found
 
 
 def end_previous(pidfile: Path, wait: float = 10) -> str:
@@ -53,18 +63,21 @@ def end_previous(pidfile: Path, wait: float = 10) -> str:
     if group <= 1 or group == os.getpgrp():
         return ""
     now = identity(group)
-    if now and now != recorded:
-        return f"pid {group} is another process now: nothing signalled"
-    if not _members(group):
+    mark = f"{MARK}={recorded}".encode()
+    by_group = not now or now == recorded  # a pid reused by another process: its group is not ours
+    if not (run := _run(group, mark, by_group)):
         return ""
     if now == recorded:
-        os.killpg(group, signal.SIGTERM)
+        for pid in run:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + wait
-        while _members(group) and time.monotonic() < deadline:
+        while _run(group, mark, by_group) and time.monotonic() < deadline:
             time.sleep(0.1)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(group, signal.SIGKILL)
-    return f"ended what was left of the last run (process group {group})"
+    for pid in _run(group, mark, by_group):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    return f"ended what was left of the last run ({len(run)} processes, of leader {group})"
 
 
 def main(argv: list[str]) -> None:
@@ -74,7 +87,9 @@ def main(argv: list[str]) -> None:
     done = end_previous(pidfile)
     if done:
         print(f"relaunch: {done}", flush=True)
-    pidfile.write_text(f"{os.getpid()} {identity(os.getpid())}\n")  # exec keeps the pid and the start time
+    me = identity(os.getpid())  # exec keeps the pid and the start time
+    pidfile.write_text(f"{os.getpid()} {me}\n")
+    os.environ[MARK] = me
     os.execvp(command[0], command)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -175,3 +176,7 @@ def test_after_a_reboot_supervisord_started_from_its_config_serves_the_live_rele
     _eventually(lambda: host.supervisor(local.home).alive() and _served(local) == live.md5)
     print(f"\nreboot: supervisord, started from its config, serves again after {time.monotonic() - started:.2f} s")
     assert sorted(host.supervisor(local.home).programs()) == sorted(["front", live.program])
+    if shutil.which("systemd-analyze"):  # what starts supervisord at boot where systemd runs the machine
+        unit = local.home / host.UNIT_NAME
+        verified = subprocess.run(["systemd-analyze", "verify", unit], capture_output=True, text=True, check=False)
+        assert verified.returncode == 0 and str(unit) not in verified.stderr, verified.stderr

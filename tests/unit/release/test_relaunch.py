@@ -1,5 +1,6 @@
 """relaunch.py, which every supervised program starts through: it ends what the program's last run left, and only
-that (its pidfile records the group's leader and the leader's identity, boot id and start time)."""
+that. Runs are started as supervisord starts a program (a new process group) through relaunch.py itself, which
+records the leader and marks the run's environment."""
 
 from __future__ import annotations
 
@@ -12,20 +13,28 @@ from pathlib import Path
 
 from retrain.release import relaunch
 
-# A leader (in its own session and group, as supervisord starts a program) with a child in its group.
 SLEEP = "import time; time.sleep(60)"
-FAMILY = f"import subprocess, sys; subprocess.Popen([sys.executable, '-c', {SLEEP!r}]); {SLEEP}"
+# A leader with two children: one in its process group (as nginx's workers), one in a session of its own (as
+# BentoML's worker, which circus starts with setsid).
+FAMILY = (
+    "import subprocess, sys; "
+    f"subprocess.Popen([sys.executable, '-c', {SLEEP!r}]); "
+    f"subprocess.Popen([sys.executable, '-c', {SLEEP!r}], start_new_session=True); {SLEEP}"
+)
 
 
-def _leader(*words: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-c", FAMILY, *words], start_new_session=True)
-
-
-def _group(leader: int) -> list[int]:
+def _run(pidfile: Path, *words: str) -> tuple[subprocess.Popen[bytes], list[int]]:
+    """A run started through relaunch.py; the leader and the processes of the run once all three are up."""
+    command = [sys.executable, relaunch.__file__, str(pidfile), sys.executable, "-c", FAMILY, *words]
+    leader = subprocess.Popen(command, start_new_session=True)
     deadline = time.monotonic() + 10
-    while len(members := relaunch._members(leader)) < 2 and time.monotonic() < deadline:
+    while time.monotonic() < deadline:
+        if pidfile.exists() and len(pidfile.read_text().split()) == 2:
+            mark = f"{relaunch.MARK}={pidfile.read_text().split()[1]}".encode()
+            if len(run := relaunch._run(leader.pid, mark, True)) == 3:
+                return leader, run
         time.sleep(0.05)
-    return members
+    raise AssertionError("the run did not start its children")
 
 
 def _ended(pid: int) -> bool:
@@ -35,43 +44,40 @@ def _ended(pid: int) -> bool:
         return True
 
 
+def _all_ended(pids: list[int]) -> bool:
+    deadline = time.monotonic() + 10
+    while not all(_ended(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return all(_ended(pid) for pid in pids)
+
+
 def test_an_impostor_on_the_recorded_pid_is_not_signalled(tmp_path: Path) -> None:
-    """The recorded pid belongs to another process by now (the group ended, the pid was reused, or the machine
-    rebooted): whatever its command line says, it is not ours."""
-    impostor = _leader("bentoml", "serve", "nginx")
-    members = _group(impostor.pid)
+    """The recorded pid belongs to another process by now (the run ended, the pid was reused, or the machine
+    rebooted): whatever its command line says, neither it nor its group is ours."""
+    impostor = subprocess.Popen([sys.executable, "-c", SLEEP, "bentoml", "serve", "nginx"], start_new_session=True)
     try:
         (tmp_path / "pid").write_text(f"{impostor.pid} another-boot:12345\n")
-        assert (
-            relaunch.end_previous(tmp_path / "pid") == f"pid {impostor.pid} is another process now: nothing signalled"
-        )
-        assert impostor.poll() is None and not any(_ended(pid) for pid in members)
+        assert relaunch.end_previous(tmp_path / "pid") == ""
+        assert impostor.poll() is None
     finally:
-        os.killpg(impostor.pid, signal.SIGKILL)
+        impostor.kill()
         impostor.wait()
 
 
-def test_the_children_a_killed_leader_left_are_ended(tmp_path: Path) -> None:
-    """`kill -9` of nginx's master leaves its workers holding the port: the next run ends them first."""
-    leader = _leader()
-    members = _group(leader.pid)
-    (tmp_path / "pid").write_text(f"{leader.pid} {relaunch.identity(leader.pid)}\n")
+def test_what_a_leader_killed_with_sigkill_left_is_ended_in_its_group_and_in_its_own_session(tmp_path: Path) -> None:
+    """`kill -9` of nginx's master leaves its workers holding the port; of `bentoml serve`, its worker: the next
+    run ends them first."""
+    leader, run = _run(tmp_path / "pid")
     os.kill(leader.pid, signal.SIGKILL)
     leader.wait()
-    assert (
-        relaunch.end_previous(tmp_path / "pid") == f"ended what was left of the last run (process group {leader.pid})"
-    )
-    deadline = time.monotonic() + 10
-    while not all(_ended(pid) for pid in members) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert all(_ended(pid) for pid in members)
+    done = relaunch.end_previous(tmp_path / "pid")
+    assert done == f"ended what was left of the last run (2 processes, of leader {leader.pid})"
+    assert _all_ended(run)
 
 
 def test_a_last_run_still_running_is_stopped_when_supervisord_starts_again(tmp_path: Path) -> None:
-    """supervisord was killed, its programs were not: the one recorded, same identity, is ended with its group."""
-    leader = _leader()
-    members = _group(leader.pid)
-    (tmp_path / "pid").write_text(f"{leader.pid} {relaunch.identity(leader.pid)}\n")
+    """supervisord was killed, its programs were not: the run recorded, same identity, is ended whole."""
+    leader, run = _run(tmp_path / "pid")
     relaunch.end_previous(tmp_path / "pid", wait=5)
     leader.wait(timeout=10)
-    assert all(_ended(pid) for pid in members)
+    assert _all_ended(run)

@@ -1,0 +1,137 @@
+"""`retrain health`: the regular health check of the `local` target, a program of the host's supervisord (each deploy
+starts it on the live release's code and venv: deploy.Local._watch).
+
+Every `deploy.health.seconds` (from the live release's own params.yaml) it smoke-tests the front: ready, `/metadata`
+names the md5 state.json says is live, and the golden records' answers equal those of the live Bento's model file
+(smoke.py); not while a deploy is under way (a canary answers some of the requests). After
+`deploy.health.failures` failed checks in a row it puts the previous release back (a deploy without canary),
+records the event in state.json (`events`), and POSTs it to $RETRAIN_WEBHOOK_URL at once. It then judges the release
+it went back to; if that one fails too, it alerts and leaves it (no flapping between two bad releases). The next run
+of `health.yml` on the serving runner (`retrain health --report`, `make ci-health`) opens an issue and a revert PR of
+the commit that brought the failing release, so `main` catches up with what serves.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+import os
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from retrain.io import files, http, modelfile
+from retrain.params import load
+from retrain.release import deploy, smoke
+
+log = logging.getLogger("retrain.health")
+
+
+class Checker:
+    """What the live release must answer (its model, golden records) and how often, from its own Bento: loaded again
+    when what is live changes."""
+
+    def __init__(self, home: Path, live: dict[str, Any]) -> None:
+        src = deploy.bento_path(live["bento"]) / "src"
+        params = load(src / "params.yaml")
+        self.live, self.settings = live, params.deploy.health
+        self.local = deploy.Local(home, params.deploy, params.serve.max_body_bytes)
+        self.model = modelfile.load(src / params.paths.model)
+        self.golden = files.read_json(src / params.paths.golden)
+
+    def check(self) -> list[str]:
+        url = f"http://127.0.0.1:{self.local.port}"
+        return smoke.smoke(url, self.live["md5"], self.model, self.golden, wait=min(self.settings.seconds, 10))
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+
+
+def _alert(text: str) -> None:
+    log.error("health: %s", text)
+    url = os.environ.get("RETRAIN_WEBHOOK_URL")
+    if url:
+        status, _ = http.request(url, {"text": text}, timeout=10)
+        if status // 100 != 2:
+            log.warning("health: the webhook answered %s", status or "nothing")
+
+
+def roll_back(local: deploy.Local, failures: list[str], count: int) -> dict[str, Any]:
+    """Put the previous release back, record the event in state.json, alert; the event. Not when the live release is
+    one a health rollback restored (the previous one failed too): then only the alert."""
+    state = local.status()
+    bad, previous = state["live"], state.get("previous")
+    restored_before = {event.get("restored", {}).get("program") for event in state.get("events", [])}
+    event: dict[str, Any] = {"time": _now(), "kind": "health", "failing": bad, "failures": failures}
+    if not previous or bad["program"] in restored_before:
+        event["action"] = "none: there is no healthy release to go back to"
+    else:
+        release = deploy.Release(previous["bento"], previous["md5"], previous["commit"])
+        restored = local.deploy(release, canary=False, watch=False)  # this process is the watcher
+        event |= {"action": f"rolled back to {restored.bento}", "restored": asdict(restored), "reported": False}
+    local.record(event)
+    _alert(
+        f"{bad['bento']} (model {bad['md5']}, commit {bad['commit'][:12]}) failed its health check "
+        f"{count} times in a row: {'; '.join(failures)}. {event['action']}"
+    )
+    return event
+
+
+def watch(once: bool = False) -> None:
+    """`retrain health`: check the live release until stopped (`once`: one check)."""
+    home, checker, failed = deploy.home(), None, 0
+    while True:
+        state = json.loads((home / "state.json").read_text()) if (home / "state.json").exists() else {}
+        live = state.get("live")
+        if live is None or any(state.get(step) for step in deploy.STEPS):
+            failed = 0  # nothing live, or a deploy is under way (a canary answers some requests): not judged now
+        else:
+            if checker is None or checker.live["program"] != live["program"]:
+                checker, failed = Checker(home, live), 0  # a deploy (or this rollback) changed what is live
+            failures = checker.check()
+            failed = failed + 1 if failures else 0
+            if failures:
+                log.warning("health: %s failed (%d in a row): %s", live["bento"], failed, "; ".join(failures))
+            if failed >= checker.settings.failures:
+                roll_back(checker.local, failures, failed)
+                failed = 0
+        if once:
+            return
+        time.sleep(checker.settings.seconds if checker else 5)
+
+
+def report(reports: Path, mark: bool = False) -> str:
+    """`retrain health --report`: the oldest health rollback not yet reported, as reports/health.md (the issue's body);
+    the commit of the release it took off (what the revert PR reverts), "" when there is none. `mark`: record every
+    reported rollback as reported (after the issue and the PR were made)."""
+    local_state = deploy.home() / "state.json"
+    state = json.loads(local_state.read_text()) if local_state.exists() else {}
+    pending = [event for event in state.get("events", []) if event.get("reported") is False]
+    if mark:
+        with deploy.locked_state(deploy.home()) as current:
+            for event in current.get("events", []):
+                if event.get("reported") is False:
+                    event["reported"] = True
+        return ""
+    if not pending:
+        return ""
+    event = pending[0]
+    bad, restored = event["failing"], event["restored"]
+    lines = [
+        f"## The health check rolled back {bad['bento']}",
+        "",
+        f"At {event['time']} the live release `{bad['bento']}` (model `{bad['md5']}`, commit `{bad['commit']}`) "
+        f"failed its health check repeatedly; `{restored['bento']}` (model `{restored['md5']}`, commit "
+        f"`{restored['commit']}`) serves again. What failed:",
+        "",
+        *[f"- {failure}" for failure in event["failures"]],
+        "",
+        f"The revert PR of `{bad['commit'][:12]}` makes `main` name what serves; merging it deploys that same "
+        "release again (and `retrain history` shows it). Close it instead if the fix goes forward.",
+    ]
+    reports.mkdir(parents=True, exist_ok=True)
+    (reports / "health.md").write_text("\n".join(lines) + "\n")
+    return str(bad["commit"])
