@@ -7,6 +7,7 @@ import contextlib
 import http.server
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -116,6 +117,12 @@ def _family(pid: int) -> list[int]:
         family += parents.get(family[index], [])
         index += 1
     return family
+
+
+def _analysed(output: str) -> str:
+    """How long the canary took to be judged, as the deploy logs it."""
+    found = re.search(r"canary analysed in ([0-9.]+ s)", output)
+    return f"judged {found[1]} after the split" if found else "no analysis logged"
 
 
 def _marked(mark: str) -> list[int]:
@@ -270,6 +277,7 @@ def test_a_merge_deploys_under_load_a_revert_brings_the_old_model_back_and_a_dis
     assert merge.returncode == 0, merge.stdout[-4000:]
     assert "### Canary (10% of requests): the canary is within every bound" in merge.stdout, merge.stdout[-4000:]
     assert "Probabilities not compared (no inference log on this machine" in merge.stdout
+    print(f"\ncanary promoted: {_analysed(merge.stdout)}")
     new_md5, new_answers = site.served()
     assert new_md5 != champion_md5 and new_answers != champion_answers
     assert site.champion() == (str(int(champion_version) + 1), new_md5)
@@ -351,6 +359,7 @@ def test_a_failing_canary_is_routed_back_and_a_failing_smoke_test_puts_the_previ
         canary = site.push("serve: at most 2 records per request")
     assert canary.returncode != 0 and "Failure - Main Deploy" in canary.stdout, canary.stdout[-4000:]
     assert "the canary is worse than the champion: not 2xx" in canary.stdout
+    print(f"\ncanary routed back: {_analysed(canary.stdout)}")
     assert site.served() == champion and site.live() == before  # the champion never stopped serving
     served = sum(load.answers.values())
     refused = sum(count for (status, _), count in load.answers.items() if status != 200)
