@@ -156,14 +156,17 @@ class Local:
     def deploy(self, release: Release, canary: bool = True, watch: bool = True) -> Release:
         """Start, canary (when deploy.canary.share > 0 and a release is live), switch, drain: each step is recorded
         in state.json before it is taken (`starting`, `canary`, `switching`, `draining`), so a deploy killed at any
-        point is finished or undone by the next one, or by `repair`. A rollback passes canary=False: it switches
-        at once. Then the health check (health.py) runs on the new release's code, unless it is the caller."""
+        point is finished or undone by the next one, or by `repair`. A rollback passes canary=False, and the model
+        that was live before (a revert) skips it too: they switch at once. Then the health check (health.py) runs
+        on the new release's code, unless it is the caller."""
         with self._locked() as state:
             self._repair(state)
             self._ensure_front(state)
             old = Release(**state["live"]) if state.get("live") else None
             live = self._start(release, state)
-            if old is not None and canary and self.canary_settings.share > 0:
+            # no canary for the model that served just before (a revert, a rollback): it is the known good one
+            back = release.md5 == (state.get("previous") or {}).get("md5")
+            if old is not None and canary and not back and self.canary_settings.share > 0:
                 self._canary(state, old, live)
             state["switching"] = asdict(live)
             self._save(state)
