@@ -218,23 +218,26 @@ ci-deploy-alert: ## open an issue: the deploy of HEAD failed (reports/deploy.log
 	$(call raise-issue,deploy-failed,reports/deploy-failed.md,B60205,a deploy failed; see the issue)
 
 # health.yml, on the serving machine's runner: a rollback by the health check that no run has reported yet gets the
-# issue deploy-rolled-back and a revert PR of the commit whose release it took off (-m 1 for a merge commit), opened
-# by CML as ci-pr opens the retrain PR (explicit --message: no " [skip ci]"); then it is recorded as reported.
-ci-health: setup ## the last health rollback not yet reported: an issue and a revert PR of the commit it took off
+# issue deploy-rolled-back (then it is recorded as reported: a failure after that does not repeat the issue) and a
+# revert PR of the commit whose release it took off (-m 1 for a merge commit), opened by CML as ci-pr opens the
+# retrain PR (explicit --message: no " [skip ci]"). A revert that changes nothing (main moved on) opens no PR.
+ci-health: setup ## the oldest health rollback not yet reported: an issue, and a revert PR of the commit it took off
 	commit=$$(retrain health --report); \
 	if [[ -z "$$commit" ]]; then echo "health: no rollback to report" | tee -a "$${GITHUB_STEP_SUMMARY:-/dev/null}"; \
 	else COMMIT="$$commit" $(MAKE) --no-print-directory ci-revert; fi
 
-ci-revert: cml  # the issue and the revert PR of $$COMMIT, then the rollback is recorded as reported
+ci-revert: cml  # the issue, then the revert PR of $$COMMIT
 	$(call raise-issue,deploy-rolled-back,reports/health.md,B60205,the health check put the previous release back)
+	retrain health --reported
 	git fetch -q origin main && git checkout -q --detach origin/main
 	parents=$$(git rev-list --parents -n 1 "$$COMMIT" | wc -w); \
 	git revert --no-commit $$([[ "$$parents" -gt 2 ]] && echo -m 1) "$$COMMIT"; \
+	changed=$$(git diff --cached --name-only); \
+	if [[ -z "$$changed" ]]; then echo "health: reverting $$COMMIT changes nothing on main: no PR"; exit 0; fi; \
 	title="Revert $${COMMIT:0:12}: its release failed the health check"; \
 	cml pr create --message "$$title" --branch "revert/$${COMMIT:0:12}" --target-branch main --title "$$title" \
 	  --user-name "github-actions[bot]" --user-email "41898282+github-actions[bot]@users.noreply.github.com" \
-	  --body "$$(cat reports/health.md)" $$(git diff --cached --name-only)
-	retrain health --reported
+	  --body "$$(cat reports/health.md)" $$changed
 
 serve: setup ## serve the model dvc.lock names on 127.0.0.1:3000 (BentoML); logs to $$RETRAIN_INFERENCE_LOG if set
 	OMP_NUM_THREADS=1 bentoml serve retrain.serving.service:FlightDelayService --host 127.0.0.1 --port 3000

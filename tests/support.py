@@ -115,9 +115,9 @@ def act_env(tmp_path: Path, venv: Path = VENV) -> dict[str, str]:
 
 
 def act(
-    repo: Path, tmp_path: Path, event: str, workflow: str, *args: str, venv: Path = VENV, **extra: str
+    repo: Path, tmp_path: Path, event: str, workflow: str, *args: str, venv: Path = VENV
 ) -> subprocess.CompletedProcess[str]:
-    env = act_env(tmp_path, venv) | extra
+    env = act_env(tmp_path, venv)
     path = repo / ".github/workflows" / workflow
     command = ["act", event, "-W", str(path), "-P", "ubuntu-latest=-self-hosted", "-s", "GITHUB_TOKEN=test-token"]
     return subprocess.run(

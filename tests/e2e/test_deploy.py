@@ -39,10 +39,10 @@ class Site:
     url: str
     deploy_dir: Path
     venv: Path = VENV  # the deploy job's venv
-    env: dict[str, str] = field(default_factory=dict)  # more of the runner's environment
+    secrets: dict[str, str] = field(default_factory=dict)  # the repository's secrets
 
     def run(self, *command: str) -> None:
-        env = act_env(self.tmp_path, self.venv) | self.env | {"RETRAIN_DEPLOY_DIR": str(self.deploy_dir)}
+        env = act_env(self.tmp_path, self.venv) | {"RETRAIN_DEPLOY_DIR": str(self.deploy_dir)}
         subprocess.run(command, cwd=self.repository, env=env, check=True, capture_output=True)
 
     def push(self, message: str | None = None) -> subprocess.CompletedProcess[str]:
@@ -53,23 +53,13 @@ class Site:
         event = self.tmp_path / "push.json"
         event.write_text(PUSH % git("log", "-1", "--format=%s", cwd=self.repository).strip().replace('"', "'"))
         return act(
-            self.repository,
-            self.tmp_path,
-            "push",
-            "deploy.yml",
-            "-e",
-            str(event),
-            *self.flags(),
-            venv=self.venv,
-            **self.env,
+            self.repository, self.tmp_path, "push", "deploy.yml", "-e", str(event), *self.flags(), venv=self.venv
         )
 
     def dispatch(self, ref: str) -> subprocess.CompletedProcess[str]:
         """Actions -> deploy -> Run workflow with `ref`: redeploy (pin) an older commit."""
         flags = ("--input", f"ref={ref}", *self.flags())
-        return act(
-            self.repository, self.tmp_path, "workflow_dispatch", "deploy.yml", *flags, venv=self.venv, **self.env
-        )
+        return act(self.repository, self.tmp_path, "workflow_dispatch", "deploy.yml", *flags, venv=self.venv)
 
     def flags(self) -> list[str]:
         variables = {
@@ -77,7 +67,8 @@ class Site:
             "RETRAIN_DEPLOY_DIR": self.deploy_dir,
             "MLFLOW_TRACKING_URI": f"sqlite:///{self.tmp_path}/mlflow.db",
         }
-        return [flag for name, value in variables.items() for flag in ("--var", f"{name}={value}")]
+        flags = [flag for name, value in variables.items() for flag in ("--var", f"{name}={value}")]
+        return flags + [flag for name, value in self.secrets.items() for flag in ("-s", f"{name}={value}")]
 
     def served(self) -> tuple[str, list[float]]:
         """The md5 in /metadata and the probabilities for the committed golden records."""
@@ -157,11 +148,11 @@ def release_venvs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home / "venvs"
 
 
-def _site(with_remote: Path, tmp_path: Path, venvs: Path, venv: Path = VENV, **env: str) -> Iterator[Site]:
+def _site(with_remote: Path, tmp_path: Path, venvs: Path, venv: Path = VENV, **secrets: str) -> Iterator[Site]:
     """main deployed once (the champion is live on a free front port), on a host set up as the README says; the
     host's supervisord and everything it runs stopped afterwards."""
     port = free_port()
-    site = Site(with_remote, tmp_path, f"http://127.0.0.1:{port}", tmp_path / "deploy", venv, env)
+    site = Site(with_remote, tmp_path, f"http://127.0.0.1:{port}", tmp_path / "deploy", venv, secrets)
     site.deploy_dir.mkdir()
     (site.deploy_dir / "venvs").symlink_to(venvs)
     site.run("retrain", "serve-host")

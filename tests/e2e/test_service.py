@@ -301,6 +301,18 @@ def test_smoke_passes_on_the_served_model_and_fails_when_dvc_lock_names_another(
     monkeypatch.chdir(tmp_path / "other")
     assert main(["smoke", "--url", server.url]) == cli.EXIT_BLOCKED
 
+    # the smoke test's golden records were probes (X-Retrain-Probe): answered, never in the inference log; the same
+    # records sent as traffic are
+    golden = files.read_json(ROOT / "deploy/golden.json")
+    assert post(f"{server.url}/predict", json.dumps({"records": golden[:1]}).encode())[0] == 200
+    logged: list[Any] = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not logged:
+        lines = [json.loads(line) for path in server.log_dir.glob("*.jsonl") for line in path.read_text().splitlines()]
+        logged = [line for line in lines if line["features"] in golden]
+        time.sleep(0.2)
+    assert [line["features"] for line in logged] == golden[:1]
+
 
 def test_an_impossible_reading_scores_as_training_treated_it(server: Server, flights: pd.DataFrame) -> None:
     """Train/serve skew: raw rows carrying the bundled weather's impossible reading (1,048 mph at EWR); featurize

@@ -8,10 +8,12 @@ import urllib.request
 from typing import Any
 
 
-def request(url: str, body: Any = None, timeout: float = 5) -> tuple[int, bytes]:
+def request(url: str, body: Any = None, timeout: float = 5, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
     """GET `url`, or POST `body` as JSON: the status and the body; status 0 and the reason when nothing answers."""
     data = None if body is None else json.dumps(body).encode()
-    sent = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"} if data else {})
+    sent = urllib.request.Request(
+        url, data=data, headers=({"Content-Type": "application/json"} if data else {}) | (headers or {})
+    )
     try:
         with urllib.request.urlopen(sent, timeout=timeout) as response:
             return int(response.status), response.read()

@@ -45,18 +45,32 @@ class Side:
         return ordered[min(len(ordered) - 1, math.ceil(0.99 * len(ordered)) - 1)]
 
 
-def read_access(path: Path, offset: int, champion: str, canary: str) -> tuple[Side, Side]:
-    """The champion's and the canary's requests in the access log from byte `offset` on (`host:port` addresses)."""
-    sides = {champion: Side(), canary: Side()}
+@dataclass
+class Period:
+    """The access log read so far: from `offset` on, by the upstream address that answered (`host:port`)."""
+
+    champion: str
+    canary: str
+    offset: int
+    sides: tuple[Side, Side] = field(default_factory=lambda: (Side(), Side()))
+
+
+def read_access(path: Path, period: Period) -> tuple[Side, Side]:
+    """Add the access log's new lines to the period's two sides (a line nginx is still writing waits for the next
+    read); the sides."""
+    sides = {period.champion: period.sides[0], period.canary: period.sides[1]}
     if not path.exists():
-        return sides[champion], sides[canary]
+        return period.sides
     with path.open("rb") as handle:
-        handle.seek(offset)
+        handle.seek(period.offset)
         for raw in handle:
+            if not raw.endswith(b"\n"):
+                break
+            period.offset += len(raw)
             try:
                 line = json.loads(raw)
             except ValueError:
-                continue  # a line nginx is still writing
+                continue
             addresses = [part.strip() for part in str(line.get("upstream", "")).split(",") if part.strip()]
             statuses = [part.strip() for part in str(line.get("upstream_status", "")).split(",")]
             times = [part.strip() for part in str(line.get("upstream_seconds", "")).split(",")]
@@ -67,10 +81,11 @@ def read_access(path: Path, offset: int, champion: str, canary: str) -> tuple[Si
                 status = statuses[attempt] if attempt < len(statuses) else ""
                 side.requests += 1
                 side.errors += not status.startswith("2")
-                side.request_ids.add(str(line.get("request_id", "")))
+                if attempt == len(addresses) - 1:  # the one that answered: its probabilities are in the log
+                    side.request_ids.add(str(line.get("request_id", "")))
                 if attempt < len(times) and times[attempt].replace(".", "", 1).isdigit():
                     side.seconds.append(float(times[attempt]))
-    return sides[champion], sides[canary]
+    return period.sides
 
 
 def read_probabilities(folder: Path | None, since: float, sides: tuple[Side, Side]) -> bool:

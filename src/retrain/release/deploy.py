@@ -108,6 +108,7 @@ INHERITED = (
 STEPS = ("starting", "canary", "switching", "draining")  # a deploy under way: each recorded before it is taken
 ROLES = (*STEPS, "live")  # the state's entries that name a release's program
 FRONT, HEALTH = "front", "health"
+UP = ("STARTING", "RUNNING")  # supervisord's states of a running process (STARTING: for its first startsecs)
 
 
 @contextlib.contextmanager
@@ -121,6 +122,17 @@ def locked_state(home: Path) -> Iterator[dict[str, Any]]:
             yield state
         finally:
             files.replace_text(path, json.dumps(state, indent=2, default=str) + "\n")
+
+
+def busy(home: Path) -> bool:
+    """Whether a deploy (or a repair, or a health rollback) holds the folder's lock now."""
+    with (home / "lock").open("w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(lock, fcntl.LOCK_UN)
+        return False
 
 
 class Local:
@@ -164,8 +176,12 @@ class Local:
             self._ensure_front(state)
             old = Release(**state["live"]) if state.get("live") else None
             live = self._start(release, state)
-            # no canary for the model that served just before (a revert, a rollback): it is the known good one
-            back = release.md5 == (state.get("previous") or {}).get("md5")
+            # no canary for the model that served just before (a revert, a dispatch of that ref): the known good one;
+            # unless a health rollback took it off
+            previous, events = state.get("previous") or {}, state.get("events", [])
+            taken_off = {event["failing"]["program"] for event in events if "restored" in event}
+            back = old is not None and release.md5 != old.md5 and release.md5 == previous.get("md5")
+            back = back and previous.get("program") not in taken_off
             if old is not None and canary and not back and self.canary_settings.share > 0:
                 self._canary(state, old, live)
             state["switching"] = asdict(live)
@@ -205,11 +221,6 @@ class Local:
             self.supervisor.remove(HEALTH)
             self.supervisor.add(HEALTH)
 
-    def record(self, event: dict[str, Any]) -> None:
-        """Add an event (a health rollback) to state.json's `events`."""
-        with self._locked() as state:
-            state.setdefault("events", []).append(event)
-
     def _canary(self, state: dict[str, Any], old: Release, new: Release) -> None:
         """Send deploy.canary.share of the requests to the new release until it has answered deploy.canary.requests
         (or failed beyond saving) or deploy.canary.minutes passed, then judge it against the champion on the same
@@ -222,10 +233,10 @@ class Local:
         started, since = time.monotonic(), time.time()
         front.point(self.front_dir, old.port, new.port, settings.share)
         self._reload()
-        addresses = f"127.0.0.1:{old.port}", f"127.0.0.1:{new.port}"
+        period = canary.Period(f"127.0.0.1:{old.port}", f"127.0.0.1:{new.port}", offset)
         log.info("deploy: canary: %s takes %.0f%% of requests", new.bento, settings.share * 100)
         while True:
-            sides = canary.read_access(access, offset, *addresses)
+            sides = canary.read_access(access, period)
             timed_out = time.monotonic() - started >= settings.minutes * 60
             if timed_out or canary.enough(settings, *sides):
                 break
@@ -352,7 +363,8 @@ class Local:
         """nginx on deploy.port, its config rendered from params.yaml: started if it is not running, else reloaded
         (a changed limit applies without a restart)."""
         running, info = state.get(FRONT), self.supervisor.info(FRONT)
-        if running and info and info["statename"] == "RUNNING" and self._front_token() == running["token"]:
+        up = info is not None and info["statename"] in UP
+        if running and up and self._front_token() == running["token"]:
             self._render(running["token"])
             self._reload()
             return
@@ -377,7 +389,7 @@ class Local:
         finish the requests they hold. Done when every worker that accepts is a new one (a worker told to quit
         renames itself "worker process is shutting down"), so the next request sees the new upstream."""
         info = self.supervisor.info(FRONT)
-        if not info or info["statename"] != "RUNNING":
+        if not info or info["statename"] not in UP:
             return
         before = set(self._accepting(info["pid"]))
         self.supervisor.signal(FRONT, "HUP")

@@ -109,7 +109,7 @@ def point(folder: Path, port: int | None, canary: int | None = None, share: floa
     if not port:
         files.replace_text(folder / "upstream.conf", NO_RELEASE)
         return
-    weight = round(share * 100) if canary else 0
+    weight = max(1, round(share * 100)) if canary and share > 0 else 0
     lines = [f"server 127.0.0.1:{port} weight={100 - weight} max_fails=0;\n"]
     if weight:
         lines.append(f"server 127.0.0.1:{canary} weight={weight} max_fails=0;  # the canary\n")

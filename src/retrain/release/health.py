@@ -41,8 +41,9 @@ class Checker:
         self.model = modelfile.load(src / params.paths.model)
         self.golden = files.read_json(src / params.paths.golden)
 
-    def check(self) -> list[str]:
-        url = f"http://127.0.0.1:{self.local.port}"
+    def check(self, port: int | None = None) -> list[str]:
+        """The failed checks through the front (or directly on `port`)."""
+        url = f"http://127.0.0.1:{port or self.local.port}"
         return smoke.smoke(url, self.live["md5"], self.model, self.golden, wait=min(self.settings.seconds, 10))
 
 
@@ -59,20 +60,40 @@ def _alert(text: str) -> None:
             log.warning("health: the webhook answered %s", status or "nothing")
 
 
-def roll_back(local: deploy.Local, failures: list[str], count: int) -> dict[str, Any]:
-    """Put the previous release back, record the event in state.json, alert; the event. Not when the live release is
-    one a health rollback restored (the previous one failed too): then only the alert."""
-    state = local.status()
-    bad, previous = state["live"], state.get("previous")
-    restored_before = {event.get("restored", {}).get("program") for event in state.get("events", [])}
-    event: dict[str, Any] = {"time": _now(), "kind": "health", "failing": bad, "failures": failures}
-    if not previous or bad["program"] in restored_before:
-        event["action"] = "none: there is no healthy release to go back to"
-    else:
-        release = deploy.Release(previous["bento"], previous["md5"], previous["commit"])
-        restored = local.deploy(release, canary=False, watch=False)  # this process is the watcher
-        event |= {"action": f"rolled back to {restored.bento}", "restored": asdict(restored), "reported": False}
-    local.record(event)
+def roll_back(checker: Checker, failures: list[str], count: int) -> dict[str, Any]:
+    """Put the previous release back, record the event in state.json, alert; the event. The event is recorded (under
+    the deploy lock, from the state as it is then) before the rollback starts and completed after, so a deploy that
+    takes over meanwhile cannot make it lost. Not when the live release still answers on its own port (the front is
+    what fails: it is repaired instead), nor when it is one a health rollback restored (its previous failed too)."""
+    local = checker.local
+    with deploy.locked_state(local.home) as state:
+        bad, previous = state["live"], state.get("previous")
+        restored_before = {event.get("restored", {}).get("program") for event in state.get("events", [])}
+        event: dict[str, Any] = {"time": _now(), "kind": "health", "failing": bad, "failures": failures}
+        if bad["program"] == checker.live["program"] and not checker.check(bad["port"]):
+            event["action"] = "the release passes on its own port: the front was repaired instead"
+        elif not previous or bad["program"] in restored_before:
+            event["action"] = "none: there is no healthy release to go back to"
+        else:
+            event |= {"action": f"rolling back to {previous['bento']}", "restored": previous, "reported": False}
+        state.setdefault("events", []).append(event)
+    try:
+        if event["action"].startswith("the release passes"):
+            local.repair()
+        elif "restored" in event:
+            back = event["restored"]
+            release = deploy.Release(back["bento"], back["md5"], back["commit"])
+            restored = local.deploy(release, canary=False, watch=False)  # this process is the watcher
+            event |= {"action": f"rolled back to {restored.bento}", "restored": asdict(restored)}
+    except Exception as error:  # whatever failed, someone must hear of it
+        event["action"] = f"the rollback failed: {type(error).__name__}: {error}"
+    with deploy.locked_state(local.home) as state:  # the recorded event, completed
+        events = state.setdefault("events", [])
+        same = [i for i, e in enumerate(events) if (e["time"], e["failing"]) == (event["time"], event["failing"])]
+        if same:
+            events[same[-1]] = event
+        else:
+            events.append(event)
     _alert(
         f"{bad['bento']} (model {bad['md5']}, commit {bad['commit'][:12]}) failed its health check "
         f"{count} times in a row: {'; '.join(failures)}. {event['action']}"
@@ -88,6 +109,9 @@ def watch(once: bool = False) -> None:
         live = state.get("live")
         if live is None or any(state.get(step) for step in deploy.STEPS):
             failed = 0  # nothing live, or a deploy is under way (a canary answers some requests): not judged now
+            if checker is not None and live is not None and not deploy.busy(home):
+                log.warning("health: a deploy left %s unfinished (it was killed): repairing", deploy.STEPS)
+                checker.local.repair()
         else:
             if checker is None or checker.live["program"] != live["program"]:
                 checker, failed = Checker(home, live), 0  # a deploy (or this rollback) changed what is live
@@ -96,7 +120,7 @@ def watch(once: bool = False) -> None:
             if failures:
                 log.warning("health: %s failed (%d in a row): %s", live["bento"], failed, "; ".join(failures))
             if failed >= checker.settings.failures:
-                roll_back(checker.local, failures, failed)
+                roll_back(checker, failures, failed)
                 failed = 0
         if once:
             return
@@ -105,8 +129,8 @@ def watch(once: bool = False) -> None:
 
 def report(reports: Path, mark: bool = False) -> str:
     """`retrain health --report`: the oldest health rollback not yet reported, as reports/health.md (the issue's body);
-    the commit of the release it took off (what the revert PR reverts), "" when there is none. `mark`: record every
-    reported rollback as reported (after the issue and the PR were made)."""
+    the commit of the release it took off (what the revert PR reverts), "" when there is none. `mark`: record that
+    one as reported (once its issue is open)."""
     local_state = deploy.home() / "state.json"
     state = json.loads(local_state.read_text()) if local_state.exists() else {}
     pending = [event for event in state.get("events", []) if event.get("reported") is False]
@@ -114,7 +138,8 @@ def report(reports: Path, mark: bool = False) -> str:
         with deploy.locked_state(deploy.home()) as current:
             for event in current.get("events", []):
                 if event.get("reported") is False:
-                    event["reported"] = True
+                    event["reported"] = True  # the oldest: the one --report showed
+                    break
         return ""
     if not pending:
         return ""

@@ -125,16 +125,22 @@ def connect(home: Path) -> Supervisor:
 
 
 def _quoted(value: str) -> str:
-    """A value as supervisor's config reads it: its own %(name)s expansion escaped, quotes for its shlex parser."""
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"').replace("%", "%%") + '"'
+    """A value as supervisor's config reads it: in double quotes (its shlex is not POSIX: no escapes, so program()
+    refuses quotes and backslashes), its own %(name)s expansion escaped."""
+    return '"' + value.replace("%", "%%") + '"'
 
 
 def program(
     home: Path, name: str, command: list[str], directory: Path, log_file: Path, stop_signal: str, **env: str
 ) -> None:
     """programs/NAME.conf: supervisord runs `command` through relaunch.py, in `directory`, with `env` added."""
-    if any("\n" in value for value in [*command, *env.values()]):
-        raise HostError(f"program {name}: a value holds a newline, which a supervisor config cannot")
+    # supervisor reads environment= with a non-POSIX shlex (no escapes) and its config parser takes " ;" and " #"
+    # for the start of a comment: values it would misread are refused, by name
+    for key, value in [*[(f"command[{i}]", part) for i, part in enumerate(command)], *env.items()]:
+        if any(bad in value for bad in ("\n", '"', "\\", " ;", " #", "\t;", "\t#")):
+            raise HostError(f"program {name}: {key} holds a newline, a quote, a backslash or a comment mark: {value!r}")
+    if any("%" in str(path) or " ;" in str(path) or " #" in str(path) for path in (directory, log_file)):
+        raise HostError(f"program {name}: RETRAIN_DEPLOY_DIR must hold no '%', ' ;' or ' #': {directory}")
     wrapped = [str(home / "host/bin/python"), str(home / "relaunch.py"), str(home / f"run/{name}.pid"), *command]
     text = PROGRAM.format(
         name=name,
@@ -145,6 +151,7 @@ def program(
         log=log_file,
     )
     files.replace_text(home / "programs" / f"{name}.conf", text)
+    (home / "programs" / f"{name}.conf").chmod(0o600)  # its environment may hold a webhook URL
 
 
 def forget(home: Path, name: str) -> None:

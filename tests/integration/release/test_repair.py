@@ -22,7 +22,7 @@ import pytest
 
 from retrain.io import http
 from retrain.params import Params
-from retrain.release import deploy, host
+from retrain.release import deploy, front, host
 from tests.support import free_port
 
 STANDIN = """
@@ -104,6 +104,17 @@ def test_killed_after_start_the_new_release_is_stopped_and_the_old_one_serves(lo
     assert local.status()["live"]["program"] == old.program and "starting" not in local.status()
 
 
+def test_killed_during_the_canary_every_request_goes_back_to_the_live_release(local: deploy.Local) -> None:
+    old, new = _release(local, "a"), _release(local, "b")
+    _killed_at(local, old, live=old, starting=new, canary=new)
+    front.point(local.front_dir, old.port, new.port, 0.5)  # the split a canary had set
+    local._reload()
+    assert {_served(local) for _ in range(20)} == {old.md5, new.md5}
+    assert local.repair()[0] == "undid the canary of flight_delay:b"
+    assert _running(local, old, new) == [True, False] and {_served(local) for _ in range(20)} == {old.md5}
+    assert not {"starting", "canary"} & set(local.status())
+
+
 def test_killed_after_the_switch_the_switch_is_finished_and_the_old_release_stopped(local: deploy.Local) -> None:
     old, new = _release(local, "a"), _release(local, "b")
     _killed_at(local, new, live=old, starting=new, switching=new)  # traffic already on the new release
@@ -155,9 +166,9 @@ def test_the_front_killed_with_sigkill_is_started_again_and_its_old_workers_ende
     workers = local._accepting(master)
     os.kill(master, signal.SIGKILL)  # nginx's workers outlive their master, holding the port and the old config
     seconds = _eventually(lambda: (local.supervisor.info("front") or {}).get("pid") not in (0, master))
+    seconds += _eventually(lambda: all(_ended(worker) for worker in workers))  # until then they go on serving
     seconds += _eventually(lambda: _served(local) == live.md5)
-    print(f"\nfront killed with SIGKILL: serving again after {seconds:.2f} s")
-    assert all(_ended(worker) for worker in workers)
+    print(f"\nfront killed with SIGKILL: its old workers ended and a new front serving after {seconds:.2f} s")
 
 
 def test_after_a_reboot_supervisord_started_from_its_config_serves_the_live_release(local: deploy.Local) -> None:

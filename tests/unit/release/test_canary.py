@@ -67,7 +67,7 @@ def _period(
     )
     lines = [{"request_id": f"{rid}/0", "probability": float(p)} for rid, p in zip(ids, probabilities, strict=True)]
     (logs / "predictions-2026-12-02-1-0.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
-    sides = canary.read_access(access, 0, CHAMPION, CANARY)
+    sides = canary.read_access(access, canary.Period(CHAMPION, CANARY, 0))
     return *sides, canary.read_probabilities(logs, time.time() - 60, sides)
 
 
@@ -97,7 +97,7 @@ def test_errors_count_against_the_canary_also_a_connection_nginx_retried_on_the_
     lines += [_access("f" * 32, f"{CANARY}, {CHAMPION}", "502, 200", "0.000, 0.011")]
     lines += [_access("e" * 32, CANARY, "503", "0.001")]
     (tmp_path / "access.log").write_text("\n".join(lines) + "\n")
-    champion, candidate = canary.read_access(tmp_path / "access.log", 0, CHAMPION, CANARY)
+    champion, candidate = canary.read_access(tmp_path / "access.log", canary.Period(CHAMPION, CANARY, 0))
     assert (champion.requests, champion.errors, candidate.requests, candidate.errors) == (91, 0, 8, 2)
     verdict = canary.judge(_settings(params, requests=8), champion, candidate, False, False)
     assert not verdict.promote and verdict.reason.endswith("not 2xx")

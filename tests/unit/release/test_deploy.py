@@ -10,7 +10,7 @@ import pytest
 
 from retrain.io import files, vcs
 from retrain.params import Params
-from retrain.release import deploy
+from retrain.release import deploy, host
 from tests.support import ROOT
 
 MODEL = Path("models/model.skops")
@@ -107,3 +107,14 @@ def test_the_container_target_logs_in_with_the_password_on_stdin_before_it_pushe
     assert calls[1].startswith("bentoml containerize flight_delay:aaa --image-tag ghcr.io/acme/flight_delay:aaa")
     assert calls[2].startswith("docker push ghcr.io/acme/flight_delay:aaa")
     assert all("s3cret" not in call.split("<")[0] for call in calls)
+
+
+def test_a_program_value_supervisor_would_misread_is_refused_by_name(tmp_path: Path) -> None:
+    """supervisor's config: environment= is read with a non-POSIX shlex (no escapes), " ;" starts a comment."""
+    (tmp_path / "programs").mkdir()
+    for value in ('a"b', "a\\b", "x ;y"):
+        with pytest.raises(host.HostError, match="RETRAIN_LOG_SHIP holds a newline, a quote"):
+            host.program(tmp_path, "p", ["true"], tmp_path, tmp_path / "p.log", "TERM", RETRAIN_LOG_SHIP=value)
+    host.program(tmp_path, "p", ["true"], tmp_path, tmp_path / "p.log", "TERM", RETRAIN_LOG_SHIP="s3://b/50%")
+    assert 'RETRAIN_LOG_SHIP="s3://b/50%%"' in (tmp_path / "programs/p.conf").read_text()
+    assert (tmp_path / "programs/p.conf").stat().st_mode & 0o077 == 0
