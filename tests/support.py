@@ -156,6 +156,14 @@ def log_lines(
     return lines
 
 
+def ended(pid: int) -> bool:
+    """Gone, or a zombie (ended; its new parent, whatever runs as PID 1 here, may not reap it)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

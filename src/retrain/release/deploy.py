@@ -111,13 +111,19 @@ FRONT, HEALTH = "front", "health"
 UP = ("STARTING", "RUNNING")  # supervisord's states of a running process (STARTING: for its first startsecs)
 
 
+def read_state(home: Path) -> dict[str, Any]:
+    """state.json as it is now ({} before the first deploy), without the lock: for reading only."""
+    path = home / "state.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 @contextlib.contextmanager
 def locked_state(home: Path) -> Iterator[dict[str, Any]]:
     """state.json, with the folder locked against a concurrent deploy (or health check); saved on the way out."""
     path = home / "state.json"
     with (home / "lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        state = json.loads(path.read_text()) if path.exists() else {}
+        state = read_state(home)
         try:
             yield state
         finally:
@@ -163,7 +169,7 @@ class Local:
         files.replace_text(self.state_file, json.dumps(state, indent=2, default=str) + "\n")
 
     def status(self) -> dict[str, Any]:
-        return json.loads(self.state_file.read_text()) if self.state_file.exists() else {}
+        return read_state(self.home)
 
     def deploy(self, release: Release, canary: bool = True, watch: bool = True) -> Release:
         """Start, canary (when deploy.canary.share > 0 and a release is live), switch, drain: each step is recorded

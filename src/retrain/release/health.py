@@ -14,7 +14,6 @@ the commit that brought the failing release, so `main` catches up with what serv
 from __future__ import annotations
 
 import datetime
-import json
 import logging
 import os
 import time
@@ -105,7 +104,7 @@ def watch(once: bool = False) -> None:
     """`retrain health`: check the live release until stopped (`once`: one check)."""
     home, checker, failed = deploy.home(), None, 0
     while True:
-        state = json.loads((home / "state.json").read_text()) if (home / "state.json").exists() else {}
+        state = deploy.read_state(home)
         live = state.get("live")
         if live is None or any(state.get(step) for step in deploy.STEPS):
             failed = 0  # nothing live, or a deploy is under way (a canary answers some requests): not judged now
@@ -131,9 +130,7 @@ def report(reports: Path, mark: bool = False) -> str:
     """`retrain health --report`: the oldest health rollback not yet reported, as reports/health.md (the issue's body);
     the commit of the release it took off (what the revert PR reverts), "" when there is none. `mark`: record that
     one as reported (once its issue is open)."""
-    local_state = deploy.home() / "state.json"
-    state = json.loads(local_state.read_text()) if local_state.exists() else {}
-    pending = [event for event in state.get("events", []) if event.get("reported") is False]
+    pending = [event for event in deploy.read_state(deploy.home()).get("events", []) if event.get("reported") is False]
     if mark:
         with deploy.locked_state(deploy.home()) as current:
             for event in current.get("events", []):

@@ -23,7 +23,7 @@ import pytest
 from retrain.io import http
 from retrain.params import Params
 from retrain.release import deploy, front, host
-from tests.support import free_port
+from tests.support import ended, free_port
 
 STANDIN = """
 import http.server, json, sys
@@ -151,22 +151,14 @@ def _pid(local: deploy.Local, program: str) -> int:
     return int((local.supervisor.info(program) or {}).get("pid", 0))
 
 
-def _ended(pid: int) -> bool:
-    """Gone, or a zombie (ended; its new parent, whatever runs as PID 1 here, may not reap it)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
-def test_the_front_killed_with_sigkill_is_started_again_and_its_old_workers_ended(local: deploy.Local) -> None:
+def test_the_front_killed_with_sigkill_is_started_again_and_its_old_workersended(local: deploy.Local) -> None:
     live = _release(local, "a")
     _killed_at(local, live, live=live)
     master = _pid(local, "front")
     workers = local._accepting(master)
     os.kill(master, signal.SIGKILL)  # nginx's workers outlive their master, holding the port and the old config
     seconds = _eventually(lambda: (local.supervisor.info("front") or {}).get("pid") not in (0, master))
-    seconds += _eventually(lambda: all(_ended(worker) for worker in workers))  # until then they go on serving
+    seconds += _eventually(lambda: all(ended(worker) for worker in workers))  # until then they go on serving
     seconds += _eventually(lambda: _served(local) == live.md5)
     print(f"\nfront killed with SIGKILL: its old workers ended and a new front serving after {seconds:.2f} s")
 
@@ -180,7 +172,7 @@ def test_after_a_reboot_supervisord_started_from_its_config_serves_the_live_rele
     os.kill(supervisord, signal.SIGKILL)  # the power goes: supervisord and every process it ran
     for group in groups:
         os.killpg(group, signal.SIGKILL)
-    _eventually(lambda: _ended(supervisord))
+    _eventually(lambda: ended(supervisord))
     started = time.monotonic()
     daemon = local.home / "host/bin/supervisord"
     subprocess.run([daemon, "--configuration", local.home / "supervisord.conf"], check=True)  # as the unit does

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from retrain.release import relaunch
+from tests.support import ended
 
 SLEEP = "import time; time.sleep(60)"
 # A leader with two children: one in its process group (as nginx's workers), one in a session of its own (as
@@ -37,18 +38,11 @@ def _run(pidfile: Path, *words: str) -> tuple[subprocess.Popen[bytes], list[int]
     raise AssertionError("the run did not start its children")
 
 
-def _ended(pid: int) -> bool:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
-    except OSError:
-        return True
-
-
-def _all_ended(pids: list[int]) -> bool:
+def _allended(pids: list[int]) -> bool:
     deadline = time.monotonic() + 10
-    while not all(_ended(pid) for pid in pids) and time.monotonic() < deadline:
+    while not all(ended(pid) for pid in pids) and time.monotonic() < deadline:
         time.sleep(0.05)
-    return all(_ended(pid) for pid in pids)
+    return all(ended(pid) for pid in pids)
 
 
 def test_an_impostor_on_the_recorded_pid_is_not_signalled(tmp_path: Path) -> None:
@@ -72,7 +66,7 @@ def test_what_a_leader_killed_with_sigkill_left_is_ended_in_its_group_and_in_its
     leader.wait()
     done = relaunch.end_previous(tmp_path / "pid")
     assert done == f"ended what was left of the last run (2 processes, of leader {leader.pid})"
-    assert _all_ended(run)
+    assert _allended(run)
 
 
 def test_a_last_run_still_running_is_stopped_when_supervisord_starts_again(tmp_path: Path) -> None:
@@ -80,4 +74,4 @@ def test_a_last_run_still_running_is_stopped_when_supervisord_starts_again(tmp_p
     leader, run = _run(tmp_path / "pid")
     relaunch.end_previous(tmp_path / "pid", wait=5)
     leader.wait(timeout=10)
-    assert _all_ended(run)
+    assert _allended(run)
