@@ -152,7 +152,7 @@ def health(state: State, once: bool, report: bool, reported: bool) -> None:
     if report or reported:
         click.echo(checks.report(state.root / "reports", mark=reported))
         return
-    checks.watch(once)
+    checks.watch(state.params, once)
 
 
 @app.command("serve-host")

@@ -216,7 +216,8 @@ class Local:
         when that changed."""
         folder = self.home / "releases" / live.bento.replace(":", "-")
         venv = Path(self._environment(live)["VIRTUAL_ENV"])
-        command = [str(venv / "bin/python"), "-m", "retrain.cli.main", "health"]
+        own = bento_path(live.bento) / "src/params.yaml"  # its settings: of the code it runs
+        command = [str(venv / "bin/python"), "-m", "retrain.cli.main", "--params", str(own), "health"]
         keep = ("RETRAIN_WEBHOOK_URL",)  # where it alerts
         env = self._environment(live) | {key: os.environ[key] for key in keep if key in os.environ}
         env["RETRAIN_DEPLOY_DIR"] = str(self.home)

@@ -1,9 +1,9 @@
 """`retrain health`: the regular health check of the `local` target, a program of the host's supervisord (each deploy
 starts it on the live release's code and venv: deploy.Local._watch).
 
-Every `deploy.health.seconds` (from the live release's own params.yaml) it smoke-tests the front: ready, `/metadata`
-names the md5 state.json says is live, and the golden records' answers equal those of the live Bento's model file
-(smoke.py); not while a deploy is under way (a canary answers some of the requests). After
+Every `deploy.health.seconds` (from the params.yaml of the Bento whose code it runs) it smoke-tests the front:
+ready, `/metadata` names the md5 state.json says is live, and the golden records' answers equal those of the live
+Bento's model file (smoke.py); not while a deploy is under way (a canary answers some of the requests). After
 `deploy.health.failures` failed checks in a row it puts the previous release back (a deploy without canary),
 records the event in state.json (`events`), and POSTs it to $RETRAIN_WEBHOOK_URL at once. It then judges the release
 it went back to; if that one fails too, it alerts and leaves it (no flapping between two bad releases). The next run
@@ -21,24 +21,28 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from retrain.io import files, http, modelfile
-from retrain.params import load
+from retrain.params import Params
 from retrain.release import deploy, smoke
 
 log = logging.getLogger("retrain.health")
 
 
 class Checker:
-    """What the live release must answer (its model, golden records) and how often, from its own Bento: loaded again
-    when what is live changes."""
+    """What the live release must answer: its model file's answers to its golden records, read from its Bento as
+    data (where its own params.yaml puts them, not checked against this code's schema: after a rollback the live
+    Bento may be older or newer than the code that checks it). How often, and the deploy settings of a rollback:
+    `params`, of the code this runs. Loaded again when what is live changes."""
 
-    def __init__(self, home: Path, live: dict[str, Any]) -> None:
+    def __init__(self, home: Path, live: dict[str, Any], params: Params) -> None:
         src = deploy.bento_path(live["bento"]) / "src"
-        params = load(src / "params.yaml")
+        paths = yaml.safe_load((src / "params.yaml").read_text())["paths"]
         self.live, self.settings = live, params.deploy.health
         self.local = deploy.Local(home, params.deploy, params.serve.max_body_bytes)
-        self.model = modelfile.load(src / params.paths.model)
-        self.golden = files.read_json(src / params.paths.golden)
+        self.model = modelfile.load(src / paths["model"])
+        self.golden = files.read_json(src / paths["golden"])
 
     def check(self, port: int | None = None) -> list[str]:
         """The failed checks through the front (or directly on `port`)."""
@@ -100,8 +104,9 @@ def roll_back(checker: Checker, failures: list[str], count: int) -> dict[str, An
     return event
 
 
-def watch(once: bool = False) -> None:
-    """`retrain health`: check the live release until stopped (`once`: one check)."""
+def watch(params: Params, once: bool = False) -> None:
+    """`retrain health`: check the live release until stopped (`once`: one check); `params`: this code's own (the
+    Bento's it runs from)."""
     home, checker, failed = deploy.home(), None, 0
     while True:
         state = deploy.read_state(home)
@@ -113,7 +118,7 @@ def watch(once: bool = False) -> None:
                 checker.local.repair()
         else:
             if checker is None or checker.live["program"] != live["program"]:
-                checker, failed = Checker(home, live), 0  # a deploy (or this rollback) changed what is live
+                checker, failed = Checker(home, live, params), 0  # a deploy (or this rollback) changed what is live
             failures = checker.check()
             failed = failed + 1 if failures else 0
             if failures:
