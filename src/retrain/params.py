@@ -179,6 +179,7 @@ class Canary(Section):
     max_p99_ratio: float = Field(ge=1, allow_inf_nan=False)
     p99_slack_ms: float = Field(ge=0, allow_inf_nan=False)
     max_ks: float = Field(gt=0, le=1)
+    alpha: float = Field(gt=0, lt=0.5)
 
 
 class Health(Section):

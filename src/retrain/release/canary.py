@@ -8,6 +8,12 @@ release's own latency; from the inference log, when the releases write one ($RET
 the distribution of the probabilities each answered (Kolmogorov-Smirnov distance; lines are joined to the releases
 through the request id the front gave each request). Without that log only errors and latency decide, and the
 table says so.
+
+A measure with a test fails only when the canary is beyond its bound by more than chance (`deploy.canary.alpha`):
+clients send some bad requests to either release, and 200 requests hold too few of them for a raw ratio to tell a
+worse canary from an unlucky one. Errors: a one-sided binomial test against the champion's ratio plus
+`max_error_increase` (the champion's ratio, measured on the larger share, is taken as known). Probabilities: the KS
+test, when the distance is beyond `max_ks`. The p99 bound (a ratio, or a slack in ms) is wide enough to need none.
 """
 
 from __future__ import annotations
@@ -114,38 +120,51 @@ class Verdict:
     table: str
 
 
+def _errors_p(settings: Canary, champion: Side, errors: int, requests: int) -> float | None:
+    """The binomial test's p-value for `errors` of `requests` against the bound; None when within it."""
+    bound = champion.error_ratio + settings.max_error_increase
+    if errors <= bound * requests:
+        return None
+    return float(stats.binomtest(errors, requests, min(bound, 1.0), alternative="greater").pvalue)
+
+
 def judge(settings: Canary, champion: Side, canary: Side, with_log: bool, timed_out: bool) -> Verdict:
-    """Promote when every measure is within its bound; a canary that answered too few requests by the time limit
-    is judged by `on_low_traffic`."""
-    slack = settings.p99_slack_ms / 1000
+    """Promote when no measure is beyond its bound by more than chance; a canary that answered too few requests by
+    the time limit is judged by `on_low_traffic`."""
+    slack, alpha = settings.p99_slack_ms / 1000, settings.alpha
     p99_bound = max(champion.p99 * settings.max_p99_ratio, champion.p99 + slack)
+    errors_p = _errors_p(settings, champion, canary.errors, canary.requests)
     rows = [
-        ("requests", f"{champion.requests}", f"{canary.requests}", f">= {settings.requests}", ""),
+        ("requests", f"{champion.requests}", f"{canary.requests}", f">= {settings.requests}", "", ""),
         (
             "not 2xx",
             f"{champion.error_ratio:.2%}",
             f"{canary.error_ratio:.2%}",
             f"<= champion + {settings.max_error_increase:.2%}",
-            "ok" if canary.error_ratio <= champion.error_ratio + settings.max_error_increase else "FAIL",
+            "" if errors_p is None else f"{errors_p:.3g}",
+            "FAIL" if errors_p is not None and errors_p < alpha else "ok",
         ),
         (
             "p99 latency",
             f"{champion.p99 * 1000:.0f} ms",
             f"{canary.p99 * 1000:.0f} ms",
             f"<= {p99_bound * 1000:.0f} ms",
+            "",
             "ok" if canary.p99 <= p99_bound else "FAIL",
         ),
     ]
     if with_log and champion.probabilities and canary.probabilities:
-        distance = float(stats.ks_2samp(champion.probabilities, canary.probabilities).statistic)
+        ks = stats.ks_2samp(champion.probabilities, canary.probabilities)
+        distance, ks_p = float(ks.statistic), float(ks.pvalue)
         counts = f"{len(champion.probabilities)} / {len(canary.probabilities)} predictions"
-        verdict = "ok" if distance <= settings.max_ks else "FAIL"
-        rows.append(("probabilities (KS)", counts, f"{distance:.3f}", f"<= {settings.max_ks}", verdict))
+        verdict = "FAIL" if distance > settings.max_ks and ks_p < alpha else "ok"
+        p_text = f"{ks_p:.3g}" if distance > settings.max_ks else ""
+        rows.append(("probabilities (KS)", counts, f"{distance:.3f}", f"<= {settings.max_ks}", p_text, verdict))
         note = ""
     else:
         why = "no inference log on this machine" if not with_log else "no inference log lines for the period"
         note = f"\n\nProbabilities not compared ({why}, $RETRAIN_INFERENCE_LOG): errors and latency decided."
-    failed = [row[0] for row in rows if row[4] == "FAIL"]
+    failed = [row[0] for row in rows if row[5] == "FAIL"]
     low = canary.requests < settings.requests
     if failed:
         promote, reason = False, f"the canary is worse than the champion: {', '.join(failed)}"
@@ -158,7 +177,7 @@ def judge(settings: Canary, champion: Side, canary: Side, with_log: bool, timed_
         )
     else:
         promote, reason = True, "the canary is within every bound"
-    header = "| measure | champion | canary | bound | |\n|---|---|---|---|---|\n"
+    header = f"| measure | champion | canary | bound | p (fails below {alpha:g}) | |\n|---|---|---|---|---|---|\n"
     body = "".join(f"| {' | '.join(row)} |\n" for row in rows)
     share = f"{settings.share:.0%} of requests"
     return Verdict(promote, reason, f"### Canary ({share}): {reason}\n\n{header}{body}{note}\n")
@@ -171,6 +190,7 @@ def log_folder() -> Path | None:
 
 
 def enough(settings: Canary, champion: Side, canary: Side) -> bool:
-    """The canary can be judged now: it answered `requests`, or failed so often that no later answer can save it."""
-    hopeless = canary.errors > (champion.error_ratio + settings.max_error_increase) * settings.requests
-    return canary.requests >= settings.requests or hopeless
+    """The canary can be judged now: it answered `requests`, or has so many errors already that it would fail even
+    if every later answer of the `requests` were good."""
+    hopeless = _errors_p(settings, champion, canary.errors, settings.requests)
+    return canary.requests >= settings.requests or (hopeless is not None and hopeless < settings.alpha)

@@ -119,3 +119,18 @@ def test_a_slow_canary_fails_on_p99_and_a_hopeless_one_is_judged_before_its_requ
     failing = canary.Side(requests=5, errors=5)
     assert canary.enough(_settings(params), champion, failing)  # 5 errors of 50: beyond 1 % whatever follows
     assert not canary.enough(_settings(params), champion, canary.Side(requests=5))
+
+
+def test_a_canary_with_the_champions_client_error_rate_is_not_routed_back_for_chance_but_one_with_more_is(
+    params: Params,
+) -> None:
+    """2 % of the clients' requests are bad (4xx from either release). A canary answering 200 of them has 4 such on
+    average and often 7 (3.5 %, beyond champion + 1 %): only a canary significantly worse than the bound fails."""
+    champion = canary.Side(requests=1800, errors=36, seconds=[0.01] * 1800)
+    lucky_clients = canary.Side(requests=200, errors=7, seconds=[0.01] * 200)
+    assert canary.judge(_settings(params, requests=200), champion, lucky_clients, False, False).promote
+    worse = canary.Side(requests=200, errors=16, seconds=[0.01] * 200)  # 8 %
+    verdict = canary.judge(_settings(params, requests=200), champion, worse, False, False)
+    assert not verdict.promote and verdict.reason.endswith("not 2xx"), verdict.table
+    assert not canary.enough(_settings(params, requests=200), champion, canary.Side(requests=20, errors=7))
+    assert canary.enough(_settings(params, requests=200), champion, canary.Side(requests=20, errors=15))
