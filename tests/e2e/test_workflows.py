@@ -37,14 +37,22 @@ def test_a_dispatch_with_nothing_new_opens_no_pr_and_ends_green(repository: Path
     assert ["comment", "update"] not in calls  # `pr create` printed "undefined": there is no PR to comment on
 
 
-def test_a_dispatch_retrains_and_opens_a_pr_with_the_report(with_remote: Path, tmp_path: Path) -> None:
+def test_a_dispatch_retrains_and_opens_a_pr_with_the_report_and_a_second_replaces_its_content(
+    with_remote: Path, tmp_path: Path
+) -> None:
+    """One retrain PR per base: the first dispatch opens it with the report; the second force-pushes retrain/main
+    (one commit on main) and CML returns the PR the first opened, whose comment gets the second report."""
     repository = with_remote
     _add_july(repository, tmp_path)
-    result = act(repository, tmp_path, "workflow_dispatch", "retrain.yml", "--input", "reason=July data arrived")
-    assert result.returncode == 0, result.stdout[-4000:]
-    branches = git("ls-remote", "--heads", str(tmp_path / "origin.git"), cwd=repository)
-    (branch,) = [line.split("refs/heads/")[1] for line in branches.splitlines() if "refs/heads/retrain/" in line]
     bare = str(tmp_path / "origin.git")
+    main_lock = git("--git-dir", bare, "show", "main:dvc.lock", cwd=repository)
+    overrides = ["--env", "GITHUB_RUN_ID=101", "--var", "REPORT_IMAGES=publish"]
+    result = act(
+        repository, tmp_path, "workflow_dispatch", "retrain.yml", "--input", "reason=July data arrived", *overrides
+    )
+    assert result.returncode == 0, result.stdout[-4000:]
+    branches = git("ls-remote", "--heads", bare, cwd=repository)
+    (branch,) = [line.split("refs/heads/")[1] for line in branches.splitlines() if "refs/heads/retrain/" in line]
     pushed_lock = git("--git-dir", bare, "show", f"{branch}:dvc.lock", cwd=repository)
     assert "models/model.skops" in pushed_lock
     assert git("--git-dir", bare, "rev-parse", f"{branch}~1", cwd=repository) == git(
@@ -59,8 +67,8 @@ def test_a_dispatch_retrains_and_opens_a_pr_with_the_report(with_remote: Path, t
     ]
     assert "--branch\nretrain/main\n--target-branch\nmain\n" in calls[1].read_text()
     (status,) = [call.read_text().splitlines() for call in (tmp_path / "gh").glob("*.args")]
-    head = git("--git-dir", bare, "rev-parse", branch, cwd=repository).strip()
-    assert status[:3] == ["api", "--method", "POST"] and status[3].endswith(f"/statuses/{head}")  # the PR's head
+    heads = [git("--git-dir", bare, "rev-parse", branch, cwd=repository).strip()]
+    assert status[:3] == ["api", "--method", "POST"] and status[3].endswith(f"/statuses/{heads[0]}")  # the PR's head
     assert {"context=gate", "state=success"} <= set(status)
     assert any(argument.startswith("description=gate: promote") for argument in status)
     # GitHub runs no workflow for a head commit that says [skip ci]: CML adds it unless given --message
@@ -70,6 +78,30 @@ def test_a_dispatch_retrains_and_opens_a_pr_with_the_report(with_remote: Path, t
     text = report.read_text()
     assert text.startswith("## ✅ Promote") and "manual dispatch" in text and "July data arrived" in text
     assert "| metric | champion | challenger | delta | 95% interval | p-value |" in text
+    urls = [re.findall(r"https://github.com/acme/retrain/pull/\d+", result.stdout)[-1]]
+
+    overrides = ["--input", "params=train.seed=8", "--env", "GITHUB_RUN_ID=102", "--var", "REPORT_IMAGES=commit"]
+    result = act(repository, tmp_path, "workflow_dispatch", "retrain.yml", "--input", "reason=seed 8", *overrides)
+    assert "Success - Main Open or update the PR" in result.stdout, result.stdout[-3000:]
+    heads.append(git("--git-dir", bare, "rev-parse", "retrain/main", cwd=repository).strip())
+    urls.append(re.findall(r"https://github.com/acme/retrain/pull/\d+", result.stdout)[-1])
+    assert urls[0] == urls[1] and heads[0] != heads[1]
+    assert git("--git-dir", bare, "rev-parse", "retrain/main~1", cwd=repository) == git(
+        "rev-parse", "HEAD", cwd=repository
+    )
+    params = yaml.safe_load(git("--git-dir", bare, "show", "retrain/main:params.yaml", cwd=repository))
+    assert params["train"]["seed"] == 8
+    assert "refs/heads/retrain/101" not in git("ls-remote", "--heads", bare, cwd=repository)
+    reports = sorted((tmp_path / "cml").glob("*.md"))
+    assert len(reports) == 2 and "seed 8" in reports[1].read_text()
+    # REPORT_IMAGES=commit: the PNGs are on the branch, linked by absolute blob URL of that commit, not uploaded
+    assert "reports/roc.png" in git("--git-dir", bare, "ls-tree", "-r", "--name-only", heads[1], cwd=repository)
+    assert f"/blob/{heads[1]}/reports/roc.png?raw=true)" in reports[1].read_text()
+    arguments = [call.read_text().splitlines() for call in sorted((tmp_path / "cml").glob("*.args"))]
+    assert [args[-2] for args in arguments if args[:2] == ["comment", "update"]] == ["--publish", "--no-publish"]
+    statuses = [call.read_text() for call in sorted((tmp_path / "gh").glob("*.args"))]
+    assert [f"statuses/{head}" in status for status, head in zip(statuses, heads, strict=True)] == [True, True]
+    assert git("--git-dir", bare, "show", "main:dvc.lock", cwd=repository) == main_lock
 
 
 def test_a_degrading_override_still_opens_the_pr_and_fails_the_gate(with_remote: Path, tmp_path: Path) -> None:
@@ -142,40 +174,6 @@ def test_monitor_skips_with_a_notice_when_unconfigured_and_fails_loudly_when_bli
     assert not [args for args in calls if args[:2] == ["workflow", "run"]]  # no retrain dispatched
     (created,) = [args for args in calls if args[:2] == ["issue", "create"]]
     assert "monitoring-blind" in created and created[created.index("--title") + 1].startswith("Monitoring is blind")
-
-
-def test_a_second_retrain_replaces_the_content_of_the_open_retrain_pr(repository: Path, tmp_path: Path) -> None:
-    """One retrain PR per base: the second dispatch force-pushes retrain/main (one commit on main) and CML returns
-    the PR the first opened, whose comment gets the second report."""
-    main_lock = (repository / "dvc.lock").read_text()
-    bare = str(tmp_path / "origin.git")
-    heads, urls = [], []
-    for run, seed, images in (("101", 7, "publish"), ("102", 8, "commit")):
-        overrides = ["--input", f"params=train.seed={seed}", "--env", f"GITHUB_RUN_ID={run}"]
-        overrides += ["--var", f"REPORT_IMAGES={images}"]
-        result = act(
-            repository, tmp_path, "workflow_dispatch", "retrain.yml", "--input", f"reason=seed {seed}", *overrides
-        )
-        assert "Success - Main Open or update the PR" in result.stdout, result.stdout[-3000:]
-        heads.append(git("--git-dir", bare, "rev-parse", "retrain/main", cwd=repository).strip())
-        urls.append(re.findall(r"https://github.com/acme/retrain/pull/\d+", result.stdout)[-1])
-    assert urls[0] == urls[1] and heads[0] != heads[1]
-    assert git("--git-dir", bare, "rev-parse", "retrain/main~1", cwd=repository) == git(
-        "--git-dir", bare, "rev-parse", "main", cwd=repository
-    )
-    params = yaml.safe_load(git("--git-dir", bare, "show", "retrain/main:params.yaml", cwd=repository))
-    assert params["train"]["seed"] == 8
-    assert "refs/heads/retrain/101" not in git("ls-remote", "--heads", bare, cwd=repository)
-    reports = sorted((tmp_path / "cml").glob("*.md"))
-    assert len(reports) == 2 and "seed 8" in reports[1].read_text()
-    # REPORT_IMAGES=commit: the PNGs are on the branch, linked by absolute blob URL of that commit, not uploaded
-    assert "reports/roc.png" in git("--git-dir", bare, "ls-tree", "-r", "--name-only", heads[1], cwd=repository)
-    assert f"/blob/{heads[1]}/reports/roc.png?raw=true)" in reports[1].read_text()
-    calls = [call.read_text().splitlines() for call in sorted((tmp_path / "cml").glob("*.args"))]
-    assert [call[-2] for call in calls if call[:2] == ["comment", "update"]] == ["--publish", "--no-publish"]
-    statuses = [call.read_text() for call in sorted((tmp_path / "gh").glob("*.args"))]
-    assert [f"statuses/{head}" in status for status, head in zip(statuses, heads, strict=True)] == [True, True]
-    assert git("--git-dir", bare, "show", "main:dvc.lock", cwd=repository) == main_lock
 
 
 def test_the_pr_gate_passes_at_once_when_the_model_is_untouched_and_names_a_stale_lock(
