@@ -15,8 +15,6 @@ import socket
 import subprocess
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -33,6 +31,7 @@ from sklearn.pipeline import Pipeline
 
 from retrain.domain import features, nycflights, schema
 from retrain.io import files, modelfile
+from retrain.io.http import request
 from retrain.params import Params
 from retrain.pipeline import featurize, train
 from tests.support import BIN, ROOT, free_port, post
@@ -61,14 +60,6 @@ def _env(home: Path, root: Path, **extra: str) -> dict[str, str]:
         RETRAIN_ROOT=str(root),
         **extra,
     )
-
-
-def get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=5) as response:
-            return response.status, response.read()
-    except (urllib.error.URLError, ConnectionError) as error:
-        return getattr(error, "code", 0), b""
 
 
 @pytest.fixture(scope="module")
@@ -123,7 +114,7 @@ def _serving(base: Path, model: Pipeline, shadow: Pipeline, **serve: float) -> I
         )
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
-        while get(f"{url}/readyz")[0] != 200:
+        while request(f"{url}/readyz")[0] != 200:
             assert process.poll() is None and time.monotonic() < deadline, output.read_text()
             time.sleep(0.3)
         try:
@@ -209,7 +200,7 @@ def test_each_kind_of_bad_input_gets_its_4xx_and_the_service_keeps_serving(
     log = server.output.read_text()
     assert "RecursionError" not in log
     assert "Traceback" not in log and "[ERROR]" not in log
-    metrics = get(f"{server.url}/metrics")[1].decode()
+    metrics = request(f"{server.url}/metrics")[1].decode()
     assert 'retrain_rejected_requests_total{reason="invalid_records"}' in metrics
     assert 'retrain_rejected_requests_total{reason="malformed_json"} 3.0' in metrics
 
@@ -228,7 +219,7 @@ def test_a_row_of_the_raw_flights_table_is_scored_as_its_model_columns(server: S
 
 
 def test_metadata_names_the_model_and_its_training(server: Server) -> None:
-    status, body = get(f"{server.url}/metadata")
+    status, body = request(f"{server.url}/metadata")
     meta = json.loads(body)
     assert status == 200 and meta["model"] == files.md5(server.root / "models/model.skops")
     assert meta["training_window"]["first"] == "2013-02-01" and meta["features"] == list(schema.FEATURES)
@@ -360,7 +351,7 @@ def test_a_burst_past_the_latency_budget_is_shed_with_503_and_then_served(tight:
     statuses = [status for status, _ in answers]
     assert set(statuses) == {200, 503}, statuses
     assert all(int(headers["retry-after"]) >= 1 for status, headers in answers if status == 503)
-    metrics = get(f"{tight.url}/metrics")[1].decode()
+    metrics = request(f"{tight.url}/metrics")[1].decode()
     assert f'retrain_shed_requests_total{{reason="latency_budget"}} {float(statuses.count(503))}' in metrics
     time.sleep(1)  # what was accepted is scored
     assert post(f"{tight.url}/predict", json.dumps({"records": _records(flights, 1)}).encode())[0] == 200
@@ -397,7 +388,7 @@ def test_a_shadow_that_raises_never_fails_the_answer(fragile: Server, flights: p
         lines = [line for path in fragile.log_dir.glob("*.jsonl") for line in path.read_text().splitlines()]
         time.sleep(0.2)
     assert len(lines) == 9 and all("shadow_probability" not in json.loads(line) for line in lines)
-    metrics = get(f"{fragile.url}/metrics")[1].decode()
+    metrics = request(f"{fragile.url}/metrics")[1].decode()
     assert 'retrain_shadow_requests_total{outcome="error"} 3.0' in metrics
     assert "shadow model" in fragile.output.read_text()
 
@@ -415,7 +406,7 @@ def test_a_record_the_model_cannot_score_fails_only_its_own_request(fragile: Ser
     assert "records.2: the model cannot score this record" in answers[11][1]["error"]
     assert all(len(answer["probabilities"]) == 5 for status, answer in answers if status == 200)
     assert post(f"{fragile.url}/predict", bodies[0])[0] == 200
-    metrics = get(f"{fragile.url}/metrics")[1].decode()
+    metrics = request(f"{fragile.url}/metrics")[1].decode()
     assert 'retrain_rejected_requests_total{reason="unscorable_record"} 1.0' in metrics
     assert "[ERROR]" not in fragile.output.read_text()
 
@@ -433,11 +424,11 @@ def test_a_shadow_that_cannot_be_loaded_is_a_warning_and_the_champion_serves(
 def test_random_paths_do_not_grow_the_metrics(server: Server) -> None:
     """Labels are route templates and status codes: /metrics has as many lines after 500 random paths as after one
     (BentoML's own HTTP metrics, which labelled each raw path, are off)."""
-    get(f"{server.url}/no-such-path")
-    before = get(f"{server.url}/metrics")[1].decode().splitlines()
+    request(f"{server.url}/no-such-path")
+    before = request(f"{server.url}/metrics")[1].decode().splitlines()
     for number in range(500):
-        assert get(f"{server.url}/probe-{number}-{os.urandom(4).hex()}")[0] == 404
-    after = get(f"{server.url}/metrics")[1].decode()
+        assert request(f"{server.url}/probe-{number}-{os.urandom(4).hex()}")[0] == 404
+    after = request(f"{server.url}/metrics")[1].decode()
     assert len(after.splitlines()) == len(before)
     assert 'retrain_http_requests_total{code="200",route="/metrics"}' in after
     assert 'retrain_http_requests_total{code="200",route="/predict"}' in after and "probe-" not in after
@@ -445,7 +436,7 @@ def test_random_paths_do_not_grow_the_metrics(server: Server) -> None:
 
 def test_the_openapi_document_describes_predict_from_the_contract_and_the_ui_is_local(server: Server) -> None:
     """A client can be generated from /docs.json: /predict's body and answers have schemas (from schema.py)."""
-    status, body = get(f"{server.url}/docs.json")
+    status, body = request(f"{server.url}/docs.json")
     assert status == 200
     operation = json.loads(body)["paths"]["/predict"]["post"]
     records = operation["requestBody"]["content"]["application/json"]["schema"]["properties"]["records"]
@@ -457,10 +448,10 @@ def test_the_openapi_document_describes_predict_from_the_contract_and_the_ui_is_
     answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert set(answer["properties"]) == {"predictions", "probabilities", "model"}
     assert {"400", "413", "415", "422", "503"} <= set(operation["responses"])
-    status, page = get(f"{server.url}/")  # the API's page: Swagger UI from local assets, no tag manager
+    status, page = request(f"{server.url}/")  # the API's page: Swagger UI from local assets, no tag manager
     assert status == 200 and b"./static_content/swagger-ui-bundle.js" in page and b"./docs.json" in page
     assert b"http" not in page and b"googletagmanager" not in page
-    assert get(f"{server.url}/static_content/swagger-ui-bundle.js")[0] == 200
+    assert request(f"{server.url}/static_content/swagger-ui-bundle.js")[0] == 200
 
 
 def _children(pid: int) -> list[int]:
@@ -536,7 +527,7 @@ def test_a_worker_killed_under_load_is_replaced_and_the_service_serves_again(
     (replacement,) = _children(process.pid)
     assert replacement != worker
     print(f"a killed worker: serving again after {recovered:.1f} s, {len(load.failures)} requests failed")
-    assert get(f"{server.url}/readyz")[0] == 200
+    assert request(f"{server.url}/readyz")[0] == 200
 
 
 def test_sigterm_under_load_exits_within_seconds_with_every_answered_prediction_logged(
@@ -572,7 +563,7 @@ def front(server: Server, tmp_path: Path, params: Params) -> Iterator[tuple[str,
     process = subprocess.Popen(nginx.command(folder), start_new_session=True)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 20
-    while get(f"{url}{nginx.IDENTITY}")[0] != 200:
+    while request(f"{url}{nginx.IDENTITY}")[0] != 200:
         assert process.poll() is None and time.monotonic() < deadline, (folder / "error.log").read_text()
         time.sleep(0.1)
     try:
