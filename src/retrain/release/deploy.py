@@ -48,7 +48,6 @@ from retrain.params import Deploy, Params
 from retrain.release import canary, front, host
 
 log = logging.getLogger("retrain.deploy")
-TARGETS = ("local", "bentocloud", "container")
 
 
 class DeployError(Failed):
