@@ -42,29 +42,40 @@ def _group_sums(groups: _Groups, weights: np.ndarray) -> tuple[np.ndarray, np.nd
     """Weighted positives and negatives in each tie group, descending score; weights are (resamples, rows)."""
     w = weights[:, groups.order]
     positives = np.add.reduceat(w * groups.y, groups.starts, axis=1)
-    negatives = np.add.reduceat(w * (1 - groups.y), groups.starts, axis=1)
+    negatives = np.add.reduceat(w, groups.starts, axis=1) - positives
     return positives, negatives
 
 
-def weighted_roc_auc(groups: _Groups, weights: np.ndarray) -> np.ndarray:
-    """ROC AUC per row of `weights` (ties count one half), as `roc_auc_score` with `sample_weight`."""
-    positives, negatives = _group_sums(groups, weights)
+def _roc_auc(positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:
     negatives_below = negatives.sum(axis=1, keepdims=True) - np.cumsum(negatives, axis=1)
     wins = (positives * (negatives_below + 0.5 * negatives)).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray(wins / (positives.sum(axis=1) * negatives.sum(axis=1)), dtype=float)
 
 
-def weighted_average_precision(groups: _Groups, weights: np.ndarray) -> np.ndarray:
-    """Average precision per row of `weights`, as `average_precision_score` with `sample_weight`."""
-    positives, negatives = _group_sums(groups, weights)
+def _average_precision(positives: np.ndarray, negatives: np.ndarray) -> np.ndarray:
     true_positives, false_positives = np.cumsum(positives, axis=1), np.cumsum(negatives, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.where(true_positives > 0, true_positives / (true_positives + false_positives), 0.0)
         return np.asarray((positives * precision).sum(axis=1) / positives.sum(axis=1), dtype=float)
 
 
-METRICS = {"roc_auc": weighted_roc_auc, "pr_auc": weighted_average_precision}
+METRICS = {"roc_auc": _roc_auc, "pr_auc": _average_precision}  # each from the same group sums
+
+
+def weighted_roc_auc(groups: _Groups, weights: np.ndarray) -> np.ndarray:
+    """ROC AUC per row of `weights` (ties count one half), as `roc_auc_score` with `sample_weight`."""
+    return _roc_auc(*_group_sums(groups, weights))
+
+
+def weighted_average_precision(groups: _Groups, weights: np.ndarray) -> np.ndarray:
+    """Average precision per row of `weights`, as `average_precision_score` with `sample_weight`."""
+    return _average_precision(*_group_sums(groups, weights))
+
+
+def _metrics(groups: _Groups, weights: np.ndarray) -> dict[str, np.ndarray]:
+    sums = _group_sums(groups, weights)
+    return {name: metric(*sums) for name, metric in METRICS.items()}
 
 
 def paired_bootstrap(
@@ -82,12 +93,13 @@ def paired_bootstrap(
     for start in range(0, resamples, CHUNK):
         draws = rng.integers(0, n, size=(min(CHUNK, resamples - start), n))
         weights = np.stack([np.bincount(row, minlength=n) for row in draws])
-        for name, metric in METRICS.items():
-            deltas[name].append(metric(challenger_groups, weights) - metric(champion_groups, weights))
+        champion_metrics, challenger_metrics = _metrics(champion_groups, weights), _metrics(challenger_groups, weights)
+        for name in METRICS:
+            deltas[name].append(challenger_metrics[name] - champion_metrics[name])
+    points = _metrics(champion_groups, ones), _metrics(challenger_groups, ones)
     results = {}
-    for name, metric in METRICS.items():
-        before = float(metric(champion_groups, ones)[0])
-        after = float(metric(challenger_groups, ones)[0])
+    for name in METRICS:
+        before, after = float(points[0][name][0]), float(points[1][name][0])
         sample = np.concatenate(deltas[name])
         sample = sample[np.isfinite(sample)]
         low, high = np.quantile(sample, [(1 - level) / 2, (1 + level) / 2])
