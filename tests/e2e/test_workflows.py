@@ -37,19 +37,20 @@ def test_a_dispatch_with_nothing_new_opens_no_pr_and_ends_green(repository: Path
     assert ["comment", "update"] not in calls  # `pr create` printed "undefined": there is no PR to comment on
 
 
-def test_a_dispatch_retrains_and_opens_a_pr_with_the_report_and_a_second_replaces_its_content(
+def test_a_data_push_opens_the_retrain_pr_with_the_report_and_a_dispatch_replaces_its_content(
     with_remote: Path, tmp_path: Path
 ) -> None:
-    """One retrain PR per base: the first dispatch opens it with the report; the second force-pushes retrain/main
-    (one commit on main) and CML returns the PR the first opened, whose comment gets the second report."""
+    """One retrain PR per base: the data push opens it with the report (the new batch, its drift); the dispatch that
+    follows force-pushes retrain/main (one commit on main) and CML returns the PR the first opened, whose comment gets
+    the second report."""
     repository = with_remote
     _add_july(repository, tmp_path)
     bare = str(tmp_path / "origin.git")
     main_lock = git("--git-dir", bare, "show", "main:dvc.lock", cwd=repository)
+    event = tmp_path / "push.json"
+    event.write_text('{"ref": "refs/heads/main", "head_commit": {"message": "data: 2013-07"}}')
     overrides = ["--env", "GITHUB_RUN_ID=101", "--var", "REPORT_IMAGES=publish"]
-    result = act(
-        repository, tmp_path, "workflow_dispatch", "retrain.yml", "--input", "reason=July data arrived", *overrides
-    )
+    result = act(repository, tmp_path, "push", "retrain.yml", "-e", str(event), *overrides)
     assert result.returncode == 0, result.stdout[-4000:]
     branches = git("ls-remote", "--heads", bare, cwd=repository)
     (branch,) = [line.split("refs/heads/")[1] for line in branches.splitlines() if "refs/heads/retrain/" in line]
@@ -73,11 +74,13 @@ def test_a_dispatch_retrains_and_opens_a_pr_with_the_report_and_a_second_replace
     assert any(argument.startswith("description=gate: promote") for argument in status)
     # GitHub runs no workflow for a head commit that says [skip ci]: CML adds it unless given --message
     subject = git("--git-dir", bare, "log", "-1", "--format=%s", branch, cwd=repository).strip()
-    assert subject == "Retrain: July data arrived"
+    assert subject == "Retrain: push"
     (report,) = (tmp_path / "cml").glob("*.md")
     text = report.read_text()
-    assert text.startswith("## ✅ Promote") and "manual dispatch" in text and "July data arrived" in text
+    assert text.startswith("## ✅ Promote") and "data push" in text
     assert "| metric | champion | challenger | delta | 95% interval | p-value |" in text
+    assert "Batches added since the champion on `main` was trained: 2013-07.parquet" in text
+    assert "<summary>Drift</summary>" in text and "![drift](drift.png)" in text
     urls = [re.findall(r"https://github.com/acme/retrain/pull/\d+", result.stdout)[-1]]
 
     overrides = ["--input", "params=train.seed=8", "--env", "GITHUB_RUN_ID=102", "--var", "REPORT_IMAGES=commit"]
@@ -89,11 +92,15 @@ def test_a_dispatch_retrains_and_opens_a_pr_with_the_report_and_a_second_replace
     assert git("--git-dir", bare, "rev-parse", "retrain/main~1", cwd=repository) == git(
         "rev-parse", "HEAD", cwd=repository
     )
+    assert git("--git-dir", bare, "log", "-1", "--format=%s", "retrain/main", cwd=repository).strip() == (
+        "Retrain: seed 8"
+    )
     params = yaml.safe_load(git("--git-dir", bare, "show", "retrain/main:params.yaml", cwd=repository))
     assert params["train"]["seed"] == 8
     assert "refs/heads/retrain/101" not in git("ls-remote", "--heads", bare, cwd=repository)
     reports = sorted((tmp_path / "cml").glob("*.md"))
-    assert len(reports) == 2 and "seed 8" in reports[1].read_text()
+    second = reports[1].read_text()
+    assert len(reports) == 2 and "manual dispatch" in second and ": seed 8" in second
     # REPORT_IMAGES=commit: the PNGs are on the branch, linked by absolute blob URL of that commit, not uploaded
     assert "reports/roc.png" in git("--git-dir", bare, "ls-tree", "-r", "--name-only", heads[1], cwd=repository)
     assert f"/blob/{heads[1]}/reports/roc.png?raw=true)" in reports[1].read_text()
@@ -118,21 +125,6 @@ def test_a_degrading_override_still_opens_the_pr_and_fails_the_gate(with_remote:
     text = report.read_text()
     assert text.startswith("## ❌ Block: roc_auc") and "try 3 trees" in text
     assert "`train.hyperparameters.hist_gradient_boosting.max_iter` | `300` | `3`" in text
-
-
-def test_a_data_push_retrains_and_the_report_names_the_new_batch_and_its_drift(
-    with_remote: Path, tmp_path: Path
-) -> None:
-    repository = with_remote
-    _add_july(repository, tmp_path)
-    event = tmp_path / "push.json"
-    event.write_text('{"ref": "refs/heads/main", "head_commit": {"message": "data: 2013-07"}}')
-    result = act(repository, tmp_path, "push", "retrain.yml", "-e", str(event))
-    assert result.returncode == 0, result.stdout[-4000:]
-    (report,) = (tmp_path / "cml").glob("*.md")
-    text = report.read_text()
-    assert "data push" in text and "Batches added since the champion on `main` was trained: 2013-07.parquet" in text
-    assert "<summary>Drift</summary>" in text and "![drift](drift.png)" in text
 
 
 def test_monitor_over_a_drifted_log_dispatches_a_retrain_and_raises_the_alert(
