@@ -201,16 +201,16 @@ def webhook() -> Iterator[Webhook]:
 
 @pytest.fixture
 def site_on_its_own_venv(with_remote: Path, tmp_path: Path, release_venvs: Path, webhook: Webhook) -> Iterator[Site]:
-    """A site whose deploy job runs from a venv of its own (built from uv's cache; its bytecode compiled as it is
-    imported, 18 s less than uv's --compile-bytecode), which the test may delete as the next job's
-    `actions/checkout` (clean: true) would; alerts go to `webhook`."""
+    """A site whose deploy job runs from a venv of its own (built from uv's cache, bytecode compiled: these machines
+    set PYTHONDONTWRITEBYTECODE, so without it every process of the job compiles its imports again), which the test
+    may delete as the next job's `actions/checkout` (clean: true) would; alerts go to `webhook`."""
     venv, uv = tmp_path / "job-venv", str(VENV / "bin/uv")
     locked = tmp_path / "requirements-dev.lock"  # uv itself was installed by pip, so it is not in uv's cache
     locked.write_text("".join(line for line in (ROOT / "requirements-dev.lock").open() if not line.startswith("uv==")))
     env = os.environ | {"UV_CACHE_DIR": UV_CACHE}
     for command in (
         [str(VENV / "bin/python"), "-m", "venv", str(venv)],  # as the Makefile makes it (pip included)
-        [uv, "pip", "install", "--quiet", "--offline", "--python", str(venv), "-r", str(locked)],
+        [uv, "pip", "install", "--quiet", "--offline", "--compile-bytecode", "--python", str(venv), "-r", str(locked)],
         [uv, "pip", "install", "--quiet", "--offline", "--no-deps", "--python", str(venv), "-e", str(ROOT)],
     ):
         subprocess.run(command, env=env, check=True, capture_output=True)
