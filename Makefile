@@ -46,6 +46,7 @@ $(VENV)/.runtime: $(filter-out requirements-dev.lock,$(LOCKS))
 	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m compileall -q src  # with PYTHONDONTWRITEBYTECODE set, each process would compile it again
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime $(filter requirements-dev.lock,$(LOCKS))
