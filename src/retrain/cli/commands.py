@@ -1,8 +1,9 @@
 """Every command that is not a pipeline stage: each parses its options, calls the room that owns it, and prints.
 
-Each command imports its room when it runs: `retrain gate` or `retrain set-params` then loads neither matplotlib,
-scipy nor MLflow, and a stage (cli/stages.py) loads only its own module. Every command started in about 2.6 s when
-this module imported all the rooms; a light one now starts in about 0.9 s (most of it pandas and pydantic)."""
+Each command imports its room when it runs (the foundations, which `retrain.cli` loads anyway, excepted): `retrain
+gate` or `retrain set-params` then loads neither matplotlib, scipy nor MLflow, and a stage (cli/stages.py) loads only
+its own module. Every command started in about 2.6 s when this module imported all the rooms; a light one now starts
+in under 1 s (most of it pandas and pydantic)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import click
 
 from retrain.cli import EXIT_BLOCKED, EXIT_OK, State, app, pass_state
 from retrain.errors import BadInput
+from retrain.params import override
+from retrain.results import Decision
 
 log = logging.getLogger("retrain")
 TARGETS = ("local", "bentocloud", "container")  # where `retrain deploy` sends a Bento (retrain.release.deploy.run)
@@ -44,8 +47,6 @@ def bootstrap(state: State) -> None:
 @pass_state
 def set_params(state: State, assignments: tuple[str, ...]) -> None:
     """Override params.yaml keys in place (values in YAML syntax, e.g. train.seed=7), also from $RETRAIN_PARAMS."""
-    from retrain.params import override
-
     state.params  # noqa: B018  (the file must be valid before it is changed)
     changes = override(state.path, list(assignments))
     log.info("set-params: %s", ", ".join(f"{k}={v!r}" for k, v in changes.items()) or "nothing to change")
@@ -81,8 +82,6 @@ def compare(state: State, base: str | None) -> int:
 @pass_state
 def gate(state: State) -> int:
     """Exit 3 if the last `retrain compare` blocked (so a workflow fails its check after posting the report)."""
-    from retrain.results import Decision
-
     decision = Decision.read(state.params.paths.decision)
     click.echo(f"gate: {'promote' if decision.promote else 'BLOCKED'}: {'; '.join(decision.reasons)}")
     return EXIT_OK if decision.promote else EXIT_BLOCKED
@@ -93,8 +92,6 @@ def gate(state: State) -> int:
 def unchanged(state: State) -> int:
     """Exit 0 if the last `retrain compare` found the challenger to be the champion (the same model bytes): there is
     nothing to propose; exit 3 otherwise."""
-    from retrain.results import Decision
-
     decision = Decision.read(state.params.paths.decision)
     same = decision.champion.model_md5 == decision.challenger.model_md5
     click.echo(f"unchanged: the challenger {'is' if same else 'is not'} the champion ({decision.challenger.model_md5})")
