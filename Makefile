@@ -46,7 +46,6 @@ $(VENV)/.runtime: $(filter-out requirements-dev.lock,$(LOCKS))
 	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
-	$(BIN)/python -m compileall -q src  # with PYTHONDONTWRITEBYTECODE set, each process would compile it again
 	touch $@
 
 $(VENV)/.dev: $(VENV)/.runtime $(filter requirements-dev.lock,$(LOCKS))
@@ -57,9 +56,12 @@ $(VENV)/.remote-%: $(VENV)/.runtime $(filter requirements-remotes.lock,$(LOCKS))
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -c requirements-remotes.lock "dvc-$*"
 	touch $@
 
+# setup also compiles the package's modules that changed (0.05 s when none did): uv compiles site-packages alone, and
+# with PYTHONDONTWRITEBYTECODE set (as on these machines) each process would compile them again
 setup: $(VENV)/.runtime $(SCHEMES:%=$(VENV)/.remote-%) ## create .venv: the locked runtime, the DVC remote's plugin
+	@$(BIN)/python -m compileall -q src
 
-setup-dev: $(VENV)/.dev ## setup, plus the dev tools (pytest, ruff, mypy, uv)
+setup-dev: setup $(VENV)/.dev ## setup, plus the dev tools (pytest, ruff, mypy, uv)
 
 data: setup ## fetch the batches the pointers name: `dvc pull` with a remote, else regenerate the bundled data
 	if [[ -n "$$(dvc remote list)" ]]; then dvc pull; else retrain bootstrap; fi

@@ -49,8 +49,7 @@ def test_a_data_push_opens_the_retrain_pr_with_the_report_and_a_dispatch_replace
     main_lock = git("--git-dir", bare, "show", "main:dvc.lock", cwd=repository)
     event = tmp_path / "push.json"
     event.write_text('{"ref": "refs/heads/main", "head_commit": {"message": "data: 2013-07"}}')
-    overrides = ["--env", "GITHUB_RUN_ID=101", "--var", "REPORT_IMAGES=publish"]
-    result = act(repository, tmp_path, "push", "retrain.yml", "-e", str(event), *overrides)
+    result = act(repository, tmp_path, "push", "retrain.yml", "-e", str(event), "--env", "GITHUB_RUN_ID=101")
     assert result.returncode == 0, result.stdout[-4000:]
     branches = git("ls-remote", "--heads", bare, cwd=repository)
     (branch,) = [line.split("refs/heads/")[1] for line in branches.splitlines() if "refs/heads/retrain/" in line]
@@ -99,8 +98,9 @@ def test_a_data_push_opens_the_retrain_pr_with_the_report_and_a_dispatch_replace
     assert params["train"]["seed"] == 8
     assert "refs/heads/retrain/101" not in git("ls-remote", "--heads", bare, cwd=repository)
     reports = sorted((tmp_path / "cml").glob("*.md"))
+    assert len(reports) == 2
     second = reports[1].read_text()
-    assert len(reports) == 2 and "manual dispatch" in second and ": seed 8" in second
+    assert "manual dispatch" in second and ": seed 8" in second
     # REPORT_IMAGES=commit: the PNGs are on the branch, linked by absolute blob URL of that commit, not uploaded
     assert "reports/roc.png" in git("--git-dir", bare, "ls-tree", "-r", "--name-only", heads[1], cwd=repository)
     assert f"/blob/{heads[1]}/reports/roc.png?raw=true)" in reports[1].read_text()
