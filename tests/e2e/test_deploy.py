@@ -160,6 +160,7 @@ def _site(with_remote: Path, tmp_path: Path, venvs: Path, venv: Path = VENV, **s
     try:
         first = site.push("deploy: a free port and a quick canary for the test")
         assert first.returncode == 0, first.stdout[-4000:]
+        assert "deploy: built" not in first.stdout  # the venv of the checkout's lock is the one of its Bento's
         yield site
     finally:
         with contextlib.suppress(subprocess.CalledProcessError):

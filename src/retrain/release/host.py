@@ -12,7 +12,7 @@ and starts supervisord where systemd does not run the machine. Then each deploy 
 
     programs/NAME.conf     one per process: `front` (nginx) and `release-TAG-PORT` (bentoml serve)
     venvs/HASH/            the libraries of a release: a uv venv from its Bento's requirements.lock, keyed by the
-                           lock's hash (and the interpreter), shared by every release with the same lock
+                           lock's pins (and the interpreter), shared by every release with the same lock
     run/                   supervisord's socket, log and pid; each program's last process group (relaunch.py)
 
 A release never runs from the deploy job's checkout (whose `.venv` the next job's `actions/checkout` deletes), and a
@@ -27,6 +27,7 @@ import importlib.metadata
 import logging
 import os
 import pwd
+import re
 import shlex
 import shutil
 import subprocess
@@ -245,8 +246,11 @@ def _build(target: Path, requirements: list[str]) -> None:
 
 
 def venv_path(home: Path, lock: Path) -> Path:
-    """Where the venv for `lock` lives: keyed by the lock's bytes and the interpreter that builds it."""
-    key = hashlib.sha256(lock.read_bytes() + sys.version.encode() + _python().encode()).hexdigest()[:16]
+    """Where the venv for `lock` lives: keyed by the lock's pins (sorted, once each: `bentoml build` writes the lock
+    into the Bento with its comments unindented and its own pin added again) and the interpreter that builds it."""
+    lines = {re.sub(r"(^|\s)#.*", "", line).strip() for line in lock.read_text().splitlines()}
+    pins = "\n".join(sorted(lines - {""}))
+    key = hashlib.sha256((pins + sys.version + _python()).encode()).hexdigest()[:16]
     return home / "venvs" / key
 
 

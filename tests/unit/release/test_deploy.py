@@ -118,3 +118,16 @@ def test_a_program_value_supervisor_would_misread_is_refused_by_name(tmp_path: P
     host.program(tmp_path, "p", ["true"], tmp_path, tmp_path / "p.log", "TERM", RETRAIN_LOG_SHIP="s3://b/50%")
     assert 'RETRAIN_LOG_SHIP="s3://b/50%%"' in (tmp_path / "programs/p.conf").read_text()
     assert (tmp_path / "programs/p.conf").stat().st_mode & 0o077 == 0
+
+
+def test_a_release_venv_is_keyed_by_the_locks_pins_not_by_how_bentoml_rewrote_it(tmp_path: Path) -> None:
+    """`bentoml build` writes the lock into the Bento reformatted (comments unindented) and with its own pin added
+    again: the venv built from the checkout's requirements.lock is the one its releases use; another pin is not."""
+    text = (ROOT / "requirements.lock").read_text()
+    pin = next(line for line in text.splitlines() if line.startswith("bentoml=="))
+    as_bento = tmp_path / "bento.txt"
+    as_bento.write_text("\n".join(line.strip() for line in text.splitlines()) + f"\n{pin}\n")
+    other = tmp_path / "other.txt"
+    other.write_text(text.replace(pin, "bentoml==0.0.1"))
+    key = host.venv_path(tmp_path, ROOT / "requirements.lock")
+    assert host.venv_path(tmp_path, as_bento) == key != host.venv_path(tmp_path, other)
