@@ -184,6 +184,7 @@ class Canary(Section):
 
 class Health(Section):
     seconds: float = Field(gt=0, allow_inf_nan=False)
+    timeout: float = Field(gt=0, allow_inf_nan=False)
     failures: int = Field(ge=1)
 
 

@@ -260,7 +260,7 @@ def test_a_merge_deploys_under_load_a_revert_brings_the_old_model_back_and_a_dis
     assert alias_md5 == champion_md5 == vcs.lock_md5((site.repository / "dvc.lock").read_text(), "models/model.skops")
 
     site.run("retrain", "set-params", "train.seed=7")  # the challenger a retrain PR brought
-    site.run("retrain", "set-params", "deploy.health.seconds=1")
+    site.run("retrain", "set-params", "deploy.health.seconds=1", "deploy.health.timeout=2")
     site.run("dvc", "pull", "--quiet")
     site.run("dvc", "repro", "--quiet")
     site.run("dvc", "push", "--quiet")

@@ -1,14 +1,15 @@
 """`retrain health`: the regular health check of the `local` target, a program of the host's supervisord (each deploy
 starts it on the live release's code and venv: deploy.Local._watch).
 
-Every `deploy.health.seconds` (from the params.yaml of the Bento whose code it runs) it smoke-tests the front:
-ready, `/metadata` names the md5 state.json says is live, and the golden records' answers equal those of the live
-Bento's model file (smoke.py); not while a deploy is under way (a canary answers some of the requests). After
-`deploy.health.failures` failed checks in a row it puts the previous release back (a deploy without canary),
-records the event in state.json (`events`), and POSTs it to $RETRAIN_WEBHOOK_URL at once. It then judges the release
-it went back to; if that one fails too, it alerts and leaves it (no flapping between two bad releases). The next run
-of `health.yml` on the serving runner (`retrain health --report`, `make ci-health`) opens an issue and a revert PR of
-the commit that brought the failing release, so `main` catches up with what serves.
+Every `deploy.health.seconds` (from the params.yaml of the Bento whose code it runs) it smoke-tests the front, each
+request within `deploy.health.timeout`: ready, `/metadata` names the md5 state.json says is live, and the golden
+records' answers equal those of the live Bento's model file (smoke.py); not while a deploy is under way (a canary
+answers some of the requests). After `deploy.health.failures` failed checks in a row it puts the previous release
+back (a deploy without canary), records the event in state.json (`events`), and POSTs it to $RETRAIN_WEBHOOK_URL at
+once. It then judges the release it went back to; if that one fails too, it alerts and leaves it (no flapping
+between two bad releases). The next run of `health.yml` on the serving runner (`retrain health --report`,
+`make ci-health`) opens an issue and a revert PR of the commit that brought the failing release, so `main` catches up
+with what serves.
 """
 
 from __future__ import annotations
@@ -47,7 +48,8 @@ class Checker:
     def check(self, port: int | None = None) -> list[str]:
         """The failed checks through the front (or directly on `port`)."""
         url = f"http://127.0.0.1:{port or self.local.port}"
-        return smoke.smoke(url, self.live["md5"], self.model, self.golden, wait=min(self.settings.seconds, 10))
+        wait, timeout = min(self.settings.seconds, 10), self.settings.timeout
+        return smoke.smoke(url, self.live["md5"], self.model, self.golden, wait=wait, timeout=timeout)
 
 
 def _now() -> str:

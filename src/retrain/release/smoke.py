@@ -23,21 +23,24 @@ log = logging.getLogger(__name__)
 PROBE = "X-Retrain-Probe"
 
 
-def smoke(url: str, expected_md5: str, model: Any, golden: list[dict[str, Any]], wait: float = 60) -> list[str]:
-    """The failed checks (empty when the deployment is good)."""
-    deadline = time.monotonic() + wait
-    while http.request(f"{url}/readyz")[0] != 200:
+def smoke(
+    url: str, expected_md5: str, model: Any, golden: list[dict[str, Any]], wait: float = 60, timeout: float = 30
+) -> list[str]:
+    """The failed checks (empty when the deployment is good): ready within `wait` seconds, each request answered
+    within `timeout` (at most 5 s for the two GETs)."""
+    deadline, short = time.monotonic() + wait, min(timeout, 5)
+    while http.request(f"{url}/readyz", timeout=short)[0] != 200:
         if time.monotonic() > deadline:
             return [f"{url}/readyz did not answer 200 within {wait:g} s"]
         time.sleep(0.5)
     failures = []
-    status, body = http.request(f"{url}/metadata")
+    status, body = http.request(f"{url}/metadata", timeout=short)
     served = json.loads(body).get("model") if status == 200 else None
     if served != expected_md5:
         failures.append(f"{url}/metadata names model {served}, dvc.lock names {expected_md5}")
     # a probe: the service answers it like any request, but keeps it out of the inference log and the metrics of
     # predictions (the health check sends one every deploy.health.seconds)
-    status, body = http.request(f"{url}/predict", {"records": golden}, timeout=30, headers={PROBE: "smoke"})
+    status, body = http.request(f"{url}/predict", {"records": golden}, timeout=timeout, headers={PROBE: "smoke"})
     if status != 200:
         return [*failures, f"{url}/predict answered {status or 'nothing'} on the golden records: {body[:200]!r}"]
     answer = json.loads(body)
