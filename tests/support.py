@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import urllib.parse
@@ -182,3 +183,28 @@ def post(url: str, body: bytes, content_type: str = "application/json") -> tuple
         return response.status, json.loads(response.read() or b"null")
     finally:
         connection.close()
+
+
+def copy_remote(template: Path, tmp_path: Path) -> Path:
+    """A copy of the session's template in `tmp_path`, every absolute path in it (git's origin, DVC's remote,
+    MLflow's artifact locations) moved there, and the commit naming the remote amended and pushed again."""
+    old, new = str(template), str(tmp_path)
+    for name in ("origin.git", "repo", "dvc-remote", "home", "mlflow.db"):
+        source, target = template / name, tmp_path / name
+        if source.is_dir():
+            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+        else:
+            shutil.copy2(source, target)
+    repository = tmp_path / "repo"
+    shutil.rmtree(repository / ".dvc/tmp", ignore_errors=True)  # DVC's state, keyed by the old paths
+    config = repository / ".dvc/config"
+    config.write_text(config.read_text().replace(old, new))
+    git("remote", "set-url", "origin", str(tmp_path / "origin.git"), cwd=repository)
+    git("commit", "-q", "--amend", "--no-edit", "-a", cwd=repository)
+    git("push", "-qf", "origin", "main", cwd=repository)
+    with sqlite3.connect(tmp_path / "mlflow.db") as db:
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+            for column in db.execute(f"SELECT name, type FROM pragma_table_info('{table}')").fetchall():
+                if column[1].upper().startswith(("VARCHAR", "TEXT")):
+                    db.execute(f'UPDATE "{table}" SET "{column[0]}" = replace("{column[0]}", ?, ?)', (old, new))
+    return repository

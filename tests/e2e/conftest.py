@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import shutil
-import sqlite3
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from tests.support import act_env, copy_repository, git
+from tests.support import act_env, copy_remote, copy_repository, git
 
 
 @pytest.fixture
@@ -55,26 +54,5 @@ def _remote_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def with_remote(_remote_template: Path, tmp_path: Path) -> Path:
-    """The repository with a DVC remote (a local folder) that holds main's data and champion, as in real use: a copy
-    of the session's template, every absolute path in it (git's origin, DVC's remote, MLflow's artifact locations)
-    moved to this test's folder, and the commit naming the remote amended and pushed again."""
-    old, new = str(_remote_template), str(tmp_path)
-    for name in ("origin.git", "repo", "dvc-remote", "home", "mlflow.db"):
-        source, target = _remote_template / name, tmp_path / name
-        if source.is_dir():
-            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
-        else:
-            shutil.copy2(source, target)
-    repository = tmp_path / "repo"
-    shutil.rmtree(repository / ".dvc/tmp", ignore_errors=True)  # DVC's state, keyed by the old paths
-    config = repository / ".dvc/config"
-    config.write_text(config.read_text().replace(old, new))
-    git("remote", "set-url", "origin", str(tmp_path / "origin.git"), cwd=repository)
-    git("commit", "-q", "--amend", "--no-edit", "-a", cwd=repository)
-    git("push", "-qf", "origin", "main", cwd=repository)
-    with sqlite3.connect(tmp_path / "mlflow.db") as db:
-        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
-            for column in db.execute(f"SELECT name, type FROM pragma_table_info('{table}')").fetchall():
-                if column[1].upper().startswith(("VARCHAR", "TEXT")):
-                    db.execute(f'UPDATE "{table}" SET "{column[0]}" = replace("{column[0]}", ?, ?)', (old, new))
-    return repository
+    """The repository with a DVC remote (a local folder) that holds main's data and champion, as in real use."""
+    return copy_remote(_remote_template, tmp_path)

@@ -1,5 +1,6 @@
 """deploy.yml under `act`, on the `local` target for real: a host set up by `retrain serve-host` (supervisord), nginx
-on a front port, Bentos served by `bentoml serve` from their own venvs behind it."""
+on a front port, Bentos served by `bentoml serve` from their own venvs behind it. One such site serves the module's
+tests in turn, as one serving machine sees merge after merge."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ import pytest
 
 from retrain.io import files, vcs
 from retrain.release import host, relaunch
-from tests.support import ROOT, VENV, act, act_env, free_port, git, post
+from tests.support import ROOT, VENV, act, act_env, copy_remote, free_port, git, post
 
 pytestmark = pytest.mark.slow
 PUSH = '{"ref": "refs/heads/main", "head_commit": {"message": "%s"}}'
@@ -149,31 +150,6 @@ def release_venvs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return home / "venvs"
 
 
-def _site(with_remote: Path, tmp_path: Path, venvs: Path, venv: Path = VENV, **secrets: str) -> Iterator[Site]:
-    """main deployed once (the champion is live on a free front port), on a host set up as the README says; the
-    host's supervisord and everything it runs stopped afterwards."""
-    port = free_port()
-    site = Site(with_remote, tmp_path, f"http://127.0.0.1:{port}", tmp_path / "deploy", venv, secrets)
-    site.deploy_dir.mkdir()
-    (site.deploy_dir / "venvs").symlink_to(venvs)
-    site.run("retrain", "serve-host")
-    site.run("retrain", "set-params", f"deploy.port={port}", *CANARY)
-    try:
-        first = site.push("deploy: a free port and a quick canary for the test")
-        assert first.returncode == 0, first.stdout[-4000:]
-        assert "deploy: built" not in first.stdout  # the venv of the checkout's lock is the one of its Bento's
-        yield site
-    finally:
-        with contextlib.suppress(subprocess.CalledProcessError):
-            site.run("retrain", "deploy", "--stop")
-        host.supervisor(site.deploy_dir).shutdown()
-
-
-@pytest.fixture
-def site(with_remote: Path, tmp_path: Path, release_venvs: Path) -> Iterator[Site]:
-    yield from _site(with_remote, tmp_path, release_venvs)
-
-
 @dataclass
 class Webhook:
     """An alert receiver: the JSON bodies POSTed to it."""
@@ -182,7 +158,7 @@ class Webhook:
     received: list[Any]
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def webhook() -> Iterator[Webhook]:
     received: list[Any] = []
 
@@ -208,13 +184,11 @@ def _link(source: str, target: str) -> None:
         shutil.copy2(source, target)
 
 
-@pytest.fixture
-def site_on_its_own_venv(with_remote: Path, tmp_path: Path, release_venvs: Path, webhook: Webhook) -> Iterator[Site]:
-    """A site whose deploy job runs from a venv of its own, which the test may delete as the next job's
-    `actions/checkout` (clean: true) would; alerts go to `webhook`. The venv is this one's packages hard-linked
-    (compiled bytecode included: these machines set PYTHONDONTWRITEBYTECODE, so without it every process of the job
-    would compile its imports again) and its scripts pointed at the new interpreter: 2 s, where uv takes 20."""
-    venv = tmp_path / "job-venv"
+def _job_venv(venv: Path) -> Path:
+    """A venv of the deploy job's own, which a test may delete as the next job's `actions/checkout` (clean: true)
+    would: this one's packages hard-linked (compiled bytecode included: these machines set PYTHONDONTWRITEBYTECODE,
+    so without it every process of the job would compile its imports again) and its scripts pointed at the new
+    interpreter; 2 s, where uv takes 20."""
     subprocess.run([str(VENV / "bin/python"), "-m", "venv", "--without-pip", str(venv)], check=True)
     packages = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/site-packages"
     shutil.copytree(VENV / packages, venv / packages, symlinks=True, copy_function=_link, dirs_exist_ok=True)
@@ -230,7 +204,32 @@ def site_on_its_own_venv(with_remote: Path, tmp_path: Path, release_venvs: Path,
             _link(str(script), str(target))  # a binary (uv, ruff)
     for marker in (".runtime", ".dev"):  # what `make setup-dev` leaves: the Makefile uses the venv as it is
         (venv / marker).touch()
-    yield from _site(with_remote, tmp_path, release_venvs, venv, RETRAIN_WEBHOOK_URL=webhook.url)
+    return venv
+
+
+@pytest.fixture(scope="module")
+def site(
+    _remote_template: Path, tmp_path_factory: pytest.TempPathFactory, release_venvs: Path, webhook: Webhook
+) -> Iterator[Site]:
+    """One site for this module's tests, as one serving machine sees merge after merge: each test starts from what
+    the one before left live and on main. Its deploy job runs from a venv of its own; alerts go to `webhook`."""
+    tmp_path, port = tmp_path_factory.mktemp("site"), free_port()
+    repository, venv = copy_remote(_remote_template, tmp_path), _job_venv(tmp_path / "job-venv")
+    secrets = {"RETRAIN_WEBHOOK_URL": webhook.url}
+    site = Site(repository, tmp_path, f"http://127.0.0.1:{port}", tmp_path / "deploy", venv, secrets)
+    site.deploy_dir.mkdir()
+    (site.deploy_dir / "venvs").symlink_to(release_venvs)
+    site.run("retrain", "serve-host")  # the host set up as the README says
+    site.run("retrain", "set-params", f"deploy.port={port}", *CANARY)
+    try:
+        first = site.push("deploy: a free port and a quick canary for the test")  # the champion goes live
+        assert first.returncode == 0, first.stdout[-4000:]
+        assert "deploy: built" not in first.stdout  # the venv of the checkout's lock is the one of its Bento's
+        yield site
+    finally:  # the host's supervisord and everything it runs stopped
+        with contextlib.suppress(subprocess.CalledProcessError):
+            site.run("retrain", "deploy", "--stop")
+        host.supervisor(site.deploy_dir).shutdown()
 
 
 @dataclass
@@ -263,10 +262,41 @@ class Load:
             thread.join()
 
 
+def test_a_failing_canary_is_routed_back_and_a_failing_smoke_test_puts_the_previous_release_back(site: Site) -> None:
+    before = site.live()
+    champion = site.served()
+    golden = files.read_json(site.repository / "deploy/golden.json")
+    site.run("retrain", "set-params", "serve.max_records=2")  # the canary refuses the clients' 5 records
+    with Load(site.url, golden[:5]) as load:
+        canary = site.push("serve: at most 2 records per request")
+    assert canary.returncode != 0 and "Failure - Main Deploy" in canary.stdout, canary.stdout[-4000:]
+    assert "the canary is worse than the champion: not 2xx" in canary.stdout
+    print(f"\ncanary routed back: {_analysed(canary.stdout)}")
+    assert site.served() == champion and site.live() == before  # the champion never stopped serving
+    served = sum(load.answers.values())
+    refused = sum(count for (status, _), count in load.answers.items() if status != 200)
+    assert 0 < refused <= 0.1 * served + 8, load.answers  # at most its share, and the requests then in flight
+    body = max((site.tmp_path / "gh").glob("*.md"), key=lambda path: path.stat().st_mtime).read_text()
+    assert "### Canary (10% of requests)" in body and "| not 2xx | 0.00% |" in body, body
+
+    site.run("retrain", "set-params", "serve.max_records=5", "deploy.canary.share=0")  # golden set: 20 records
+    result = site.push("serve: at most 5 records per request")
+    assert result.returncode != 0
+    assert "Failure - Main Smoke test" in result.stdout and "Success - Main Roll back" in result.stdout, result.stdout
+    assert site.served() == champion and site.live()["bento"] == before["bento"]
+    assert site.live()["program"] != before["program"]  # redeployed, not left running by luck
+    calls = [path.read_text().splitlines() for path in (site.tmp_path / "gh").glob("*.args")]
+    issues = [args for args in calls if args[:2] == ["issue", "create"]]
+    assert len(issues) == 2 and all("deploy-failed" in args for args in issues)  # the stand-in lists no open one
+    body = max((site.tmp_path / "gh").glob("*.md"), key=lambda path: path.stat().st_mtime).read_text()
+    assert "failed" in body and "golden records" in body
+    assert site.champion()[1] == champion[0]
+    git("revert", "--no-edit", "HEAD~2..HEAD", cwd=site.repository)  # main names the live release again, as before
+
+
 def test_a_merge_deploys_under_load_a_revert_brings_the_old_model_back_and_a_dispatch_pins_a_ref(
-    site_on_its_own_venv: Site, webhook: Webhook
+    site: Site, webhook: Webhook
 ) -> None:
-    site = site_on_its_own_venv
     champion_md5, champion_answers = site.served()
     champion_version, alias_md5 = site.champion()
     before, front = json.loads((site.deploy_dir / "state.json").read_text()), site.pid("front")
@@ -353,34 +383,3 @@ def test_a_merge_deploys_under_load_a_revert_brings_the_old_model_back_and_a_dis
     print(f"\nrelease killed with SIGKILL, job venv deleted: answering again after {time.monotonic() - started:.1f} s")
     assert site.served() == (champion_md5, champion_answers)
     assert not _marked(mark)  # its worker, in a session of its own, outlived it only until the new run started
-
-
-def test_a_failing_canary_is_routed_back_and_a_failing_smoke_test_puts_the_previous_release_back(site: Site) -> None:
-    before = site.live()
-    champion = site.served()
-    golden = files.read_json(site.repository / "deploy/golden.json")
-    site.run("retrain", "set-params", "serve.max_records=2")  # the canary refuses the clients' 5 records
-    with Load(site.url, golden[:5]) as load:
-        canary = site.push("serve: at most 2 records per request")
-    assert canary.returncode != 0 and "Failure - Main Deploy" in canary.stdout, canary.stdout[-4000:]
-    assert "the canary is worse than the champion: not 2xx" in canary.stdout
-    print(f"\ncanary routed back: {_analysed(canary.stdout)}")
-    assert site.served() == champion and site.live() == before  # the champion never stopped serving
-    served = sum(load.answers.values())
-    refused = sum(count for (status, _), count in load.answers.items() if status != 200)
-    assert 0 < refused <= 0.1 * served + 8, load.answers  # at most its share, and the requests then in flight
-    body = max((site.tmp_path / "gh").glob("*.md"), key=lambda path: path.stat().st_mtime).read_text()
-    assert "### Canary (10% of requests)" in body and "| not 2xx | 0.00% |" in body, body
-
-    site.run("retrain", "set-params", "serve.max_records=5", "deploy.canary.share=0")  # golden set: 20 records
-    result = site.push("serve: at most 5 records per request")
-    assert result.returncode != 0
-    assert "Failure - Main Smoke test" in result.stdout and "Success - Main Roll back" in result.stdout, result.stdout
-    assert site.served() == champion and site.live()["bento"] == before["bento"]
-    assert site.live()["program"] != before["program"]  # redeployed, not left running by luck
-    calls = [path.read_text().splitlines() for path in (site.tmp_path / "gh").glob("*.args")]
-    issues = [args for args in calls if args[:2] == ["issue", "create"]]
-    assert len(issues) == 2 and all("deploy-failed" in args for args in issues)  # the stand-in lists no open one
-    body = max((site.tmp_path / "gh").glob("*.md"), key=lambda path: path.stat().st_mtime).read_text()
-    assert "failed" in body and "golden records" in body
-    assert site.champion()[1] == champion[0]
