@@ -4,7 +4,7 @@ supervisord runs every program of the serving host through this (host.py copies 
 supervisord's config, so it never depends on a checkout). A program whose main process was killed with SIGKILL can
 leave processes serving: nginx's workers keep the port and the old upstream, BentoML's worker (in a session of its
 own, so out of reach of supervisord's stopasgroup) keeps the release's port; so does every program when supervisord
-itself was killed. PIDFILE records each run: the leader's pid and identity (boot id and start time). A run's
+itself was killed. PIDFILE records each run: the leader's pid and identity (boot id, pid and start time). A run's
 processes are its leader's process group (nginx's workers) and every process whose environment carries the run's
 mark, RETRAIN_RUN=<identity>, which this sets before exec and children inherit (BentoML's worker). Before the new
 run, and when a program is removed (host.forget):
@@ -28,14 +28,15 @@ MARK = "RETRAIN_RUN"  # in the environment of every process of a run
 
 
 def identity(pid: int) -> str:
-    """What names one process for ever: this boot's id and the pid's start time (clock ticks since boot), from
-    /proc. Another process on the same pid, now or after a reboot, has another identity. "" without /proc."""
+    """What names one process for ever: this boot's id, the pid and its start time (clock ticks since boot), from
+    /proc. Another process on the same pid, now or after a reboot, has another identity; so has one started in the
+    same tick (supervisord starts its programs within milliseconds at boot). "" without /proc."""
     try:
         boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
         started = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
     except (OSError, IndexError):
         return ""
-    return f"{boot}:{started}"
+    return f"{boot}:{pid}:{started}"
 
 
 def _run(group: int, mark: bytes, by_group: bool) -> list[int]:
