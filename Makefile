@@ -26,7 +26,7 @@ DEPLOY_TARGET ?= local
 export BASE RUN REASON CLOUD CLOUD_TYPE CLOUD_SPOT IDLE_TIMEOUT DEPLOY_TARGET
 
 .PHONY: help setup setup-dev data validate featurize drift tune train evaluate retrain repro summary compare report monitor alert serve bento serve-host deploy smoke rollback undeploy promote bench-serve test \
-	rules ci-remote ci-params ci-tune ci-runner ci-retrain ci-gate ci-publish ci-pr ci-comment ci-monitor ci-alert ci-blind-alert ci-deploy-alert ci-health ci-revert gate cml lint typecheck lock-check pytest bench lock clean
+	rules ci-remote ci-params ci-tune ci-runner ci-retrain ci-gate ci-publish ci-pr ci-comment ci-monitor ci-alert ci-blind-alert ci-deploy-alert ci-health ci-revert gate cml lint typecheck lock-check static pytest bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -293,7 +293,17 @@ undeploy: setup ## local target: stop the front and the live release
 promote: setup ## after a good deploy: MLflow alias champion -> the model dvc.lock names; record the deployment
 	retrain promote
 
-test: lint typecheck lock-check rules pytest ## ruff, import rules, deptry, mypy, the lock check, alert rules, every test
+# The static checks run beside pytest, whose processes leave most of the second core idle (mypy's first run alone
+# takes about 20 s): their output shows when they end, and either failing fails `make test`.
+test: setup-dev ## `static` beside `pytest`: ruff, import rules, deptry, mypy, the lock check, alert rules, every test
+	@log=$$(mktemp); \
+	{ rc=0; $(MAKE) --no-print-directory static > "$$log" 2>&1 || rc=$$?; cat "$$log"; echo "$$rc" > "$$log.rc"; } & \
+	status=0; $(MAKE) --no-print-directory pytest || status=$$?; wait; \
+	static=$$(cat "$$log.rc"); rm -f "$$log" "$$log.rc"; \
+	if [[ "$$static" != 0 ]]; then echo "make test: the static checks failed (their output is above)" >&2; status=1; fi; \
+	exit "$$status"
+
+static: lint typecheck lock-check rules ## the checks that run no test: lint, typecheck, lock-check, rules
 
 lint: setup-dev ## ruff; the rooms' import rules (import-linter); declared imports (deptry); zizmor and the workflow schema
 	ruff check .
