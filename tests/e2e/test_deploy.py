@@ -118,6 +118,12 @@ def _analysed(output: str) -> str:
     return f"judged {found[1]} after the split" if found else "no analysis logged"
 
 
+def _switched(output: str) -> str:
+    """How long the switch took, from the reload to the front answering with the new model, as the deploy logs it."""
+    found = re.search(r"deploy: switched in ([0-9]+ ms)", output)
+    return f"switched in {found[1]}" if found else "no switch logged"
+
+
 def _marked(mark: str) -> list[int]:
     """The processes whose environment holds `mark`."""
     found = []
@@ -313,7 +319,7 @@ def test_a_merge_deploys_under_load_a_revert_brings_the_old_model_back_and_a_dis
     assert merge.returncode == 0, merge.stdout[-4000:]
     assert "### Canary (10% of requests): the canary is within every bound" in merge.stdout, merge.stdout[-4000:]
     assert "Probabilities not compared (no inference log on this machine" in merge.stdout
-    print(f"\ncanary promoted: {_analysed(merge.stdout)}")
+    print(f"\ncanary promoted: {_analysed(merge.stdout)}, {_switched(merge.stdout)}")
     new_md5, new_answers = site.served()
     assert new_md5 != champion_md5 and new_answers != champion_answers
     assert site.champion() == (str(int(champion_version) + 1), new_md5)
@@ -331,6 +337,7 @@ def test_a_merge_deploys_under_load_a_revert_brings_the_old_model_back_and_a_dis
     assert site.champion() == (champion_version, champion_md5)
     assert f"Deployed model `{champion_md5}`" in revert.stdout
     assert "Canary" not in revert.stdout  # the model that served before: no canary, all at once
+    print(f"\nrevert: {_switched(revert.stdout)}")
 
     merge_commit = git("rev-parse", "HEAD~1", cwd=site.repository).strip()
     pin = site.dispatch(merge_commit)  # pin the newer model again without a commit (it served before: no canary)

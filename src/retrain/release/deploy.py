@@ -191,6 +191,7 @@ class Local:
                 self._canary(state, old, live)
             state["switching"] = asdict(live)
             self._save(state)
+            switched = time.monotonic()
             try:
                 self._switch(live)
             except (DeployError, ValueError):
@@ -200,6 +201,10 @@ class Local:
                 state.pop("switching")
                 state.pop("starting", None)
                 raise
+            log.info(
+                "deploy: switched in %.0f ms (nginx reloaded, the front answers with the new model)",
+                (time.monotonic() - switched) * 1000,
+            )
             self._promote(state, live, old)
             if old is not None:
                 time.sleep(self.drain_seconds)  # requests already sent to the old release finish there
