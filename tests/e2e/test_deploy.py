@@ -147,15 +147,6 @@ def predict(url: str, records: list[dict[str, Any]]) -> tuple[int, Any]:
     return post(f"{url}/predict", json.dumps({"records": records}).encode())
 
 
-@pytest.fixture(scope="session")
-def release_venvs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The venvs folder of a host that has built the venv for this requirements.lock (compiling it takes about
-    15 s): every site links to it, as a host reuses one venv for every release with the same lock."""
-    home = tmp_path_factory.mktemp("host")
-    host.release_venv(home, ROOT / "requirements.lock")
-    return home / "venvs"
-
-
 @dataclass
 class Webhook:
     """An alert receiver: the JSON bodies POSTed to it."""
@@ -214,18 +205,15 @@ def _job_venv(venv: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def site(
-    _remote_template: Path, tmp_path_factory: pytest.TempPathFactory, release_venvs: Path, webhook: Webhook
-) -> Iterator[Site]:
+def site(_remote_template: Path, tmp_path_factory: pytest.TempPathFactory, webhook: Webhook) -> Iterator[Site]:
     """One site for this module's tests, as one serving machine sees merge after merge: each test starts from what
     the one before left live and on main. Its deploy job runs from a venv of its own; alerts go to `webhook`."""
     tmp_path, port = tmp_path_factory.mktemp("site"), free_port()
     repository, venv = copy_remote(_remote_template, tmp_path), _job_venv(tmp_path / "job-venv")
     secrets = {"RETRAIN_WEBHOOK_URL": webhook.url}
     site = Site(repository, tmp_path, f"http://127.0.0.1:{port}", tmp_path / "deploy", venv, secrets)
-    site.deploy_dir.mkdir()
-    (site.deploy_dir / "venvs").symlink_to(release_venvs)
     site.run("retrain", "serve-host")  # the host set up as the README says
+    host.release_venv(site.deploy_dir, ROOT / "requirements.lock")  # as a host that served this lock before
     site.run("retrain", "set-params", f"deploy.port={port}", *CANARY)
     try:
         first = site.push("deploy: a free port and a quick canary for the test")  # the champion goes live
