@@ -139,8 +139,8 @@ ci-runner: cml ## start a cloud runner (label cml-retrain) for one job: cml runn
 # person's PR then gets its report without images). The variable REPORT_IMAGES chooses.
 REPORT_IMAGES ?= publish
 export REPORT_IMAGES
-PUBLISHED := dvc.lock params.yaml models/model.json metrics tuning reports/validation.json reports/drift.json \
-  reports/cost.json
+PUBLISHED := dvc.lock params.yaml models/model.json metrics tuning/best.json tuning/trials.json reports/validation.json \
+  reports/drift.json reports/cost.json
 ci-publish: cml ## unless the model is the champion: the one PR retrain/<base>, its report comment, the status `gate`
 	if retrain unchanged; then \
 	  echo "nothing to retrain on: same data, same params, same model" | tee -a "$${GITHUB_STEP_SUMMARY:-/dev/null}"; \

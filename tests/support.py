@@ -53,8 +53,36 @@ def copy_repository(target: Path) -> Path:
     return target
 
 
+# What a test's processes take from this one: act in host mode hands its own environment to every step it runs
+# (nektos/act pkg/runner/run_context.go), so on a GitHub-hosted runner RUNNER_ENVIRONMENT, GITHUB_* and CI would reach
+# the workflow under test (`make deploy` then refuses the local target). Everything else a test sets itself.
+INHERITED = ("PATH", "LANG", "LC_ALL", "TMPDIR", "TZ")
+
+# The variables a GitHub runner sets in every step (docs: "Store information in variables", default variables), by
+# prefix, besides CI=true
+RUNNER_PREFIXES = ("GITHUB_", "RUNNER_", "ACTIONS_")
+HOSTED_RUNNER = {
+    "CI": "true",
+    "GITHUB_ACTIONS": "true",
+    "RUNNER_ENVIRONMENT": "github-hosted",
+    "RUNNER_OS": "Linux",
+    "RUNNER_ARCH": "X64",
+    "GITHUB_EVENT_NAME": "push",
+    "GITHUB_REPOSITORY": "acme/retrain",
+    "GITHUB_SERVER_URL": "https://github.com",
+    "GITHUB_API_URL": "https://api.github.com",
+    "GITHUB_REF": "refs/heads/main",
+    "GITHUB_RUN_ID": "1",
+    "GITHUB_ACTOR": "octocat",
+}
+
+
+def inherited() -> dict[str, str]:
+    return {name: os.environ[name] for name in INHERITED if name in os.environ}
+
+
 def environment(home: Path) -> dict[str, str]:
-    env = dict(os.environ)
+    env = inherited()
     env.update(
         PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
         HOME=str(home),
@@ -62,6 +90,8 @@ def environment(home: Path) -> dict[str, str]:
         DVC_SITE_CACHE_DIR=str(home / "dvc-site-cache"),
         DVC_NO_ANALYTICS="1",
         MLFLOW_DISABLE_TELEMETRY="true",
+        DO_NOT_TRACK="true",
+        BENTOML_DO_NOT_TRACK="true",
         MLFLOW_TRACKING_URI=f"sqlite:///{home / 'mlflow.db'}",
         GIT_AUTHOR_NAME="test",
         GIT_AUTHOR_EMAIL="test@example.com",
@@ -100,9 +130,14 @@ def act_env(tmp_path: Path, venv: Path = VENV) -> dict[str, str]:
     home = tmp_path / "home"
     home.mkdir(exist_ok=True)
     return dict(
-        os.environ,
+        inherited(),
         HOME=str(home),
         GIT_CONFIG_GLOBAL=str(home / ".gitconfig"),
+        DVC_NO_ANALYTICS="1",
+        MLFLOW_DISABLE_TELEMETRY="true",
+        DO_NOT_TRACK="true",
+        BENTOML_DO_NOT_TRACK="true",
+        ITERATIVE_DO_NOT_TRACK="1",
         XDG_CACHE_HOME=str(tmp_path / "cache"),  # act's workspace; `bentoml build` refuses paths with a hidden part
         PATH=f"{STUBS / 'bin'}{os.pathsep}{BIN}{os.pathsep}{os.environ['PATH']}",
         VENV=str(venv),  # the Makefile uses this venv as it is: no install, nothing fetched

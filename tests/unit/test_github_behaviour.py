@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
+from pathlib import Path
 
-from tests.support import ROOT
+import pytest
+
+from tests.support import HOSTED_RUNNER, ROOT, RUNNER_PREFIXES, act_env, environment
 
 SKIP_MARKERS = ("[skip ci]", "[ci skip]", "[no ci]", "[skip actions]", "[actions skip]")
 
@@ -135,3 +140,34 @@ def test_monitoring_configures_the_dvc_remote_first() -> None:
     env = dict(os.environ, DVC_REMOTE_URL="/srv/dvc-remote")
     dry = subprocess.run(["make", "-n", "ci-monitor", "LOCKS="], cwd=ROOT, env=env, capture_output=True, text=True)
     assert "dvc remote add --local --force --default ci" in dry.stdout, dry.stdout + dry.stderr
+
+
+def test_no_test_process_gets_the_variables_of_the_runner_it_runs_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """act in host mode merges its own environment into every step (nektos/act run_context.go): on a GitHub-hosted
+    runner `RUNNER_ENVIRONMENT=github-hosted` reached `make deploy` under test, which refused the local target."""
+    for name, value in {**HOSTED_RUNNER, "GITHUB_OUTPUT": str(tmp_path / "out"), "ACTIONS_RUNTIME_TOKEN": "t"}.items():
+        monkeypatch.setenv(name, value)
+    for env in (act_env(tmp_path), environment(tmp_path)):
+        leaked = [name for name in env if name.startswith(RUNNER_PREFIXES) or name == "CI"]
+        assert leaked == [], leaked
+        assert env["PATH"].endswith(os.environ["PATH"])
+
+
+def test_the_retrain_commit_forces_in_no_ignored_file_that_the_pipeline_does_not_declare() -> None:
+    """`make ci-pr` commits PUBLISHED with `git add -f`: a folder there takes every ignored file in it, such as the
+    SQLite study `tuning/optuna.db` that `tune` writes when no RETRAIN_TUNE_STORAGE is set."""
+    published = subprocess.run(
+        ["make", "-s", "--eval=print-published: ; @echo $(PUBLISHED)", "print-published"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    declared = (ROOT / "dvc.yaml").read_text() + (ROOT / "params.yaml").read_text()
+    ignored = [line.lstrip("/") for line in (ROOT / ".gitignore").read_text().splitlines() if "/" in line.strip("/")]
+    for folder in [entry for entry in published if (ROOT / entry).is_dir()]:
+        for pattern in ignored:
+            if pattern.startswith(f"{folder}/"):
+                assert Path(pattern).name in declared, f"`git add -f {folder}` commits {pattern}"
