@@ -64,13 +64,15 @@ def curves(y: np.ndarray, proba: np.ndarray, threshold: float, points: int) -> d
     grid = np.linspace(0.0, 1.0, points)
     fpr, tpr, _ = roc_curve(y, proba)
     precision, recall, _ = precision_recall_curve(y, proba)
-    order = np.argsort(recall)  # recall decreases along the curve; interpolate on a rising grid
+    # Recall never rises along sklearn's curve: reversed (not sorted), it rises and each run of equal recall keeps
+    # the curve's own order. np.argsort is unstable on those ties, and its order depends on the CPU's SIMD kernel.
+    recall, precision = recall[::-1], precision[::-1]
     prob_true, prob_pred = calibration_curve(y, proba, n_bins=10, strategy="quantile")
     matrix = confusion_matrix(y, (proba >= threshold).astype(int), labels=[0, 1])
     names = ("on time", "late")
     return {
         "roc": pd.DataFrame({"fpr": grid, "tpr": np.interp(grid, fpr, tpr)}),
-        "pr": pd.DataFrame({"recall": grid, "precision": np.interp(grid, recall[order], precision[order])}),
+        "pr": pd.DataFrame({"recall": grid, "precision": np.interp(grid, recall, precision)}),
         "calibration": pd.DataFrame({"predicted": prob_pred, "observed": prob_true}),
         "confusion": pd.DataFrame(
             [
