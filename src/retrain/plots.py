@@ -117,7 +117,7 @@ def tuning(trials: list[dict[str, Any]], best: Tuning, directory: Path) -> list[
     axes.set(xlabel="trial", ylabel=str(best.metric), title=f"{len(complete)} complete, {pruned} pruned")
     written = [_save(figure, directory / "tuning_history.png")]
     if best.importance:
-        importance = pd.Series(best.importance).sort_values()
+        importance = pd.Series(best.importance).sort_values(kind="stable")  # ties (rounded values) keep Optuna's order
         figure = Figure(figsize=(5.5, 0.5 + 0.4 * len(importance)))
         axes = figure.subplots()
         axes.barh(importance.index, importance.to_numpy())

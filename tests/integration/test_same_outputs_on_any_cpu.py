@@ -1,5 +1,6 @@
-"""Outputs do not depend on the CPU: `retrain drift` and `retrain evaluate` on a small real slice write the same bytes
-with numpy's fastest kernels for this machine and with its baseline ones (no AVX2, no AVX-512).
+"""Outputs do not depend on the CPU: `retrain drift` and `retrain evaluate` on a small real slice, and the report's
+tuning plots, write the same bytes with numpy's fastest kernels for this machine and with its baseline ones (no AVX2,
+no AVX-512).
 
 numpy 2.4 picks a SIMD kernel per CPU at import; `NPY_DISABLE_CPU_FEATURES` turns the faster ones off (names it does
 not know are ignored, the baseline X86_V2 cannot be disabled). On a machine without AVX2 both runs take the same path
@@ -33,6 +34,17 @@ from retrain import tracking
 tracking.log_model = lambda *args, **kwargs: ""
 from retrain.cli.main import main
 sys.exit(main(["drift"]) or main(["evaluate"]))
+"""
+
+# What `retrain report` draws for a tuning run; importance is rounded to 4 digits, so values can tie.
+TUNING_PLOTS = """
+from pathlib import Path
+from retrain import plots
+from retrain.results import Tuning
+trials = [{"number": n, "state": "complete", "value": 0.7 + n / 100} for n in range(5)]
+importance = {"learning_rate": 0.6, "max_iter": 0.4, "max_leaf_nodes": 0.0, "min_samples_leaf": 0.0, "l2": 0.0}
+best = Tuning(tuned=True, estimator="hist_gradient_boosting", hyperparameters={}, importance=importance)
+plots.tuning(trials, best, Path("reports"))
 """
 
 
@@ -98,4 +110,10 @@ def test_drift_and_evaluate_write_the_same_bytes_with_baseline_kernels(
     expected += [paths.plots / f"{name}.json" for name in ("roc", "pr", "calibration", "confusion")]
     expected += [paths.figures / f"{name}.png" for name in ("roc", "pr", "calibration", "confusion")]
     assert sorted(native) == sorted(baseline) == sorted(str(path) for path in expected)
+    assert [name for name in native if native[name] != baseline[name]] == []
+
+
+def test_the_tuning_plots_are_the_same_bytes_with_baseline_kernels(tmp_path: Path) -> None:
+    native, baseline = _native_and_baseline(TUNING_PLOTS, tmp_path)
+    assert sorted(native) == ["reports/tuning_history.png", "reports/tuning_importance.png"]
     assert [name for name in native if native[name] != baseline[name]] == []

@@ -135,7 +135,7 @@ def psi(shares: pd.DataFrame, floor: float) -> float:
 def holm(p_values: np.ndarray) -> np.ndarray:
     """Holm-Bonferroni adjusted p-values (family-wise error control for many features at once)."""
     m = len(p_values)
-    order = np.argsort(p_values)
+    order = np.argsort(p_values, kind="stable")  # tied p-values get one adjusted value whatever their order
     adjusted = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p_values[order]))
     result = np.empty(m)
     result[order] = adjusted

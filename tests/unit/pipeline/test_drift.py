@@ -56,6 +56,11 @@ def test_holm_matches_the_textbook_example() -> None:
     np.testing.assert_allclose(adjusted, [0.03, 0.06, 0.06, 0.02])
 
 
+def test_holm_gives_tied_p_values_one_adjusted_value() -> None:
+    adjusted = drift.holm(np.array([0.001, 0.02, 0.001, 0.001, 0.03]))
+    np.testing.assert_allclose(adjusted, [0.005, 0.04, 0.005, 0.005, 0.04])
+
+
 def _frames(rng: np.random.Generator, change: str | None) -> tuple[pd.DataFrame, pd.DataFrame]:
     def sample(n: int, shifted: bool) -> pd.DataFrame:
         mix = [0.5, 0.3, 0.2] if not (shifted and change == "mix") else [0.2, 0.3, 0.5]
