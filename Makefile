@@ -26,7 +26,7 @@ DEPLOY_TARGET ?= local
 export BASE RUN REASON CLOUD CLOUD_TYPE CLOUD_SPOT IDLE_TIMEOUT DEPLOY_TARGET
 
 .PHONY: help setup setup-dev data validate featurize drift tune train evaluate retrain repro summary compare report monitor alert serve bento serve-host deploy smoke rollback undeploy promote bench-serve test \
-	rules ci-remote ci-params ci-tune ci-runner ci-retrain ci-gate ci-publish ci-pr ci-comment ci-monitor ci-alert ci-blind-alert ci-deploy-alert ci-health ci-revert gate cml lint typecheck lock-check static pytest bench lock clean
+	rules ci-remote ci-params ci-tune ci-runner ci-base ci-retrain ci-gate ci-publish ci-pr ci-checks ci-status ci-comment ci-monitor ci-alert ci-blind-alert ci-deploy-alert ci-health ci-revert gate cml lint typecheck lock-check static pytest bench lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -94,16 +94,22 @@ alert: setup ## render reports/alert.md from the last verdict; POST it to $$RETR
 # --- what the workflows run (each works on a laptop too) -----------------------------------------------------------
 CML_VERSION := 0.20.6
 
-# Not from npm: @dvcorg/cml on the runner's Node (>= 18) crashes when it publishes an image (its mime detection
-# fetches a .wasm by path once a global fetch exists). The workflows install the standalone binary with
-# iterative/setup-cml; on a laptop, take the binary of the release from CML's GitHub releases.
-cml: ## check that CML $(CML_VERSION) is on PATH (the workflows install it with iterative/setup-cml)
-	command -v cml >/dev/null || { echo "cml is not on PATH: install CML $(CML_VERSION)'s standalone binary" \
-	  "(in GitHub Actions: iterative/setup-cml)" >&2; exit 2; }
+# CML's standalone binary (Node 16 inside), never @dvcorg/cml from npm: on the runner's Node (>= 18) that crashes when
+# it publishes an image (its mime detection fetches a .wasm by path once a global fetch exists). Downloaded from the
+# release with the job's token ($$GITHUB_TOKEN: iterative/setup-cml asks anonymously, within the runner address's 60
+# calls an hour, and failed after whole retrains) and checked against the sha256 digest the release API reports.
+cml: setup ## CML $(CML_VERSION)'s standalone binary into the venv, unless a cml is on PATH ($$GITHUB_TOKEN reads the release)
+	command -v cml >/dev/null || GITHUB_API_URL="$${CML_API_URL:-https://api.github.com}" \
+	  retrain github download iterative/cml "v$(CML_VERSION)" \
+	    "cml-linux-$$(uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')" "$(BIN)/cml"
 
 ci-remote: setup  # the DVC remote from $$DVC_REMOTE_URL (a repository variable), when set
 	if [[ -n "$${DVC_REMOTE_URL:-}" ]]; then dvc remote add --local --force --default ci "$$DVC_REMOTE_URL"; \
 	  dvc remote modify --local ci verify true; fi  # pulled files are checked against their md5
+
+ci-base:  # a dispatch may come from any ref: retrain the base (a branch), so that its PR holds the base and the retrain
+	git checkout -q --detach "refs/remotes/origin/$${BASE#origin/}" 2>/dev/null \
+	  || { echo "base '$$BASE' is not a branch of origin: a retrain PR needs a branch to merge into" >&2; exit 2; }
 
 ci-params: ci-remote  # params overrides from $$RETRAIN_PARAMS and $$RETRAIN_TUNE
 	retrain set-params $$([[ "$${RETRAIN_TUNE:-}" == true ]] && echo tune.enabled=true)
@@ -126,46 +132,60 @@ ci-runner: cml ## start a cloud runner (label cml-retrain) for one job: cml runn
 	  $$([[ "$${CLOUD_SPOT:-}" == true ]] && echo --cloud-spot) --idle-timeout="$$IDLE_TIMEOUT" --single \
 	  --labels=cml-retrain
 
-# One retrain PR per base, branch retrain/<base>: each retrain commits its outputs on top of the base and force-pushes
-# the branch (with a lease), so a later retrain replaces the content of the open PR instead of opening a second one
-# that rewrites the same dvc.lock. CML only finds or opens the PR: given an existing branch it pushes nothing and
-# returns the open PR (iterative/cml src/cml.js, prCreate). The message is explicit: without --message CML appends
-# " [skip ci]", and GitHub then starts no workflow for the PR's head commit, nor for main after a squash merge.
-# Markers that skip CI are taken out of the reason, which comes from a workflow input. The verdict is also posted
-# as the commit status `gate` on the PR's head commit, which branch protection can require with GITHUB_TOKEN alone
-# (a PR opened with that token starts no workflow, so pr.yml's check would never report).
+# One retrain PR per base, branch retrain/<base> (`retrain github propose`, release/propose.py): each retrain commits
+# its outputs as one commit on top of the base and force-pushes the branch (with a lease), so a later retrain replaces
+# the content of the open PR instead of opening a second one; the PR is found by its exact head and base over every
+# page (never CML's `pr create`, which takes the first of 30 PRs whose head ends with the branch name); when the base
+# changed a workflow file, which GitHub refuses to push for a GITHUB_TOKEN, the branch is pushed anew and the old PR
+# closed with a link. The commit message is the reason without markers that skip CI.
+# A PR opened with GITHUB_TOKEN starts no workflow, so its required checks come from here: the verdict as the commit
+# status `gate`, and ci.yml dispatched on the branch (workflow_dispatch is an event the token may start), which posts
+# the commit status `test` when it ends (`test` is pending until then).
 # The report's PNGs: `publish` uploads them to CML's asset host (public by URL); `commit` commits them to the retrain
 # PR's branch and links them by absolute blob URL of that commit (readable by whoever can read the repository; a
-# person's PR then gets its report without images). The variable REPORT_IMAGES chooses.
+# person's PR then gets its report with each image replaced by a pointer to the run's artifact). The variable
+# REPORT_IMAGES chooses.
 REPORT_IMAGES ?= publish
 export REPORT_IMAGES
 PUBLISHED := dvc.lock params.yaml models/model.json metrics tuning/best.json tuning/trials.json reports/validation.json \
   reports/drift.json reports/cost.json
-ci-publish: cml ## unless the model is the champion: the one PR retrain/<base>, its report comment, the status `gate`
+# the commits the workflows make are the Actions bot's
+BOT := GIT_AUTHOR_NAME="github-actions[bot]" GIT_AUTHOR_EMAIL="41898282+github-actions[bot]@users.noreply.github.com" \
+  GIT_COMMITTER_NAME="github-actions[bot]" GIT_COMMITTER_EMAIL="41898282+github-actions[bot]@users.noreply.github.com"
+ci-publish: cml ## unless the model is the champion: the one PR retrain/<base>, its report comment, statuses, ci.yml
 	if retrain unchanged; then \
 	  echo "nothing to retrain on: same data, same params, same model" | tee -a "$${GITHUB_STEP_SUMMARY:-/dev/null}"; \
 	else $(MAKE) --no-print-directory ci-pr; fi
 
-ci-pr: cml  # commit the outputs on top of HEAD as retrain/<base> (force, with a lease), find or open its PR, comment
-	reason=$$(printf '%s' "$${RETRAIN_REASON:-manual}" | tr '\n' ' ' | sed -E 's/\[(skip ci|ci skip|no ci|skip actions|actions skip)\]//gI'); \
-	target="$${BASE#origin/}"; branch="retrain/$$target"; index=$$(mktemp -u); trap 'rm -f "$$index"' EXIT; \
-	cml repo prepare --user-name "github-actions[bot]" \
-	  --user-email "41898282+github-actions[bot]@users.noreply.github.com"; \
+ci-pr: cml  # commit the outputs on the base as retrain/<base>, find or open its PR, comment, statuses, ci.yml
 	images=$$([[ "$$REPORT_IMAGES" == commit ]] && echo reports/*.png || true); \
-	GIT_INDEX_FILE=$$index git read-tree HEAD && GIT_INDEX_FILE=$$index git add -f -- $(PUBLISHED) $$images; \
-	commit=$$(git commit-tree -p HEAD -m "Retrain: $$reason" "$$(GIT_INDEX_FILE=$$index git write-tree)"); \
-	git fetch -q origin "+refs/heads/$$branch:refs/remotes/origin/$$branch" 2>/dev/null || true; \
-	git push -q --force-with-lease="refs/heads/$$branch" origin "$$commit:refs/heads/$$branch"; \
-	url=$$(cml pr create --branch "$$branch" --target-branch "$$target" --message "Retrain: $$reason" \
-	    --title "Retrain: $$reason" --body "$$(head -n 1 reports/report.md)"); \
-	echo "$$url"; report=reports/report.md; publish=--publish; \
+	made=$$($(BOT) retrain github propose --base "$$BASE" --reason "$${RETRAIN_REASON:-manual}" \
+	  --body "$$(head -n 1 reports/report.md)" $(PUBLISHED) $$images); \
+	read -r number url commit branch <<< "$$made"; echo "$$url"; \
+	report=reports/report.md; publish=--publish; \
 	if [[ "$$REPORT_IMAGES" == commit ]]; then report=reports/report-linked.md; publish=--no-publish; \
 	  blob="https://github.com/$$GITHUB_REPOSITORY/blob/$$commit/reports"; \
 	  sed -E "s#\]\(([A-Za-z0-9_]+\.png)\)#]($$blob/\1?raw=true)#g" reports/report.md > "$$report"; fi; \
-	cml comment update --target="pr/$${url##*/}" "$$publish" "$$report"; \
+	cml comment update --target="pr/$$number" "$$publish" "$$report"; \
 	verdict=$$(retrain gate) && state=success || state=failure; \
-	gh api --method POST "repos/$$GITHUB_REPOSITORY/statuses/$$commit" -f context=gate -f state="$$state" \
-	  -f description="$${verdict:0:140}" -f target_url="$$url" >/dev/null
+	retrain github status gate "$$state" --sha "$$commit" --description "$$verdict" --url "$$url"; \
+	COMMIT="$$commit" BRANCH="$$branch" URL="$$url" $(MAKE) --no-print-directory ci-checks
+
+# The checks no pull_request run gives a PR that GITHUB_TOKEN opened or pushed: ci.yml (and, with $$PR, pr.yml)
+# dispatched on its branch; each posts its result as a commit status on the commit it tested (pending until then).
+ci-checks:
+	retrain github status test pending --sha "$$COMMIT" --description "ci.yml started on $$BRANCH" --url "$$URL"
+	retrain github dispatch ci.yml --ref "$$BRANCH"
+	if [[ -n "$${PR:-}" ]]; then \
+	  retrain github status gate pending --sha "$$COMMIT" --description "pr.yml started on $$BRANCH" --url "$$URL"; \
+	  retrain github dispatch pr.yml --ref "$$BRANCH" --input pr="$$PR" --input base=main; fi
+
+# ci.yml and pr.yml when dispatched: their result as the commit status $$CONTEXT on the commit the run tested
+# ($$GITHUB_SHA): the checks of a dispatched run are linked to no PR and satisfy no required check; a status does.
+ci-status: setup ## post the commit status $$CONTEXT ($$RESULT: a job's result) on $$GITHUB_SHA, linking $$RUN_URL
+	state=$$([[ "$$RESULT" == success ]] && echo success || echo failure); \
+	retrain github status "$$CONTEXT" "$$state" --sha "$$GITHUB_SHA" --url "$${RUN_URL:-}" \
+	  --description "$$CONTEXT: $$RESULT (workflow_dispatch run)"
 
 # pr.yml's check `gate` runs on every PR (a required check skipped by a `paths:` filter stays pending for ever):
 # the PR's dvc.lock must describe its code and params; if it is the base's lock, nothing that affects the model
@@ -182,11 +202,12 @@ ci-gate: setup ## pr.yml: lock check, then pass at once when dvc.lock is the bas
 	  $(MAKE) --no-print-directory ci-retrain && $(MAKE) --no-print-directory ci-comment \
 	    && $(MAKE) --no-print-directory gate; fi
 
-ci-comment: cml ## update the one report comment on the current pull request
+ci-comment: cml ## update the one report comment on pull request $$PR
 	if [[ "$$REPORT_IMAGES" == commit ]]; then \
-	  sed -E 's#!\[([^]]*)\]\([A-Za-z0-9_]+\.png\)#(\1: in the run artifact)#g' reports/report.md > reports/report-linked.md; \
-	  cml comment update --target=pr --no-publish reports/report-linked.md; \
-	else cml comment update --target=pr --publish reports/report.md; fi
+	  sed -E 's#!\[([^]]*)\]\([A-Za-z0-9_]+\.png\)#(\1: in the artifact reports-'"$${RUN:-local}"' of this run)#g' \
+	    reports/report.md > reports/report-linked.md; \
+	  cml comment update --target="pr/$$PR" --no-publish reports/report-linked.md; \
+	else cml comment update --target="pr/$$PR" --publish reports/report.md; fi
 
 gate: setup ## exit 3 if the last compare blocked promotion
 	retrain gate
@@ -222,14 +243,14 @@ ci-deploy-alert: ## open an issue: the deploy of HEAD failed (reports/deploy.log
 
 # health.yml, on the serving machine's runner: a rollback by the health check that no run has reported yet gets the
 # issue deploy-rolled-back (then it is recorded as reported: a failure after that does not repeat the issue) and a
-# revert PR of the commit whose release it took off (-m 1 for a merge commit), opened by CML as ci-pr opens the
-# retrain PR (explicit --message: no " [skip ci]"). A revert that changes nothing (main moved on) opens no PR.
+# revert PR of the commit whose release it took off (-m 1 for a merge commit), opened as ci-pr opens the retrain PR,
+# with ci.yml and pr.yml dispatched on it for its checks. A revert that changes nothing (main moved on) opens no PR.
 ci-health: setup ## the oldest health rollback not yet reported: an issue, and a revert PR of the commit it took off
 	commit=$$(retrain health --report); \
 	if [[ -z "$$commit" ]]; then echo "health: no rollback to report" | tee -a "$${GITHUB_STEP_SUMMARY:-/dev/null}"; \
 	else COMMIT="$$commit" $(MAKE) --no-print-directory ci-revert; fi
 
-ci-revert: cml  # the issue, then the revert PR of $$COMMIT
+ci-revert: setup  # the issue, then the revert PR of $$COMMIT
 	$(call raise-issue,deploy-rolled-back,reports/health.md,B60205,the health check put the previous release back)
 	retrain health --reported
 	git fetch -q origin main && git checkout -q --detach origin/main
@@ -237,10 +258,10 @@ ci-revert: cml  # the issue, then the revert PR of $$COMMIT
 	git revert --no-commit $$([[ "$$parents" -gt 2 ]] && echo -m 1) "$$COMMIT"; \
 	changed=$$(git diff --cached --name-only); \
 	if [[ -z "$$changed" ]]; then echo "health: reverting $$COMMIT changes nothing on main: no PR"; exit 0; fi; \
-	title="Revert $${COMMIT:0:12}: its release failed the health check"; \
-	cml pr create --message "$$title" --branch "revert/$${COMMIT:0:12}" --target-branch main --title "$$title" \
-	  --user-name "github-actions[bot]" --user-email "41898282+github-actions[bot]@users.noreply.github.com" \
-	  --body "$$(cat reports/health.md)" $$changed
+	$(BOT) git commit -q -m "Revert $${COMMIT:0:12}: its release failed the health check"; \
+	made=$$(retrain github propose --base main --branch "revert/$${COMMIT:0:12}" --body "$$(cat reports/health.md)"); \
+	read -r number url commit branch <<< "$$made"; echo "$$url"; \
+	PR="$$number" COMMIT="$$commit" BRANCH="$$branch" URL="$$url" $(MAKE) --no-print-directory ci-checks
 
 serve: setup ## serve the model dvc.lock names on 127.0.0.1:3000 (BentoML); logs to $$RETRAIN_INFERENCE_LOG if set
 	OMP_NUM_THREADS=1 bentoml serve retrain.serving.service:FlightDelayService --host 127.0.0.1 --port 3000

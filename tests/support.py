@@ -76,6 +76,10 @@ HOSTED_RUNNER = {
     "GITHUB_ACTOR": "octocat",
 }
 
+# numpy 2.4's x86 features above its baseline (X86_V2, which it refuses to disable): with these disabled a process
+# takes the kernels of a CPU older than this one, as a runner of another type may (unknown names are ignored)
+NPY_BASELINE = "X86_V3 X86_V4 AVX512_ICL AVX512_SPR"
+
 
 def inherited() -> dict[str, str]:
     return {name: os.environ[name] for name in INHERITED if name in os.environ}
@@ -151,11 +155,14 @@ def act_env(tmp_path: Path, venv: Path = VENV) -> dict[str, str]:
 
 
 def act(
-    repo: Path, tmp_path: Path, event: str, workflow: str, *args: str, venv: Path = VENV
+    repo: Path, tmp_path: Path, event: str, workflow: str, *args: str, venv: Path = VENV, github: str = ""
 ) -> subprocess.CompletedProcess[str]:
+    """The workflow under act, for the repository `acme/retrain` (as its steps see GITHUB_REPOSITORY); with
+    `github`, the URL of a GitHub stand-in, its steps call that API (act takes GITHUB_API_URL from --env)."""
     env = act_env(tmp_path, venv)
     path = repo / ".github/workflows" / workflow
     command = ["act", event, "-W", str(path), "-P", "ubuntu-latest=-self-hosted", "-s", "GITHUB_TOKEN=test-token"]
+    command += ["--env", "GITHUB_REPOSITORY=acme/retrain", *(["--env", f"GITHUB_API_URL={github}"] if github else [])]
     return subprocess.run(
         [*command, *_stub_flags(path), *args], cwd=repo, env=env, capture_output=True, text=True, timeout=900
     )

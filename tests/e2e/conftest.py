@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support import act_env, copy_remote, copy_repository, git
+from retrain.io import files
+from tests.e2e.stubs.github import GitHubStandIn
+from tests.support import HOSTED_RUNNER, NPY_BASELINE, STUBS, act_env, copy_remote, copy_repository, git
 
 
 @pytest.fixture
@@ -18,16 +21,31 @@ def repository(tmp_path: Path) -> Path:
 
 
 def _repository(tmp_path: Path) -> Path:
-    bare, clone = tmp_path / "origin.git", copy_repository(tmp_path / "repo")
-    subprocess.run(["git", "init", "-q", "--bare", str(bare)], check=True)
-    git("init", "-q", "-b", "main", cwd=clone)
+    """A repository made from this one as GitHub's "Use this template" makes it (one commit, no history), on a bare
+    `origin` that refuses what GitHub refuses a workflow's token, checked out as actions/checkout does (depth 1)."""
+    bare, made = tmp_path / "origin.git", copy_repository(tmp_path / "template")
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
+    for hook in ("pre-receive", "post-receive"):
+        shutil.copy2(STUBS / "hooks" / hook, bare / "hooks" / hook)
+    git("init", "-q", "-b", "main", cwd=made)
+    git("add", "-A", cwd=made)
+    git("-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "Initial commit", cwd=made)
+    git("push", "-q", str(bare), "main", cwd=made)
+    shutil.rmtree(made)
+    clone = tmp_path / "repo"
+    git("clone", "-q", "--depth", "1", f"file://{bare}", str(clone), cwd=tmp_path)
+    git("remote", "set-url", "origin", str(bare), cwd=clone)
     git("config", "user.name", "test", cwd=clone)
     git("config", "user.email", "test@example.com", cwd=clone)
-    git("add", "-A", cwd=clone)
-    git("commit", "-qm", "repository under test", cwd=clone)
-    git("remote", "add", "origin", str(bare), cwd=clone)
-    git("push", "-q", "origin", "main", cwd=clone)
     return clone
+
+
+@pytest.fixture
+def github(tmp_path: Path) -> Iterator[GitHubStandIn]:
+    """GitHub's REST API for the repository whose `origin` is tmp_path/origin.git (`act(..., github=...)`)."""
+    stand_in = GitHubStandIn(tmp_path / "origin.git").start()
+    yield stand_in
+    stand_in.stop()
 
 
 @pytest.fixture(scope="session")
@@ -36,12 +54,8 @@ def _remote_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("remote-template")
     repository = _repository(base)
     env = act_env(base)
-    for command in (
-        ["dvc", "remote", "add", "-d", "storage", str(base / "dvc-remote")],
-        ["retrain", "bootstrap"],
-        ["dvc", "repro", "--quiet"],
-        ["dvc", "push", "--quiet"],
-    ):
+    _day_one(repository, env, base / "day-one.json")
+    for command in (["dvc", "remote", "add", "-d", "storage", str(base / "dvc-remote")], ["dvc", "push", "--quiet"]):
         subprocess.run(command, cwd=repository, env=env, check=True, capture_output=True)
     git("add", "-A", cwd=repository)
     git("commit", "-qm", "a DVC remote holds the champion", cwd=repository)
@@ -50,6 +64,19 @@ def _remote_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
         subprocess.run(["git", "clean", "-qfdX", generated], cwd=repository, check=True)  # as in a fresh checkout
     shutil.rmtree(repository / ".dvc/cache")
     return base
+
+
+def _day_one(repository: Path, env: dict[str, str], record: Path) -> None:
+    """`make retrain` in the fresh template copy, with a hosted runner's variables, on numpy's baseline CPU kernels
+    (the lock was made on a machine with others): what it printed and the `git status` it left, for the test."""
+    hosted = HOSTED_RUNNER | {
+        "GITHUB_OUTPUT": str(record.with_suffix(".output")),
+        "GITHUB_STEP_SUMMARY": str(record.with_suffix(".summary")),
+        "NPY_DISABLE_CPU_FEATURES": NPY_BASELINE,
+    }
+    made = subprocess.run(["make", "retrain"], cwd=repository, env=env | hosted, capture_output=True, text=True)
+    status = git("status", "--porcelain", cwd=repository)
+    files.write_json({"returncode": made.returncode, "output": made.stdout + made.stderr, "status": status}, record)
 
 
 @pytest.fixture

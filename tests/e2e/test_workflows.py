@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 from pathlib import Path
 
@@ -12,8 +11,10 @@ import pytest
 import yaml
 
 from retrain.domain import features, nycflights
+from retrain.io import files
 from retrain.params import Params
 from retrain.pipeline import featurize, train
+from tests.e2e.stubs.github import GitHubStandIn
 from tests.support import act, act_env, git, log_lines
 
 pytestmark = pytest.mark.slow
@@ -24,6 +25,7 @@ def _add_july(repository: Path, tmp_path: Path) -> None:
         subprocess.run(command, cwd=repository, env=act_env(tmp_path), check=True, capture_output=True)
     git("add", "data/landing", cwd=repository)
     git("commit", "-qm", "data: 2013-07", cwd=repository)
+    git("push", "-q", "origin", "main", cwd=repository)  # the push that starts retrain.yml
 
 
 def test_a_dispatch_with_nothing_new_opens_no_pr_and_ends_green(repository: Path, tmp_path: Path) -> None:
@@ -37,92 +39,118 @@ def test_a_dispatch_with_nothing_new_opens_no_pr_and_ends_green(repository: Path
     assert ["comment", "update"] not in calls  # `pr create` printed "undefined": there is no PR to comment on
 
 
-def test_a_data_push_opens_the_retrain_pr_with_the_report_and_a_dispatch_replaces_its_content(
-    with_remote: Path, tmp_path: Path
+def test_two_retrains_leave_one_open_retrain_pr_among_many_whose_checks_come_without_an_app(
+    with_remote: Path, tmp_path: Path, github: GitHubStandIn
 ) -> None:
-    """One retrain PR per base: the data push opens it with the report (the new batch, its drift); the dispatch that
-    follows force-pushes retrain/main (one commit on main) and CML returns the PR the first opened, whose comment gets
-    the second report."""
-    repository = with_remote
+    """A data push opens the retrain PR with the report (the new batch, its drift), among a contributor's PR from a
+    fork's `main` and 31 newer PRs (CML's `pr create` took the fork's PR for ours: the first of one page whose head
+    ends with `main`). A maintainer then changes a workflow file on main, so the next retrain's force-push is refused
+    to the workflow token (origin's hook, as GitHub): the dispatch that follows pushes the branch anew on main, opens
+    the one retrain PR with the second report, and closes the first with a link. Each head gets the statuses `gate`
+    and `test` (pending) and a ci.yml dispatched on it; ci.yml's dispatched run, under act on that head, posts `test`.
+    """
+    repository, bare = with_remote, str(tmp_path / "origin.git")
     _add_july(repository, tmp_path)
-    bare = str(tmp_path / "origin.git")
     main_lock = git("--git-dir", bare, "show", "main:dvc.lock", cwd=repository)
     event = tmp_path / "push.json"
     event.write_text('{"ref": "refs/heads/main", "head_commit": {"message": "data: 2013-07"}}')
-    result = act(repository, tmp_path, "push", "retrain.yml", "-e", str(event), "--env", "GITHUB_RUN_ID=101")
-    assert result.returncode == 0, result.stdout[-4000:]
-    branches = git("ls-remote", "--heads", bare, cwd=repository)
-    (branch,) = [line.split("refs/heads/")[1] for line in branches.splitlines() if "refs/heads/retrain/" in line]
-    pushed_lock = git("--git-dir", bare, "show", f"{branch}:dvc.lock", cwd=repository)
-    assert "models/model.skops" in pushed_lock
-    assert git("--git-dir", bare, "rev-parse", f"{branch}~1", cwd=repository) == git(
-        "rev-parse", "HEAD", cwd=repository
+    fork = github.open_pull("main", fork="contributor", title="Fix a typo")
+    result = act(
+        repository, tmp_path, "push", "retrain.yml", "-e", str(event), "--env", "GITHUB_RUN_ID=101", github=github.url
     )
-    assert branch == "retrain/main"  # one retrain PR per base
-    calls = sorted((tmp_path / "cml").glob("*.args"))
-    assert [call.read_text().split("\n")[:2] for call in calls] == [
-        ["repo", "prepare"],
-        ["pr", "create"],
-        ["comment", "update"],
-    ]
-    assert "--branch\nretrain/main\n--target-branch\nmain\n" in calls[1].read_text()
-    (status,) = [call.read_text().splitlines() for call in (tmp_path / "gh").glob("*.args")]
-    heads = [git("--git-dir", bare, "rev-parse", branch, cwd=repository).strip()]
-    assert status[:3] == ["api", "--method", "POST"] and status[3].endswith(f"/statuses/{heads[0]}")  # the PR's head
-    assert {"context=gate", "state=success"} <= set(status)
-    assert any(argument.startswith("description=gate: promote") for argument in status)
-    # GitHub runs no workflow for a head commit that says [skip ci]: CML adds it unless given --message
-    subject = git("--git-dir", bare, "log", "-1", "--format=%s", branch, cwd=repository).strip()
-    assert subject == "Retrain: push"
-    (report,) = (tmp_path / "cml").glob("*.md")
-    text = report.read_text()
-    assert text.startswith("## ✅ Promote") and "data push" in text
-    assert "| metric | champion | challenger | delta | 95% interval | p-value |" in text
-    assert "Batches added since the champion on `main` was trained: 2013-07.parquet" in text
-    assert "<summary>Drift</summary>" in text and "![drift](drift.png)" in text
-    urls = [re.findall(r"https://github.com/acme/retrain/pull/\d+", result.stdout)[-1]]
-
-    overrides = ["--input", "params=train.seed=8", "--env", "GITHUB_RUN_ID=102", "--var", "REPORT_IMAGES=commit"]
-    result = act(repository, tmp_path, "workflow_dispatch", "retrain.yml", "--input", "reason=seed 8", *overrides)
-    assert "Success - Main Open or update the PR" in result.stdout, result.stdout[-3000:]
-    heads.append(git("--git-dir", bare, "rev-parse", "retrain/main", cwd=repository).strip())
-    urls.append(re.findall(r"https://github.com/acme/retrain/pull/\d+", result.stdout)[-1])
-    assert urls[0] == urls[1] and heads[0] != heads[1]
+    assert result.returncode == 0, result.stdout[-4000:]
+    heads = [git("--git-dir", bare, "rev-parse", "retrain/main", cwd=repository).strip()]
     assert git("--git-dir", bare, "rev-parse", "retrain/main~1", cwd=repository) == git(
         "rev-parse", "HEAD", cwd=repository
     )
-    assert git("--git-dir", bare, "log", "-1", "--format=%s", "retrain/main", cwd=repository).strip() == (
-        "Retrain: seed 8"
+    assert "models/model.skops" in git("--git-dir", bare, "show", "retrain/main:dvc.lock", cwd=repository)
+    # GitHub runs no workflow for a head commit that says [skip ci]: the message is the reason, nothing appended
+    assert git("--git-dir", bare, "log", "-1", "--format=%s", "retrain/main", cwd=repository).strip() == "Retrain: push"
+    (first,) = [p["number"] for p in github.open_pulls() if p["head"]["label"] == "acme:retrain/main"]
+    (report,) = github.comments_on(first)
+    assert report.startswith("## ✅ Promote") and "data push" in report
+    assert "| metric | champion | challenger | delta | 95% interval | p-value |" in report
+    assert "Batches added since the champion on `main` was trained: 2013-07.parquet" in report
+    assert "<summary>Drift</summary>" in report and "![drift](drift.png)" in report
+
+    others = [github.open_pull(f"feature-{n}", title=f"Feature {n}") for n in range(31)]  # newer than the retrain PR
+    ci = repository / ".github/workflows/ci.yml"
+    ci.write_text(ci.read_text().replace("timeout-minutes: 30", "timeout-minutes: 40"))
+    git("commit", "-qam", "ci: more time", cwd=repository)
+    git("push", "-q", "origin", "main", cwd=repository)  # a maintainer's push: the hook lets people change workflows
+    overrides = ["--input", "params=train.seed=8", "--env", "GITHUB_RUN_ID=102", "--var", "REPORT_IMAGES=commit"]
+    result = act(
+        repository,
+        tmp_path,
+        "workflow_dispatch",
+        "retrain.yml",
+        "--input",
+        "reason=seed 8",
+        *overrides,
+        github=github.url,
     )
-    params = yaml.safe_load(git("--git-dir", bare, "show", "retrain/main:params.yaml", cwd=repository))
-    assert params["train"]["seed"] == 8
-    assert "refs/heads/retrain/101" not in git("ls-remote", "--heads", bare, cwd=repository)
-    reports = sorted((tmp_path / "cml").glob("*.md"))
-    assert len(reports) == 2
-    second = reports[1].read_text()
-    assert "manual dispatch" in second and ": seed 8" in second
+    assert "Success - Main Open or update the PR" in result.stdout, result.stdout[-3000:]
+    assert "refusing to allow a GitHub App to create or update workflow" in result.stdout
+    heads.append(git("--git-dir", bare, "rev-parse", "retrain/main", cwd=repository).strip())
+    assert git("--git-dir", bare, "rev-parse", "retrain/main~1", cwd=repository) == git(
+        "rev-parse", "HEAD", cwd=repository
+    )
+    assert (
+        git("--git-dir", bare, "log", "-1", "--format=%s", "retrain/main", cwd=repository).strip() == "Retrain: seed 8"
+    )
+    assert (
+        yaml.safe_load(git("--git-dir", bare, "show", "retrain/main:params.yaml", cwd=repository))["train"]["seed"] == 8
+    )
+    (second,) = [p["number"] for p in github.open_pulls() if p["head"]["label"] == "acme:retrain/main"]
+    assert second != first and github.pulls[first]["state"] == "closed"
+    assert github.comments_on(first)[-1].startswith(f"Superseded by #{second}: `main` changed a workflow file")
+    (report,) = github.comments_on(second)
+    assert "manual dispatch" in report and ": seed 8" in report
     # REPORT_IMAGES=commit: the PNGs are on the branch, linked by absolute blob URL of that commit, not uploaded
     assert "reports/roc.png" in git("--git-dir", bare, "ls-tree", "-r", "--name-only", heads[1], cwd=repository)
-    assert f"/blob/{heads[1]}/reports/roc.png?raw=true)" in reports[1].read_text()
+    assert f"/blob/{heads[1]}/reports/roc.png?raw=true)" in report
     arguments = [call.read_text().splitlines() for call in sorted((tmp_path / "cml").glob("*.args"))]
     assert [args[-2] for args in arguments if args[:2] == ["comment", "update"]] == ["--publish", "--no-publish"]
-    statuses = [call.read_text() for call in sorted((tmp_path / "gh").glob("*.args"))]
-    assert [f"statuses/{head}" in status for status, head in zip(statuses, heads, strict=True)] == [True, True]
+    assert {p["number"] for p in github.open_pulls()} == {fork, *others, second}
+    assert {c["issue"] for c in github.comments} == {first, second}  # nothing on anyone else's PR
+    for head in heads:
+        statuses = {(s["context"], s["state"]) for s in github.statuses if s["sha"] == head}
+        assert statuses == {("gate", "success"), ("test", "pending")}, statuses
+    assert [(d["workflow"], d["ref"]) for d in github.dispatches] == [("ci.yml", "retrain/main")] * 2
     assert git("--git-dir", bare, "show", "main:dvc.lock", cwd=repository) == main_lock
 
+    # GitHub starts ci.yml on retrain/main: its dispatched run, on that head (.ci/run stands in for the suite)
+    git("fetch", "-q", "origin", "retrain/main", cwd=repository)
+    git("checkout", "-q", "--detach", "FETCH_HEAD", cwd=repository)
+    (repository / ".ci/run").write_text("#!/usr/bin/env bash\necho 'the suite passed'\n")
+    result = act(repository, tmp_path, "workflow_dispatch", "ci.yml", "--env", f"SHA_REF={heads[1]}", github=github.url)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert ("test", "success") in {(s["context"], s["state"]) for s in github.statuses if s["sha"] == heads[1]}
 
-def test_a_degrading_override_still_opens_the_pr_and_fails_the_gate(with_remote: Path, tmp_path: Path) -> None:
+
+def test_a_degrading_override_still_opens_the_pr_and_fails_the_gate(
+    with_remote: Path, tmp_path: Path, github: GitHubStandIn
+) -> None:
     repository = with_remote
     override = "params=train.hyperparameters.hist_gradient_boosting.max_iter=3"
     result = act(
-        repository, tmp_path, "workflow_dispatch", "retrain.yml", "--input", "reason=try 3 trees", "--input", override
+        repository,
+        tmp_path,
+        "workflow_dispatch",
+        "retrain.yml",
+        "--input",
+        "reason=try 3 trees",
+        "--input",
+        override,
+        github=github.url,
     )
     assert result.returncode != 0
     assert "Failure - Main Gate" in result.stdout, result.stdout[-3000:]
-    (status,) = [call.read_text().splitlines() for call in (tmp_path / "gh").glob("*.args")]
-    assert "state=failure" in status  # the required status `gate` blocks the merge
-    (report,) = (tmp_path / "cml").glob("*.md")
-    text = report.read_text()
+    head = git("--git-dir", str(tmp_path / "origin.git"), "rev-parse", "retrain/main", cwd=repository).strip()
+    (gate,) = [status for status in github.statuses if status["context"] == "gate"]
+    assert (gate["sha"], gate["state"]) == (head, "failure")  # the required status `gate` blocks the merge
+    (pull,) = github.open_pulls()
+    (text,) = github.comments_on(pull["number"])
     assert text.startswith("## ❌ Block: roc_auc") and "try 3 trees" in text
     assert "`train.hyperparameters.hist_gradient_boosting.max_iter` | `300` | `3`" in text
 
@@ -203,7 +231,7 @@ def test_a_merge_on_a_fork_with_no_deploy_target_skips_deploy_with_a_notice(repo
 
 
 def test_a_health_rollback_gets_an_issue_and_a_revert_pr_of_the_commit_it_took_off_once(
-    repository: Path, tmp_path: Path
+    repository: Path, tmp_path: Path, github: GitHubStandIn
 ) -> None:
     """health.yml on the serving runner after `retrain health` put the previous release back: state.json holds the
     event as health.py records it (the failing release, the restored one, reported: false)."""
@@ -226,7 +254,7 @@ def test_a_health_rollback_gets_an_issue_and_a_revert_pr_of_the_commit_it_took_o
     deploy_dir.mkdir()
     (deploy_dir / "state.json").write_text(json.dumps({"events": [event]}))
     flags = ["--var", 'DEPLOY_RUNNER=["ubuntu-latest"]', "--var", f"RETRAIN_DEPLOY_DIR={deploy_dir}"]
-    result = act(repository, tmp_path, "workflow_dispatch", "health.yml", *flags)
+    result = act(repository, tmp_path, "workflow_dispatch", "health.yml", *flags, github=github.url)
     assert result.returncode == 0, result.stdout[-4000:]
     calls = [path.read_text().splitlines() for path in sorted((tmp_path / "gh").glob("*.args"))]
     assert [args[:2] for args in calls if args[0] == "issue"] == [["issue", "list"], ["issue", "create"]]
@@ -236,6 +264,27 @@ def test_a_health_rollback_gets_an_issue_and_a_revert_pr_of_the_commit_it_took_o
     message = git("log", "-1", "--format=%s", f"revert/{bad[:12]}", cwd=tmp_path / "origin.git")
     assert message.strip() == f"Revert {bad[:12]}: its release failed the health check"
     assert json.loads((deploy_dir / "state.json").read_text())["events"][0]["reported"] is True
+    # opened with the job's token, so no pull_request run: its checks come from ci.yml and pr.yml dispatched on it
+    (pull,) = github.open_pulls()
+    assert pull["head"]["label"] == f"acme:revert/{bad[:12]}" and pull["title"] == message.strip()
+    head = git("rev-parse", f"revert/{bad[:12]}", cwd=tmp_path / "origin.git").strip()
+    assert {(s["sha"], s["context"], s["state"]) for s in github.statuses} == {
+        (head, "test", "pending"),
+        (head, "gate", "pending"),
+    }
+    assert github.dispatches == [
+        {"workflow": "ci.yml", "ref": f"revert/{bad[:12]}", "inputs": {}},
+        {"workflow": "pr.yml", "ref": f"revert/{bad[:12]}", "inputs": {"pr": str(pull["number"]), "base": "main"}},
+    ]
 
-    again = act(repository, tmp_path, "workflow_dispatch", "health.yml", *flags)  # the next scheduled run
+    again = act(repository, tmp_path, "workflow_dispatch", "health.yml", *flags, github=github.url)  # the next run
     assert again.returncode == 0 and "health: no rollback to report" in again.stdout, again.stdout[-3000:]
+
+
+def test_make_retrain_in_a_fresh_template_copy_on_another_cpu_leaves_git_status_clean(_remote_template: Path) -> None:
+    """Day one: a repository made with "Use this template" (one commit), checked out at depth 1 on a GitHub-hosted
+    runner whose CPU is not the one that made the lock: `make retrain` reproduces every committed output (the
+    session's template repository ran it, tests/e2e/conftest.py)."""
+    made = files.read_json(_remote_template / "day-one.json")
+    assert made["returncode"] == 0, made["output"][-4000:]
+    assert made["status"] == "", made["status"]

@@ -6,9 +6,11 @@ import os
 import re
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from retrain.release.propose import title
 from tests.support import HOSTED_RUNNER, ROOT, RUNNER_PREFIXES, act_env, environment
 
 SKIP_MARKERS = ("[skip ci]", "[ci skip]", "[no ci]", "[skip actions]", "[actions skip]")
@@ -20,13 +22,11 @@ def _recipes() -> str:
 
 def test_no_pushed_commit_can_carry_a_skip_ci_marker() -> None:
     """GitHub starts no push or pull_request workflow for a head commit whose message has a skip marker, and a
-    squash or rebase merge carries it onto main (docs: "Skipping workflow runs")."""
+    squash or rebase merge carries it onto main (docs: "Skipping workflow runs"). CML's `pr create` appends
+    " [skip ci]" without --message (iterative/cml src/cml.js, prCreate): the workflows do not use it."""
     text = _recipes()
-    creates = re.findall(r"cml pr create[^\n]*(?:\\\n[^\n]*)*", text)
-    assert creates, "no `cml pr create` found"
-    for call in creates:
-        # without --message CML 0.20.6 appends " [skip ci]" (iterative/cml src/cml.js, prCreate)
-        assert "--message" in call and "--skip-ci" not in call, call
+    assert "cml pr create" not in text
+    assert title("weekly [skip ci] run [CI SKIP]\n[no ci]") == "Retrain: weekly run"
     for marker in SKIP_MARKERS:
         assert f'-m "{marker}' not in text and f'--message "{marker}' not in text
 
@@ -64,25 +64,50 @@ def test_pull_request_jobs_get_no_write_secret() -> None:
         assert "MLFLOW_" not in text, name
 
 
-def test_cml_comes_from_setup_cml_pinned_before_every_step_that_calls_it() -> None:
-    """CML from npm crashes on the runner's Node 20 on the report's first PNG (@npcz/magic's wasm fetch);
-    iterative/setup-cml installs the standalone binary. Every job with a step that reaches `cml` sets it up first,
-    pinned to a SHA."""
+def test_every_step_that_reaches_cml_can_download_it_with_the_jobs_token() -> None:
+    """CML from npm crashes on the runner's Node 20 on the report's first PNG (@npcz/magic's wasm fetch), and
+    iterative/setup-cml asks GitHub's API anonymously (Octokit gets `token`, not `auth`: src/setup-cml.ts), within
+    the runner address's 60 calls an hour. `make cml` downloads the standalone binary with $GITHUB_TOKEN, checked
+    against the release's digest: every step whose target reaches `cml` is given that token."""
     assert "npm install" not in (ROOT / "Makefile").read_text()
-    cml_targets = ("ci-publish", "ci-comment", "ci-gate", "ci-runner")
+    cml_targets = ("ci-publish", "ci-gate", "ci-runner")
     for name, workflow in _workflows().items():
+        assert "iterative/setup-cml" not in (ROOT / ".github/workflows" / name).read_text(), name
         jobs = workflow.get("jobs")
         assert isinstance(jobs, dict)
         for job_name, job in jobs.items():
-            steps = job.get("steps", [])
-            uses = [i for i, step in enumerate(steps) if str(step.get("uses", "")).startswith("iterative/setup-cml@")]
-            calls = [
-                i for i, step in enumerate(steps) if any(f"make {t}" in str(step.get("run", "")) for t in cml_targets)
-            ]
-            if calls:
-                assert uses and uses[0] < calls[0], f"{name} {job_name}: no iterative/setup-cml before `cml`"
-                assert re.fullmatch(r"iterative/setup-cml@[0-9a-f]{40}", steps[uses[0]]["uses"]), steps[uses[0]]["uses"]
-                assert steps[uses[0]]["with"]["vega"] is False
+            for step in job.get("steps", []):
+                if any(f"make {target}" in str(step.get("run", "")) for target in cml_targets):
+                    token = step.get("env", {}).get("GITHUB_TOKEN", "")
+                    assert token == "${{ secrets.GITHUB_TOKEN }}", (name, job_name, step.get("name"))
+
+
+def test_a_pr_opened_with_the_workflow_token_gets_both_required_checks_as_commit_statuses() -> None:
+    """A PR opened or pushed with GITHUB_TOKEN starts no pull_request workflow, and a dispatched run's checks are
+    linked to no PR: the jobs that open such PRs dispatch ci.yml (and pr.yml for the revert PR) on its branch, and
+    those post `test` and `gate` as commit statuses when dispatched, with the permissions for it."""
+    workflows: dict[str, Any] = _workflows()
+    for name, context in (("ci.yml", "test"), ("pr.yml", "gate")):
+        assert "workflow_dispatch" in _triggers(workflows[name]), name
+        status = workflows[name]["jobs"]["status"]
+        assert status["if"] == "github.event_name == 'workflow_dispatch' && !cancelled()"
+        assert status["permissions"] == {"contents": "read", "statuses": "write"}
+        (step,) = [step for step in status["steps"] if "run" in step]
+        assert step["run"] == "make ci-status" and step["env"]["CONTEXT"] == context
+    for name, job in (("retrain.yml", "retrain"), ("health.yml", "report")):
+        permissions = workflows[name]["jobs"][job]["permissions"]
+        assert permissions["actions"] == "write" and permissions["statuses"] == "write", name
+    recipes = (ROOT / "Makefile").read_text()
+    assert "retrain github dispatch ci.yml" in recipes and "retrain github dispatch pr.yml" in recipes
+
+
+def test_the_retrain_job_builds_on_the_base_and_the_health_check_keeps_its_venv() -> None:
+    """A retrain dispatched from another branch must not carry that branch's commits into the PR; health.yml runs
+    every 15 minutes on the serving machine, where actions/checkout's default `clean: true` deleted .venv."""
+    workflows: dict[str, Any] = _workflows()
+    steps = workflows["retrain.yml"]["jobs"]["retrain"]["steps"]
+    assert steps[1] == {"name": steps[1]["name"], "if": "inputs.base", "run": "make ci-base"}
+    assert workflows["health.yml"]["jobs"]["report"]["steps"][0]["with"]["clean"] is False
 
 
 def test_only_main_reaches_the_serving_machine_and_the_production_secrets() -> None:

@@ -7,11 +7,11 @@ import sys
 
 import click
 
-from retrain.cli import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK, app, commands, stages
+from retrain.cli import EXIT_BAD_INPUT, EXIT_ERROR, EXIT_OK, app, commands, github, stages
 from retrain.errors import BadInput, Failed
 
 log = logging.getLogger("retrain")
-REGISTERED = (stages, commands)  # importing them adds their commands to `app`
+REGISTERED = (stages, commands, github)  # importing them adds their commands to `app`
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,10 +3,13 @@ and every ref is passed after `--end-of-options`, so a ref that starts with `-` 
 
 from __future__ import annotations
 
+import base64
 import json
+import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -154,3 +157,68 @@ def fetch_output(root: Path, ref: str, path: Path, expected: str, target: Path) 
             shutil.copyfileobj(source, sink)
     if md5(target) != expected:
         raise InputError(f"{path} at {ref}: fetched file has md5 {md5(target)}, dvc.lock says {expected}")
+
+
+def subject(root: Path, ref: str = "HEAD") -> str:
+    """The first line of a commit's message."""
+    return _git(root, "log", "-1", "--format=%s", "--end-of-options", ref).stdout.strip()
+
+
+def is_ancestor(root: Path, commit_: str, ref: str) -> bool:
+    """Whether `ref` holds `commit_`."""
+    return _git(root, "merge-base", "--is-ancestor", "--end-of-options", commit_, ref).returncode == 0
+
+
+def commit_files(root: Path, parent: str, paths: list[str], message: str) -> str:
+    """A commit of the working tree's `paths` (ignored files included) on top of `parent`, made in an index of its
+    own: neither the checkout nor its index changes. Its hash."""
+    with tempfile.TemporaryDirectory() as scratch:
+        env = dict(os.environ, GIT_INDEX_FILE=str(Path(scratch) / "index"))
+
+        def git(*args: str) -> str:
+            result = subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, check=False)
+            if result.returncode:
+                raise VcsError(f"git {args[0]} failed: {result.stderr.strip()}")
+            return result.stdout.strip()
+
+        git("read-tree", "--end-of-options", parent)
+        git("add", "-f", "--", *paths)
+        return git("commit-tree", "-p", parent, "-m", message, git("write-tree"))
+
+
+class PushRefused(VcsError):
+    """origin refused to update a branch because the update changes a workflow file (GitHub refuses it to a token
+    without the `workflows` permission, which a workflow's GITHUB_TOKEN never has)."""
+
+
+def _remote(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """git talking to origin with the job's token ($GITHUB_TOKEN), sent as actions/checkout sends it (the header
+    http.<server>/.extraheader, so only to GitHub) but through the environment: nothing is written to .git/config."""
+    token = os.environ.get("GITHUB_TOKEN")
+    if not token:
+        return _git(root, *args)
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    server = os.environ.get("GITHUB_SERVER_URL") or "https://github.com"
+    config = {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": f"http.{server}/.extraheader"}
+    config["GIT_CONFIG_VALUE_0"] = f"AUTHORIZATION: basic {basic}"
+    env = dict(os.environ, **config)
+    return subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, check=False)
+
+
+def push(root: Path, commit_: str, branch: str) -> None:
+    """Point origin's `branch` at `commit_`, replacing what it held (with a lease on what was fetched of it)."""
+    ref, tracking = f"refs/heads/{branch}", f"refs/remotes/origin/{branch}"
+    fetched = _remote(root, "fetch", "-q", "origin", f"+{ref}:{tracking}").returncode == 0
+    lease = [f"--force-with-lease={ref}:{commit(root, tracking)}"] if fetched else []  # else: it must not exist
+    result = _remote(root, "push", "-q", *lease, "origin", f"{commit_}:{ref}")
+    if result.returncode and "create or update workflow" in result.stderr:
+        raise PushRefused(f"origin refused to update {branch}: {result.stderr.strip()}")
+    if result.returncode:
+        raise VcsError(f"git push of {branch} failed: {result.stderr.strip()}")
+
+
+def delete_branch(root: Path, branch: str) -> None:
+    """Delete origin's `branch`."""
+    result = _remote(root, "push", "-q", "origin", f":refs/heads/{branch}")
+    if result.returncode:
+        raise VcsError(f"git push deleting {branch} failed: {result.stderr.strip()}")
