@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -10,6 +11,7 @@ import pytest
 
 from retrain.domain import nycflights
 from retrain.params import Params, load
+from tests.e2e.stubs.github import GitHubStandIn
 from tests.support import ROOT, RUNNER_PREFIXES
 
 # No test sees the runner it runs on: a GitHub-hosted runner's variables (RUNNER_ENVIRONMENT, GITHUB_OUTPUT, CI, ...)
@@ -45,6 +47,15 @@ def _weather() -> pd.DataFrame:
 @pytest.fixture
 def weather(_weather: pd.DataFrame) -> pd.DataFrame:
     return _weather.copy()
+
+
+@pytest.fixture
+def github(tmp_path: Path) -> Iterator[GitHubStandIn]:
+    """GitHub's REST API (a stand-in on loopback) for the repository whose origin is tmp_path/origin.git (for act:
+    `act(..., github=github.url)`)."""
+    stand_in = GitHubStandIn(tmp_path / "origin.git").start()
+    yield stand_in
+    stand_in.stop()
 
 
 @pytest.fixture(autouse=True)

@@ -105,6 +105,15 @@ def environment(home: Path) -> dict[str, str]:
     return env
 
 
+def bare_origin(path: Path) -> Path:
+    """A bare repository as GitHub holds one: its branch main, and hooks that refuse what GitHub refuses a
+    workflow's token and close the PRs of a deleted branch for the GitHub stand-in (tests/e2e/stubs/hooks)."""
+    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(path)], check=True)
+    for hook in ("pre-receive", "post-receive"):
+        shutil.copy2(STUBS / "hooks" / hook, path / "hooks" / hook)
+    return path
+
+
 def git(*args: str, cwd: Path) -> str:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
 

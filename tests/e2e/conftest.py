@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from retrain.io import files
-from tests.e2e.stubs.github import GitHubStandIn
-from tests.support import HOSTED_RUNNER, NPY_BASELINE, STUBS, act_env, copy_remote, copy_repository, git
+from tests.support import HOSTED_RUNNER, NPY_BASELINE, act_env, bare_origin, copy_remote, copy_repository, git
 
 
 @pytest.fixture
@@ -23,10 +21,7 @@ def repository(tmp_path: Path) -> Path:
 def _repository(tmp_path: Path) -> Path:
     """A repository made from this one as GitHub's "Use this template" makes it (one commit, no history), on a bare
     `origin` that refuses what GitHub refuses a workflow's token, checked out as actions/checkout does (depth 1)."""
-    bare, made = tmp_path / "origin.git", copy_repository(tmp_path / "template")
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
-    for hook in ("pre-receive", "post-receive"):
-        shutil.copy2(STUBS / "hooks" / hook, bare / "hooks" / hook)
+    bare, made = bare_origin(tmp_path / "origin.git"), copy_repository(tmp_path / "template")
     git("init", "-q", "-b", "main", cwd=made)
     git("add", "-A", cwd=made)
     git("-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", "Initial commit", cwd=made)
@@ -38,14 +33,6 @@ def _repository(tmp_path: Path) -> Path:
     git("config", "user.name", "test", cwd=clone)
     git("config", "user.email", "test@example.com", cwd=clone)
     return clone
-
-
-@pytest.fixture
-def github(tmp_path: Path) -> Iterator[GitHubStandIn]:
-    """GitHub's REST API for the repository whose `origin` is tmp_path/origin.git (`act(..., github=...)`)."""
-    stand_in = GitHubStandIn(tmp_path / "origin.git").start()
-    yield stand_in
-    stand_in.stop()
 
 
 @pytest.fixture(scope="session")

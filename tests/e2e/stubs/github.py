@@ -173,7 +173,9 @@ class GitHubStandIn:
     def _received(self) -> None:
         """What origin received since the last call: a deleted branch closes the open PRs from it."""
         log = self.origin / "pushes.log"
-        lines = log.read_text().splitlines() if log.exists() else []
+        if not log.exists():
+            return
+        lines = log.read_text().splitlines()
         log.write_text("")
         for _old, new, ref in (line.split() for line in lines):
             if set(new) == {"0"} and ref.startswith("refs/heads/"):

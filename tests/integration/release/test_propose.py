@@ -4,9 +4,7 @@ replaced when the base changed a workflow file; a base that is not a branch is r
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,17 +14,14 @@ from retrain.errors import BadInput
 from retrain.io.github import GitHub
 from retrain.release.propose import propose
 from tests.e2e.stubs.github import GitHubStandIn
-from tests.support import STUBS, git
+from tests.support import bare_origin, git
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def origin(tmp_path: Path) -> Path:
-    bare, clone = tmp_path / "origin.git", tmp_path / "repo"
-    subprocess.run(["git", "init", "-q", "--bare", "-b", "main", str(bare)], check=True)
-    for hook in ("pre-receive", "post-receive"):
-        shutil.copy2(STUBS / "hooks" / hook, bare / "hooks" / hook)
+    bare, clone = bare_origin(tmp_path / "origin.git"), tmp_path / "repo"
     subprocess.run(["git", "clone", "-q", str(bare), str(clone)], check=True, capture_output=True)
     for key, value in (("user.name", "test"), ("user.email", "test@example.com")):
         git("config", key, value, cwd=clone)
@@ -37,13 +32,6 @@ def origin(tmp_path: Path) -> Path:
     git("commit", "-qm", "Initial commit", cwd=clone)
     git("push", "-q", "origin", "main", cwd=clone)
     return clone
-
-
-@pytest.fixture
-def github(tmp_path: Path) -> Iterator[GitHubStandIn]:
-    stand_in = GitHubStandIn(tmp_path / "origin.git").start()
-    yield stand_in
-    stand_in.stop()
 
 
 def _retrain(repo: Path, stand_in: GitHubStandIn, seed: int) -> tuple[int, str, int | None]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,12 +18,9 @@ CML = b"#!/bin/sh\necho 'cml 0.20.6'\n"
 
 
 @pytest.fixture
-def stand_in(tmp_path: Path) -> Iterator[GitHubStandIn]:
-    subprocess.run(["git", "init", "-q", "--bare", str(tmp_path / "origin.git")], check=True)
-    github = GitHubStandIn(tmp_path / "origin.git").start()
+def stand_in(github: GitHubStandIn) -> GitHubStandIn:
     github.releases[("iterative/cml", "v0.20.6")] = {"cml-linux-x64": CML, "cml-linux-arm64": b"other"}
-    yield github
-    github.stop()
+    return github
 
 
 def test_a_list_is_read_over_every_page_and_errors_carry_githubs_message(stand_in: GitHubStandIn) -> None:
