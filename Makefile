@@ -345,8 +345,12 @@ lock-check: setup ## fail, naming the stage and the file or param, when dvc.lock
 typecheck: setup-dev ## mypy --strict on src and tests
 	mypy
 
-pytest: setup-dev ## all tests: unit, data, model, integration
-	pytest
+# pytest-xdist: the tests in PYTEST_WORKERS processes (0: in this one), each test file whole in one of them, so a
+# file's module fixtures are built once and its tests run in order; the remote template the e2e tests copy is built
+# once per run (tests/e2e/conftest.py).
+PYTEST_WORKERS ?= 2
+pytest: setup-dev ## all tests: unit, data, model, integration, e2e; in $(PYTEST_WORKERS) processes
+	pytest -n "$(PYTEST_WORKERS)" --dist loadfile
 
 EVIDENTLY := .bench/evidently
 $(EVIDENTLY)/.installed:  # Evidently is a benchmark-only dependency; 0.7.23 needs pandas < 3, so its own venv

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fcntl
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -37,8 +39,22 @@ def _repository(tmp_path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def _remote_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built once per session (a bootstrap, a full `dvc repro` and a push: about 25 s): see `with_remote`."""
-    base = tmp_path_factory.mktemp("remote-template")
+    """Built once per run (a bootstrap, a full `dvc repro` and a push: about 25 s): under pytest-xdist by the first
+    worker that needs it, in the run's folder above the workers' own, while the others wait; see `with_remote`."""
+    own = tmp_path_factory.getbasetemp()
+    shared = own.parent if os.environ.get("PYTEST_XDIST_WORKER") else own
+    base = shared / "remote-template"
+    with (shared / "remote-template.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this worker dies
+        if not (base / ".built").exists():
+            shutil.rmtree(base, ignore_errors=True)  # what a build that failed half-way left
+            base.mkdir()
+            _build_template(base)
+            (base / ".built").touch()
+    return base
+
+
+def _build_template(base: Path) -> None:
     repository = _repository(base)
     env = act_env(base)
     _day_one(repository, env, base / "day-one.json")
@@ -50,7 +66,6 @@ def _remote_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for generated in ("data/landing", "data/validated", "data/features", "models"):
         subprocess.run(["git", "clean", "-qfdX", generated], cwd=repository, check=True)  # as in a fresh checkout
     shutil.rmtree(repository / ".dvc/cache")
-    return base
 
 
 def _day_one(repository: Path, env: dict[str, str], record: Path) -> None:
