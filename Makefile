@@ -350,7 +350,7 @@ typecheck: setup-dev ## mypy --strict on src and tests
 # once per run (tests/e2e/conftest.py).
 PYTEST_WORKERS ?= 2
 pytest: setup-dev ## all tests: unit, data, model, integration, e2e; in $(PYTEST_WORKERS) processes
-	pytest -n "$(PYTEST_WORKERS)" --dist loadfile
+	pytest -n "$(PYTEST_WORKERS)" --dist loadfile --no-loadscope-reorder  # longest files first: tests/conftest.py
 
 EVIDENTLY := .bench/evidently
 $(EVIDENTLY)/.installed:  # Evidently is a benchmark-only dependency; 0.7.23 needs pandas < 3, so its own venv
