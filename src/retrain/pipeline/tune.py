@@ -134,11 +134,20 @@ def _objective(frame: pd.DataFrame, train: Train, settings: Tune) -> Callable[[o
     return objective
 
 
+def pruner(settings: Tune) -> optuna.pruners.BasePruner:
+    """The median pruner after 5 trials when `tune.pruning` is on, else none."""
+    return optuna.pruners.MedianPruner(n_startup_trials=5) if settings.pruning else optuna.pruners.NopPruner()
+
+
 def work(url: str, name: str, train_path: Path, train: Train, settings: Tune, worker: int, threads: int) -> int:
     """One worker: add trials to the study until it holds `settings.trials` finished ones (or time is up)."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = settings.space.get(train.estimator, {})
-    study = optuna.load_study(study_name=name, storage=_storage(url), sampler=sampler(settings, space, worker))
+    # the pruner is not stored with the study: without it, load_study gave every worker Optuna's default
+    # MedianPruner, which pruned trials with tune.pruning off
+    study = optuna.load_study(
+        study_name=name, storage=_storage(url), sampler=sampler(settings, space, worker), pruner=pruner(settings)
+    )
     frame = files.read_frame(train_path)
     done = optuna.study.MaxTrialsCallback(settings.trials, states=FINISHED)
     with threadpool_limits(threads):
@@ -157,9 +166,8 @@ def tune(root: Path, train_path: Path, train: Train, settings: Tune, workers: in
     url, name = storage_url(root), study_name(settings, train, files.md5(train_path))
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    pruner = optuna.pruners.MedianPruner(n_startup_trials=5) if settings.pruning else optuna.pruners.NopPruner()
     study = optuna.create_study(
-        storage=_storage(url), study_name=name, direction="maximize", pruner=pruner, load_if_exists=True
+        storage=_storage(url), study_name=name, direction="maximize", pruner=pruner(settings), load_if_exists=True
     )
     finished = sum(trial.state in FINISHED for trial in study.trials)
     threads = settings.threads or max(1, (os.cpu_count() or 1) // workers)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import optuna
@@ -68,3 +69,26 @@ def test_train_takes_the_tuned_values_only_from_a_tuning_of_its_estimator(params
     assert tuned == params.train.estimator_params() | {"max_iter": 150}
     assert params.train.tuned(best.model_copy(update={"tuned": False})) == params.train
     assert params.train.tuned(best.model_copy(update={"estimator": "logistic_regression"})) == params.train
+
+
+def test_every_worker_prunes_as_the_params_say(params: Params, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Optuna does not store a study's pruner: a worker that loaded the study got Optuna's default MedianPruner and
+    pruned trials with tune.pruning off (seen as 5 complete and 1 pruned trial of 6 under load)."""
+    seen: list[type[optuna.pruners.BasePruner]] = []
+
+    def objective(frame: pd.DataFrame, train: Any, settings: Any) -> Any:
+        def run(trial: optuna.Trial) -> float:
+            seen.append(type(trial.study.pruner))
+            return 0.5
+
+        return run
+
+    monkeypatch.setattr(tune, "_objective", objective)
+    path = tmp_path / "train.parquet"
+    pd.DataFrame({"month": [1]}).to_parquet(path)
+    url = f"sqlite:///{tmp_path / 'optuna.db'}"
+    for pruning in (False, True):
+        optuna.create_study(storage=url, study_name=f"s{pruning}", direction="maximize")
+        settings = params.tune.model_copy(update={"pruning": pruning, "trials": 1})
+        tune.work(url, f"s{pruning}", path, params.train, settings, 0, 1)
+    assert seen == [optuna.pruners.NopPruner, optuna.pruners.MedianPruner]
