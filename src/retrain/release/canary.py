@@ -13,7 +13,9 @@ A measure with a test fails only when the canary is beyond its bound by more tha
 clients send some bad requests to either release, and 200 requests hold too few of them for a raw ratio to tell a
 worse canary from an unlucky one. Errors: a one-sided binomial test against the champion's ratio plus
 `max_error_increase` (the champion's ratio, measured on the larger share, is taken as known). Probabilities: the KS
-test, when the distance is beyond `max_ks`. The p99 bound (a ratio, or a slack in ms) is wide enough to need none.
+test, when the distance is beyond `max_ks`. Latency: the same binomial test on the canary's answers slower than the
+p99 bound (a ratio of the champion's p99, or a slack in ms) against 1 %: the p99 of a few dozen answers is their
+slowest, and one answer delayed by a busy machine is chance, not a slower model.
 """
 
 from __future__ import annotations
@@ -120,12 +122,16 @@ class Verdict:
     table: str
 
 
+def _beyond_p(count: int, requests: int, bound: float) -> float | None:
+    """The one-sided binomial test's p-value for `count` of `requests` against the share `bound`; None within it."""
+    if count <= bound * requests:
+        return None
+    return float(stats.binomtest(count, requests, min(bound, 1.0), alternative="greater").pvalue)
+
+
 def _errors_p(settings: Canary, champion: Side, errors: int, requests: int) -> float | None:
     """The binomial test's p-value for `errors` of `requests` against the bound; None when within it."""
-    bound = champion.error_ratio + settings.max_error_increase
-    if errors <= bound * requests:
-        return None
-    return float(stats.binomtest(errors, requests, min(bound, 1.0), alternative="greater").pvalue)
+    return _beyond_p(errors, requests, champion.error_ratio + settings.max_error_increase)
 
 
 def judge(settings: Canary, champion: Side, canary: Side, with_log: bool, timed_out: bool) -> Verdict:
@@ -134,6 +140,7 @@ def judge(settings: Canary, champion: Side, canary: Side, with_log: bool, timed_
     slack, alpha = settings.p99_slack_ms / 1000, settings.alpha
     p99_bound = max(champion.p99 * settings.max_p99_ratio, champion.p99 + slack)
     errors_p = _errors_p(settings, champion, canary.errors, canary.requests)
+    slow_p = _beyond_p(sum(seconds > p99_bound for seconds in canary.seconds), len(canary.seconds), 0.01)
     rows = [
         ("requests", f"{champion.requests}", f"{canary.requests}", f">= {settings.requests}", "", ""),
         (
@@ -149,8 +156,8 @@ def judge(settings: Canary, champion: Side, canary: Side, with_log: bool, timed_
             f"{champion.p99 * 1000:.0f} ms",
             f"{canary.p99 * 1000:.0f} ms",
             f"<= {p99_bound * 1000:.0f} ms",
-            "",
-            "ok" if canary.p99 <= p99_bound else "FAIL",
+            "" if slow_p is None else f"{slow_p:.3g}",
+            "FAIL" if slow_p is not None and slow_p < alpha else "ok",
         ),
     ]
     if with_log and champion.probabilities and canary.probabilities:

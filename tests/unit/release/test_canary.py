@@ -121,6 +121,18 @@ def test_a_slow_canary_fails_on_p99_and_a_hopeless_one_is_judged_before_its_requ
     assert not canary.enough(_settings(params), champion, canary.Side(requests=5))
 
 
+def test_one_slow_answer_of_a_small_canary_is_chance_but_a_slow_share_beyond_1_percent_is_not(params: Params) -> None:
+    """The p99 of 36 answers is their slowest: one answer delayed by a busy machine (seen in CI: 149 ms against the
+    champion's 70 ms) must not route a canary back, while a canary slow on 3 of 36 answers is slow."""
+    champion = canary.Side(requests=360, seconds=[0.030] * 356 + [0.070] * 4)
+    unlucky = canary.Side(requests=36, seconds=[0.030] * 35 + [0.149])
+    verdict = canary.judge(_settings(params, requests=30), champion, unlucky, False, False)
+    assert verdict.promote, verdict.table
+    slow = canary.Side(requests=36, seconds=[0.030] * 33 + [0.149] * 3)
+    verdict = canary.judge(_settings(params, requests=30), champion, slow, False, False)
+    assert not verdict.promote and verdict.reason.endswith("p99 latency"), verdict.table
+
+
 def test_a_canary_with_the_champions_client_error_rate_is_not_routed_back_for_chance_but_one_with_more_is(
     params: Params,
 ) -> None:
