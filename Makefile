@@ -217,51 +217,51 @@ ci-monitor: ci-remote ## data for the reference, then retrain monitor (step outp
 	dvc repro featurize  # the reference window (a no-op when it is up to date)
 	retrain monitor
 
-# The one open issue with label $(1) gets the body $(2) as a comment, or is opened with it (title: its first line).
+# The one open issue with label $(1) gets the body $(2) as a comment, or is opened with it (title: its first line);
+# the labels' colors and descriptions: retrain.release.repository.LABELS.
 define raise-issue
-gh label create $(1) --force --color $(3) --description "$(4)" >/dev/null
-number=$$(gh issue list --label $(1) --state open --json number --jq '.[0].number // empty'); \
-if [[ -n "$$number" ]]; then gh issue comment "$$number" --body-file $(2); \
-else gh issue create --label $(1) --title "$$(head -n 1 $(2) | sed 's/^## //')" --body-file $(2); fi
+retrain github issue $(1) $(2)
 endef
 
 ci-alert: setup ## dispatch the retrain workflow with the reason, open or update the alert issue, POST the webhook
 	retrain alert
-	gh workflow run retrain.yml -f reason="monitoring: $$REASON"
-	$(call raise-issue,retrain-alert,reports/alert.md,FBCA04,monitoring asked for a retrain)
+	retrain github dispatch retrain.yml --ref main --input reason="monitoring: $$REASON"
+	$(call raise-issue,retrain-alert,reports/alert.md)
 
 ci-blind-alert: setup ## monitoring could not see the traffic: open or update that issue, POST the webhook
 	retrain alert
-	$(call raise-issue,monitoring-blind,reports/alert.md,B60205,monitoring cannot read the inference log)
+	$(call raise-issue,monitoring-blind,reports/alert.md)
 
 ci-deploy-alert: ## open an issue: the deploy of HEAD failed (reports/deploy.log says how, and what is live now)
 	{ echo "## Deploy of $$(git rev-parse --short=12 HEAD) failed"; echo; \
 	  echo "The deploy of commit \`$$(git rev-parse --short=12 HEAD)\` to \`$$DEPLOY_TARGET\` failed."; \
 	  echo "Run: $${RUN_URL:-local}"; echo; echo '```'; tail -n 40 reports/deploy.log || true; echo '```'; \
 	} > reports/deploy-failed.md
-	$(call raise-issue,deploy-failed,reports/deploy-failed.md,B60205,a deploy failed; see the issue)
+	$(call raise-issue,deploy-failed,reports/deploy-failed.md)
 
-# health.yml, on the serving machine's runner: a rollback by the health check that no run has reported yet gets the
-# issue deploy-rolled-back (then it is recorded as reported: a failure after that does not repeat the issue) and a
+# health.yml, on the serving machine's runner: a rollback by the health check that no run has reported yet gets a
 # revert PR of the commit whose release it took off (-m 1 for a merge commit), opened as ci-pr opens the retrain PR,
-# with ci.yml and pr.yml dispatched on it for its checks. A revert that changes nothing (main moved on) opens no PR.
-ci-health: setup ## the oldest health rollback not yet reported: an issue, and a revert PR of the commit it took off
+# with ci.yml and pr.yml dispatched on it for its checks, then the issue deploy-rolled-back; only then is it recorded
+# as reported, so a run that fails on the way (GitHub down, no token) leaves it for the next run, which finds the PR
+# it may have opened (exact head) and updates it. A revert that changes nothing (main moved on) opens no PR.
+ci-health: setup ## the oldest health rollback not yet reported: a revert PR of the commit it took off, and an issue
 	commit=$$(retrain health --report); \
 	if [[ -z "$$commit" ]]; then echo "health: no rollback to report" | tee -a "$${GITHUB_STEP_SUMMARY:-/dev/null}"; \
 	else COMMIT="$$commit" $(MAKE) --no-print-directory ci-revert; fi
 
-ci-revert: setup  # the issue, then the revert PR of $$COMMIT
-	$(call raise-issue,deploy-rolled-back,reports/health.md,B60205,the health check put the previous release back)
-	retrain health --reported
-	git fetch -q origin main && git checkout -q --detach origin/main
+ci-revert: setup  # the revert PR of $$COMMIT, the issue, then the event is reported
+	retrain github fetch main  # with the job's token: the checkout keeps none, and a private origin needs one
+	git checkout -q --detach origin/main
 	parents=$$(git rev-list --parents -n 1 "$$COMMIT" | wc -w); \
 	git revert --no-commit $$([[ "$$parents" -gt 2 ]] && echo -m 1) "$$COMMIT"; \
-	changed=$$(git diff --cached --name-only); \
-	if [[ -z "$$changed" ]]; then echo "health: reverting $$COMMIT changes nothing on main: no PR"; exit 0; fi; \
-	$(BOT) git commit -q -m "Revert $${COMMIT:0:12}: its release failed the health check"; \
-	made=$$(retrain github propose --base main --branch "revert/$${COMMIT:0:12}" --body "$$(cat reports/health.md)"); \
-	read -r number url commit branch <<< "$$made"; echo "$$url"; \
-	PR="$$number" COMMIT="$$commit" BRANCH="$$branch" URL="$$url" $(MAKE) --no-print-directory ci-checks
+	if [[ -z "$$(git diff --cached --name-only)" ]]; then echo "health: reverting $$COMMIT changes nothing on main: no PR"; \
+	else \
+	  $(BOT) git commit -q -m "Revert $${COMMIT:0:12}: its release failed the health check"; \
+	  made=$$(retrain github propose --base main --branch "revert/$${COMMIT:0:12}" --body "$$(cat reports/health.md)"); \
+	  read -r number url commit branch <<< "$$made"; echo "$$url"; \
+	  PR="$$number" COMMIT="$$commit" BRANCH="$$branch" URL="$$url" $(MAKE) --no-print-directory ci-checks; fi
+	$(call raise-issue,deploy-rolled-back,reports/health.md)
+	retrain health --reported
 
 serve: setup ## serve the model dvc.lock names on 127.0.0.1:3000 (BentoML); logs to $$RETRAIN_INFERENCE_LOG if set
 	OMP_NUM_THREADS=1 bentoml serve retrain.serving.service:FlightDelayService --host 127.0.0.1 --port 3000

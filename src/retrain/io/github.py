@@ -8,11 +8,14 @@ import hashlib
 import json
 import os
 import re
+import shutil
+import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from retrain.errors import BadInput, Failed
@@ -54,11 +57,32 @@ class GitHub:
         (else GH_TOKEN), which the step must be given (`env: GITHUB_TOKEN: ${{ secrets.GITHUB_TOKEN }}`)."""
         repository = env.get("GITHUB_REPOSITORY", "")
         if not re.fullmatch(r"[\w.-]+/[\w.-]+", repository):
-            raise BadInput("GITHUB_REPOSITORY must name the repository as owner/name (GitHub Actions sets it)")
+            raise BadInput(
+                "GITHUB_REPOSITORY must name the repository as owner/name (GitHub Actions sets it; at a clone, "
+                "origin's github.com URL names it)"
+            )
         token = env.get("GITHUB_TOKEN") or env.get("GH_TOKEN")
         if not token:
             raise BadInput("no GitHub token: set GITHUB_TOKEN (in a workflow: ${{ secrets.GITHUB_TOKEN }})")
         return cls(repository, token, (env.get("GITHUB_API_URL") or API).rstrip("/"))
+
+    @classmethod
+    def for_checkout(cls, root: Path, env: Mapping[str, str] = os.environ) -> GitHub:
+        """For a person at a clone: the repository from GITHUB_REPOSITORY, else origin's github.com URL; the token
+        from GITHUB_TOKEN or GH_TOKEN, else `gh auth token` (after `gh auth login`)."""
+        repository = env.get("GITHUB_REPOSITORY", "")
+        if not repository:
+            origin = subprocess.run(
+                ["git", "-C", str(root), "remote", "get-url", "origin"], capture_output=True, text=True, check=False
+            ).stdout.strip()
+            found = re.search(r"github\.com[:/]([\w.-]+/[\w.-]+?)(?:\.git)?/?$", origin)
+            repository = found.group(1) if found else ""
+        token = env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or ""
+        if not token and shutil.which("gh"):
+            token = subprocess.run(["gh", "auth", "token"], capture_output=True, text=True, check=False).stdout.strip()
+        if not token:
+            raise BadInput("no GitHub token: run `gh auth login`, or set GITHUB_TOKEN to a token with admin rights")
+        return cls.from_environment({**env, "GITHUB_REPOSITORY": repository, "GITHUB_TOKEN": token})
 
     @property
     def owner(self) -> str:
@@ -171,3 +195,30 @@ class GitHub:
         """Start `workflow` (its file name) on `ref`: one of the two events a GITHUB_TOKEN may start."""
         path = f"repos/{self.repository}/actions/workflows/{urllib.parse.quote(workflow)}/dispatches"
         self.call("POST", path, {"ref": ref, "inputs": dict(inputs or {})})
+
+    def label(self, name: str, color: str, description: str) -> None:
+        """The label `name` with this color and description: made, or updated when it differs (`gh label create
+        --force`)."""
+        path = f"repos/{self.repository}/labels/{urllib.parse.quote(name)}"
+        wanted = {"color": color, "description": description}
+        try:
+            found = self.call("GET", path)
+        except GitHubError as error:
+            if error.status != 404:
+                raise
+            self.call("POST", f"repos/{self.repository}/labels", {"name": name, **wanted})
+            return
+        if {key: found.get(key) for key in wanted} != wanted:
+            self.call("PATCH", path, wanted)
+
+    def raise_issue(self, label: str, title: str, body: str) -> str:
+        """The newest open issue labelled `label` gets `body` as a comment, or an issue is opened with `title` and
+        `body`: one issue per kind of alert, however often it fires. The comment's or the issue's html_url. (The
+        issues list also holds pull requests, which carry `pull_request`: never taken.)"""
+        query = {"labels": label, "state": "open", "sort": "created", "direction": "desc"}
+        found = next((i for i in self.pages(f"repos/{self.repository}/issues", query) if "pull_request" not in i), None)
+        if found is not None:
+            path = f"repos/{self.repository}/issues/{found['number']}/comments"
+            return str(self.call("POST", path, {"body": body})["html_url"])
+        made = self.call("POST", f"repos/{self.repository}/issues", {"title": title, "body": body, "labels": [label]})
+        return str(made["html_url"])

@@ -143,6 +143,16 @@ def dvc_remotes(root: Path) -> list[str]:
     return [line.split()[0] for line in _dvc(root, "remote", "list").stdout.splitlines() if line.strip()]
 
 
+def missing_on_remote(root: Path, url: str) -> list[str]:
+    """The files this checkout's dvc.lock and pointers name that the DVC remote at `url` does not hold (the local
+    cache is not asked: a file only there is missing too)."""
+    from dvc.repo import Repo
+
+    with Repo(str(root), config={"remote": {"doctor": {"url": url}}}) as repo:
+        status = repo.status(cloud=True, remote="doctor")
+    return sorted(name for name, state in status.items() if state in ("new", "missing"))
+
+
 def fetch_output(root: Path, ref: str, path: Path, expected: str, target: Path) -> None:
     """Copy the version of a DVC output that `ref` names to `target`: from the local cache if it is there, else
     through `dvc.api` (which reads the ref's git objects and the configured remote). The md5 is checked."""
@@ -203,6 +213,13 @@ def _remote(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     config["GIT_CONFIG_VALUE_0"] = f"AUTHORIZATION: basic {basic}"
     env = dict(os.environ, **config)
     return subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, check=False)
+
+
+def fetch(root: Path, branch: str) -> None:
+    """origin's `branch` into refs/remotes/origin/<branch>, with the job's token (a private origin needs it)."""
+    result = _remote(root, "fetch", "-q", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
+    if result.returncode:
+        raise VcsError(f"git fetch of {branch} failed: {result.stderr.strip()}")
 
 
 def push(root: Path, commit_: str, branch: str) -> None:
