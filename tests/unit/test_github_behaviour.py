@@ -126,6 +126,27 @@ def test_only_main_reaches_the_serving_machine_and_the_production_secrets() -> N
     assert isinstance(deploy, dict) and deploy["deploy"]["environment"] == "production"
 
 
+def test_a_write_secret_reaches_only_jobs_in_an_environment_that_holds_it() -> None:
+    """Repository secrets reach the pull_request run of any branch pushed to the repository (it runs the branch's own
+    pr.yml); an environment's secrets reach only jobs of the branches its policy allows (`main`). Every job that
+    reads a secret of an environment's list runs in that environment, and the environments are the ones setup
+    makes."""
+    from retrain.release.repository import ENVIRONMENTS
+
+    written = set().union(*ENVIRONMENTS.values())
+    for name, workflow in _workflows().items():
+        jobs = workflow["jobs"]
+        assert isinstance(jobs, dict)
+        for job_name, job in jobs.items():
+            used = set(re.findall(r"secrets\.([A-Za-z0-9_]+)", str(job))) & written
+            if used:
+                environment = job.get("environment")
+                assert environment in ENVIRONMENTS, (name, job_name, used)
+                assert used <= set(ENVIRONMENTS[environment]), (name, job_name, used - set(ENVIRONMENTS[environment]))
+    retrain = _workflows()["retrain.yml"]["jobs"]
+    assert isinstance(retrain, dict) and retrain["retrain"]["environment"] == "retrain"
+
+
 def test_a_data_push_by_a_bot_says_why_it_is_not_retrained() -> None:
     """The retrain job skips pushes by `[bot]` accounts (its own loop): a notice job says so instead of silence."""
     jobs = _workflows()["retrain.yml"]["jobs"]

@@ -32,9 +32,18 @@ LABELS = {
 }
 # Environment -> the secrets that belong in it (GitHub gives an environment's secrets only to jobs of the branches
 # its policy allows: `main`, whatever a branch's copy of a workflow says).
+# `retrain` (retrain.yml, monitor.yml) is not `production` (deploy.yml), whose optional reviewers a weekly retrain
+# must not wait for; a secret both use is in both.
 ENVIRONMENTS = {
-    "retrain": ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_TRACKING_TOKEN", "RETRAIN_TUNE_STORAGE"),
-    "production": ("BENTO_CLOUD_API_KEY", "REGISTRY_PASSWORD"),
+    "retrain": (
+        *("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_TRACKING_TOKEN", "RETRAIN_TUNE_STORAGE"),
+        *("CML_RUNNER_TOKEN", "GOOGLE_APPLICATION_CREDENTIALS_DATA"),
+        *("AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_SUBSCRIPTION_ID", "AZURE_TENANT_ID"),
+    ),
+    "production": (
+        *("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MLFLOW_TRACKING_TOKEN"),
+        *("BENTO_CLOUD_API_KEY", "REGISTRY_PASSWORD"),
+    ),
 }
 UPGRADE = "GitHub Free has no {what} in a private repository (GitHub Pro, Team or Enterprise, or a public repository)"
 RISK = (
@@ -389,14 +398,15 @@ def features(repo: Repository, environments: bool) -> list[Finding]:
         where = f"the environment {environment}" if environments else "the repository's secrets"
         findings.append(Finding("secrets", f"no secret {name} in {where} ({why})", secrets_page))
 
-    remote = repo.variable("DVC_REMOTE_URL")
+    remote, target = repo.variable("DVC_REMOTE_URL"), repo.variable("DEPLOY_TARGET")
     if remote.startswith("s3://"):
         for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             need(name, "retrain", "the retrain job pushes to the DVC remote")
+            if target:
+                need(name, "production", "the deploy job pulls the model from the DVC remote")
         for name in ("DVC_READ_AWS_ACCESS_KEY_ID", "DVC_READ_AWS_SECRET_ACCESS_KEY"):
             if name not in repo_secrets:
                 findings.append(Finding("secrets", f"no secret {name} (pr.yml reads the DVC remote)", secrets_page))
-    target = repo.variable("DEPLOY_TARGET")
     if target == "bentocloud":
         need("BENTO_CLOUD_API_KEY", "production", "DEPLOY_TARGET is bentocloud")
     if not environments:
