@@ -25,7 +25,7 @@ DEPLOY_TARGET ?= local
 # cannot inject shell code.
 export BASE RUN REASON CLOUD CLOUD_TYPE CLOUD_SPOT IDLE_TIMEOUT DEPLOY_TARGET
 
-.PHONY: help setup setup-dev data validate featurize drift tune train evaluate retrain repro summary compare report monitor alert serve bento serve-host deploy smoke rollback undeploy promote bench-serve test \
+.PHONY: help setup setup-dev data validate featurize drift tune train evaluate retrain repro summary compare report monitor alert serve bento serve-host github deploy smoke rollback undeploy promote bench-serve test \
 	rules ci-remote ci-params ci-tune ci-runner ci-base ci-retrain ci-gate ci-publish ci-pr ci-checks ci-status ci-comment ci-monitor ci-alert ci-blind-alert ci-deploy-alert ci-health ci-revert gate cml lint typecheck lock-check static pytest bench lock clean
 
 help: ## list the targets
@@ -102,6 +102,10 @@ cml: setup ## CML $(CML_VERSION)'s standalone binary into the venv, unless a cml
 	command -v cml >/dev/null || GITHUB_API_URL="$${CML_API_URL:-https://api.github.com}" \
 	  retrain github download iterative/cml "v$(CML_VERSION)" \
 	    "cml-linux-$$(uname -m | sed 's/x86_64/x64/; s/aarch64/arm64/')" "$(BIN)/cml"
+
+github: setup ## configure this clone's GitHub repository for the loop (`gh auth login` first), then check it
+	retrain github setup
+	retrain github doctor
 
 ci-remote: setup  # the DVC remote from $$DVC_REMOTE_URL (a repository variable), when set
 	if [[ -n "$${DVC_REMOTE_URL:-}" ]]; then dvc remote add --local --force --default ci "$$DVC_REMOTE_URL"; \

@@ -217,3 +217,11 @@ def test_the_retrain_commit_forces_in_no_ignored_file_that_the_pipeline_does_not
         for pattern in ignored:
             if pattern.startswith(f"{folder}/"):
                 assert Path(pattern).name in declared, f"`git add -f {folder}` commits {pattern}"
+
+
+def test_the_readme_shows_the_settings_that_setup_makes() -> None:
+    """The README's table of steps by hand is the list `retrain github setup` and `doctor` use (regenerate it with
+    `retrain github table`)."""
+    from retrain.release.repository import manual_table
+
+    assert manual_table() in (ROOT / "README.md").read_text()

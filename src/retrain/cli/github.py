@@ -120,6 +120,14 @@ def doctor(state: State) -> None:
         raise SystemExit(1)
 
 
+@github.command()
+def table() -> None:
+    """Print the README's table of the settings setup makes, as steps by hand (from the list setup uses)."""
+    from retrain.release import repository
+
+    click.echo(repository.manual_table(), nl=False)
+
+
 def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
     pairs = [item.partition("=") for item in items]
     if any(not sep or not key for key, sep, _ in pairs):

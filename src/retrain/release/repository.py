@@ -303,7 +303,7 @@ SETTINGS = (
             f"environment {name}",
             "settings/environments",
             f"Settings → Environments → New environment `{name}`: *Deployment branches* → *Selected branches* → "
-            f"`{PROTECTED}`; its secrets: {', '.join(secrets)}",
+            f"`{PROTECTED}`; the write secrets you use of {', '.join(secrets)}",
             _check_environment(name),
             _apply_environment(name),
             "environments",
@@ -479,7 +479,7 @@ def doctor(repo: Repository, root: Path) -> list[Finding]:
 def manual_table() -> str:
     """The README's table: each setting, what to do by hand, and the plan it needs in a private repository."""
     rows = [
-        f"| {s.name} | {s.manual} | {UPGRADE.format(what=s.paid_when_private) if s.paid_when_private else ''} |"
+        f"| {s.name} | {s.manual} | {'GitHub Pro, Team or Enterprise' if s.paid_when_private else ''} |"
         for s in SETTINGS
     ]
-    return "| setting | by hand | plan limit |\n|---|---|---|\n" + "\n".join(rows) + "\n"
+    return "| setting | by hand | a private repository needs |\n|---|---|---|\n" + "\n".join(rows) + "\n"
