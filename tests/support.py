@@ -156,7 +156,6 @@ def act_env(tmp_path: Path, venv: Path = VENV) -> dict[str, str]:
         VENV=str(venv),  # the Makefile uses this venv as it is: no install, nothing fetched
         LOCKS="",
         CML_RECORD=str(tmp_path / "cml"),
-        GH_RECORD=str(tmp_path / "gh"),
         DVC_SITE_CACHE_DIR=str(tmp_path / "dvc-site"),
         MLFLOW_TRACKING_URI=f"sqlite:///{tmp_path / 'mlflow.db'}",
         UV_CACHE_DIR=UV_CACHE,

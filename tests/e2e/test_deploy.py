@@ -28,6 +28,7 @@ import pytest
 
 from retrain.io import files, vcs
 from retrain.release import host, relaunch
+from tests.e2e.stubs.github import GitHubStandIn
 from tests.support import ROOT, VENV, act, act_env, copy_remote, free_port, git, post
 
 pytestmark = pytest.mark.slow
@@ -42,6 +43,7 @@ class Site:
     deploy_dir: Path
     venv: Path = VENV  # the deploy job's venv
     secrets: dict[str, str] = field(default_factory=dict)  # the repository's secrets
+    github: GitHubStandIn | None = None  # GitHub's API, for the repository whose origin is tmp_path/origin.git
 
     def run(self, *command: str) -> None:
         env = act_env(self.tmp_path, self.venv) | {"RETRAIN_DEPLOY_DIR": str(self.deploy_dir)}
@@ -54,14 +56,20 @@ class Site:
         git("push", "-q", "origin", "main", cwd=self.repository)
         event = self.tmp_path / "push.json"
         event.write_text(PUSH % git("log", "-1", "--format=%s", cwd=self.repository).strip().replace('"', "'"))
-        return act(
-            self.repository, self.tmp_path, "push", "deploy.yml", "-e", str(event), *self.flags(), venv=self.venv
-        )
+        flags = ("-e", str(event), *self.flags())
+        return act(self.repository, self.tmp_path, "push", "deploy.yml", *flags, venv=self.venv, github=self.api)
 
     def dispatch(self, ref: str) -> subprocess.CompletedProcess[str]:
         """Actions -> deploy -> Run workflow with `ref`: redeploy (pin) an older commit."""
         flags = ("--input", f"ref={ref}", *self.flags())
-        return act(self.repository, self.tmp_path, "workflow_dispatch", "deploy.yml", *flags, venv=self.venv)
+        return act(
+            self.repository, self.tmp_path, "workflow_dispatch", "deploy.yml", *flags, venv=self.venv, github=self.api
+        )
+
+    @property
+    def api(self) -> str:
+        assert self.github
+        return self.github.url
 
     def flags(self) -> list[str]:
         variables = {
@@ -212,6 +220,7 @@ def site(_remote_template: Path, tmp_path_factory: pytest.TempPathFactory, webho
     repository, venv = copy_remote(_remote_template, tmp_path), _job_venv(tmp_path / "job-venv")
     secrets = {"RETRAIN_WEBHOOK_URL": webhook.url}
     site = Site(repository, tmp_path, f"http://127.0.0.1:{port}", tmp_path / "deploy", venv, secrets)
+    site.github = GitHubStandIn(tmp_path / "origin.git").start()
     site.run("retrain", "serve-host")  # the host set up as the README says
     host.release_venv(site.deploy_dir, ROOT / "requirements.lock")  # as a host that served this lock before
     site.run("retrain", "set-params", f"deploy.port={port}", *CANARY)
@@ -224,6 +233,7 @@ def site(_remote_template: Path, tmp_path_factory: pytest.TempPathFactory, webho
         with contextlib.suppress(subprocess.CalledProcessError):
             site.run("retrain", "deploy", "--stop")
         host.supervisor(site.deploy_dir).shutdown()
+        site.github.stop()
 
 
 @dataclass
@@ -270,8 +280,9 @@ def test_a_failing_canary_is_routed_back_and_a_failing_smoke_test_puts_the_previ
     served = sum(load.answers.values())
     refused = sum(count for (status, _), count in load.answers.items() if status != 200)
     assert 0 < refused <= 0.1 * served + 8, load.answers  # at most its share, and the requests then in flight
-    body = max((site.tmp_path / "gh").glob("*.md"), key=lambda path: path.stat().st_mtime).read_text()
-    assert "### Canary (10% of requests)" in body and "| not 2xx | 0.00% |" in body, body
+    assert site.github
+    (issue,) = site.github.issues_labelled("deploy-failed")
+    assert "### Canary (10% of requests)" in issue["body"] and "| not 2xx | 0.00% |" in issue["body"], issue["body"]
 
     site.run("retrain", "set-params", "serve.max_records=5", "deploy.canary.share=0")  # golden set: 20 records
     result = site.push("serve: at most 5 records per request")
@@ -279,11 +290,9 @@ def test_a_failing_canary_is_routed_back_and_a_failing_smoke_test_puts_the_previ
     assert "Failure - Main Smoke test" in result.stdout and "Success - Main Roll back" in result.stdout, result.stdout
     assert site.served() == champion and site.live()["bento"] == before["bento"]
     assert site.live()["program"] != before["program"]  # redeployed, not left running by luck
-    calls = [path.read_text().splitlines() for path in (site.tmp_path / "gh").glob("*.args")]
-    issues = [args for args in calls if args[:2] == ["issue", "create"]]
-    assert len(issues) == 2 and all("deploy-failed" in args for args in issues)  # the stand-in lists no open one
-    body = max((site.tmp_path / "gh").glob("*.md"), key=lambda path: path.stat().st_mtime).read_text()
-    assert "failed" in body and "golden records" in body
+    (again,) = site.github.issues_labelled("deploy-failed")  # the open one, commented on: one issue per kind
+    (comment,) = site.github.comments_on(again["number"])
+    assert "failed" in comment and "golden records" in comment
     assert site.champion()[1] == champion[0]
     git("revert", "--no-edit", "HEAD~2..HEAD", cwd=site.repository)  # main names the live release again, as before
 

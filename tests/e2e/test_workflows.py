@@ -156,7 +156,7 @@ def test_a_degrading_override_still_opens_the_pr_and_fails_the_gate(
 
 
 def test_monitor_over_a_drifted_log_dispatches_a_retrain_and_raises_the_alert(
-    repository: Path, tmp_path: Path, params: Params
+    repository: Path, tmp_path: Path, params: Params, github: GitHubStandIn
 ) -> None:
     weather = nycflights.weather()
     spring = featurize.label(features.join_weather(nycflights.flights(2013, 4), weather), 15)[0]
@@ -166,20 +166,19 @@ def test_monitor_over_a_drifted_log_dispatches_a_retrain_and_raises_the_alert(
     log = tmp_path / "inference"
     log.mkdir()
     (log / "predictions-today.jsonl").write_text("\n".join(log_lines(model, august, when=pd.Timestamp.now(tz="UTC"))))
-    result = act(repository, tmp_path, "workflow_dispatch", "monitor.yml", "--var", f"RETRAIN_INFERENCE_LOG={log}")
+    flags = ["--var", f"RETRAIN_INFERENCE_LOG={log}"]
+    result = act(repository, tmp_path, "workflow_dispatch", "monitor.yml", *flags, github=github.url)
     assert result.returncode == 0, result.stdout[-4000:]
-    calls = {path.stem: path.read_text().splitlines() for path in (tmp_path / "gh").glob("*.args")}
-    dispatch = [args for args in calls.values() if args[:2] == ["workflow", "run"]]
-    assert len(dispatch) == 1 and dispatch[0][2] == "retrain.yml"
-    assert dispatch[0][4].startswith("reason=monitoring: data drift in recent traffic")
-    created = [args for args in calls.values() if args[:2] == ["issue", "create"]]
-    assert len(created) == 1 and "retrain-alert" in created[0]
-    (alert,) = (tmp_path / "gh").glob("*.md")
-    assert alert.read_text().startswith("## Retraining triggered: data drift in recent traffic")
+    (dispatch,) = github.dispatches
+    assert (dispatch["workflow"], dispatch["ref"]) == ("retrain.yml", "main")
+    assert dispatch["inputs"]["reason"].startswith("monitoring: data drift in recent traffic")
+    (issue,) = github.issues_labelled("retrain-alert")
+    assert issue["title"].startswith("Retraining triggered: data drift in recent traffic")
+    assert issue["body"].startswith("## Retraining triggered: data drift in recent traffic")
 
 
 def test_monitor_skips_with_a_notice_when_unconfigured_and_fails_loudly_when_blind(
-    repository: Path, tmp_path: Path
+    repository: Path, tmp_path: Path, github: GitHubStandIn
 ) -> None:
     """A hosted runner reading a folder of the serving machine finds nothing: that is the `monitoring-blind` issue
     and a red run, never a green "not enough volume"."""
@@ -188,12 +187,12 @@ def test_monitor_skips_with_a_notice_when_unconfigured_and_fails_loudly_when_bli
     assert "make ci-monitor" not in result.stdout
 
     missing = tmp_path / "serving-machine/logs"
-    result = act(repository, tmp_path, "workflow_dispatch", "monitor.yml", "--var", f"RETRAIN_INFERENCE_LOG={missing}")
+    flags = ["--var", f"RETRAIN_INFERENCE_LOG={missing}"]
+    result = act(repository, tmp_path, "workflow_dispatch", "monitor.yml", *flags, github=github.url)
     assert result.returncode != 0 and f"monitoring is blind: {missing}: no such folder" in result.stdout
-    calls = [path.read_text().splitlines() for path in (tmp_path / "gh").glob("*.args")]
-    assert not [args for args in calls if args[:2] == ["workflow", "run"]]  # no retrain dispatched
-    (created,) = [args for args in calls if args[:2] == ["issue", "create"]]
-    assert "monitoring-blind" in created and created[created.index("--title") + 1].startswith("Monitoring is blind")
+    assert not github.dispatches  # no retrain dispatched
+    (issue,) = github.issues_labelled("monitoring-blind")
+    assert issue["title"].startswith("Monitoring is blind")
 
 
 def test_the_pr_gate_passes_at_once_when_the_model_is_untouched_and_names_a_stale_lock(
@@ -254,11 +253,13 @@ def test_a_health_rollback_gets_an_issue_and_a_revert_pr_of_the_commit_it_took_o
     deploy_dir.mkdir()
     (deploy_dir / "state.json").write_text(json.dumps({"events": [event]}))
     flags = ["--var", 'DEPLOY_RUNNER=["ubuntu-latest"]', "--var", f"RETRAIN_DEPLOY_DIR={deploy_dir}"]
+    down = act(repository, tmp_path, "workflow_dispatch", "health.yml", *flags, github="http://127.0.0.1:9")
+    assert down.returncode != 0, down.stdout[-4000:]  # GitHub unreachable: the run fails ...
+    assert json.loads((deploy_dir / "state.json").read_text())["events"][0]["reported"] is False  # ... and retries
     result = act(repository, tmp_path, "workflow_dispatch", "health.yml", *flags, github=github.url)
     assert result.returncode == 0, result.stdout[-4000:]
-    calls = [path.read_text().splitlines() for path in sorted((tmp_path / "gh").glob("*.args"))]
-    assert [args[:2] for args in calls if args[0] == "issue"] == [["issue", "list"], ["issue", "create"]]
-    assert f"flight_delay:{bad[:12]}" in next((tmp_path / "gh").glob("*.md")).read_text()
+    (issue,) = github.issues_labelled("deploy-rolled-back")
+    assert f"flight_delay:{bad[:12]}" in issue["body"]
     reverted = git("show", f"revert/{bad[:12]}:params.yaml", cwd=tmp_path / "origin.git")
     assert "max_records: 2000 " in reverted  # the revert PR's branch names what serves again
     message = git("log", "-1", "--format=%s", f"revert/{bad[:12]}", cwd=tmp_path / "origin.git")

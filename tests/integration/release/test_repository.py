@@ -1,0 +1,137 @@
+"""`retrain github setup` and `doctor` against the GitHub stand-in (held to GitHub's OpenAPI description), for a
+repository whose origin holds the project's own workflow files: a new repository lists every missing setting, setup
+makes them, doctor then passes; a private repository on GitHub Free gets the plan's limits named; a fork's disabled
+workflows are enabled; the other side (the DVC remote, the MLflow server, the serving runner) is checked too."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from retrain.cli.main import main
+from retrain.io.github import GitHub
+from retrain.release import repository
+from retrain.release.repository import Repository
+from tests.e2e.stubs.github import GitHubStandIn
+from tests.support import ROOT, bare_origin, git
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def clone(tmp_path: Path) -> Path:
+    """A clone of origin, whose main holds the project's workflow files and a DVC project with one tracked file."""
+    bare, clone = bare_origin(tmp_path / "origin.git"), tmp_path / "repo"
+    subprocess.run(["git", "clone", "-q", str(bare), str(clone)], check=True, capture_output=True)
+    for key, value in (("user.name", "test"), ("user.email", "test@example.com")):
+        git("config", key, value, cwd=clone)
+    shutil.copytree(ROOT / ".github/workflows", clone / ".github/workflows")
+    (clone / "params.yaml").write_text("seed: 1\n")
+    subprocess.run(["dvc", "init", "-q"], cwd=clone, check=True)
+    (clone / "batch.csv").write_text("a,b\n1,2\n")
+    subprocess.run(["dvc", "add", "-q", "batch.csv"], cwd=clone, check=True)
+    git("add", "-A", cwd=clone)
+    git("commit", "-qm", "Initial commit", cwd=clone)
+    git("push", "-q", "origin", "main", cwd=clone)
+    return clone
+
+
+def _repo(github: GitHubStandIn, **variables: str) -> Repository:
+    return Repository(GitHub("acme/retrain", "test-token", github.url), variables)
+
+
+def _doctor(github: GitHubStandIn, clone: Path) -> tuple[list[str], list[str]]:
+    findings = repository.doctor(_repo(github), clone)
+    return [f.line() for f in findings if not f.warning], [f.line() for f in findings if f.warning]
+
+
+def test_a_new_repository_lists_every_missing_setting_and_after_setup_doctor_passes(
+    clone: Path, github: GitHubStandIn, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing, _ = _doctor(github, clone)
+    for expected in (
+        "workflow permissions: GitHub Actions may not create pull requests",
+        "labels: no label deploy-failed",
+        "environment retrain: no environment retrain",
+        "environment production: no environment production",
+        "branch protection: main is not protected",
+    ):
+        assert any(line.startswith(f"missing: {expected}") for line in missing), (expected, missing)
+    assert all("(https://github.com/acme/retrain/" in line for line in missing)
+
+    for name, value in {"GITHUB_REPOSITORY": "acme/retrain", "GITHUB_API_URL": github.url}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("GITHUB_TOKEN", "test-token")
+    params = str(clone / "params.yaml")
+    assert main(["--params", params, "github", "setup", "--var", "REPORT_IMAGES=commit"]) == 0
+    assert github.variables == {"REPORT_IMAGES": "commit"}
+    checks = github.protection["main"]["required_status_checks"]["checks"]
+    assert sorted(check["context"] for check in checks) == ["gate", "test"]
+    capsys.readouterr()
+    assert main(["--params", params, "github", "doctor"]) == 0
+    out = capsys.readouterr().out
+    assert "missing:" not in out and "doctor: 0 missing" in out
+    assert "60 days without activity" in out  # a public repository's schedules: a warning
+    assert main(["--params", params, "github", "setup"]) == 0  # again: nothing changes
+    assert "set: " not in capsys.readouterr().out.replace("already set: ", "")
+
+
+def test_a_private_repository_on_github_free_names_the_plan_limits_and_the_risk(
+    clone: Path, github: GitHubStandIn
+) -> None:
+    github.private, github.plan = True, "free"
+    said: list[str] = []
+    limits = repository.setup(_repo(github), said.append)
+    assert {f.setting for f in limits} == {"environment retrain", "environment production", "branch protection"}
+    missing, warnings = _doctor(github, clone)
+    assert [line.split(":")[1].strip() for line in missing] == [
+        "environment retrain",
+        "environment production",
+        "branch protection",
+    ]
+    assert all("GitHub Free has no" in line for line in missing)
+    assert any("pull_request run of any branch pushed to this repository" in line for line in warnings)
+    assert not any("60 days" in line for line in warnings)  # the rule is for public repositories
+
+
+def test_a_forks_disabled_workflows_are_listed_and_enabled(clone: Path, github: GitHubStandIn) -> None:
+    github.fork = True
+    missing, _ = _doctor(github, clone)
+    disabled = [line for line in missing if line.startswith("missing: workflows:")]
+    assert len(disabled) == len(repository.WORKFLOWS) and "retrain.yml is disabled_fork" in "".join(disabled)
+    repository.setup(_repo(github), lambda line: None)
+    missing, _ = _doctor(github, clone)
+    assert missing == []
+
+
+def test_doctor_checks_the_dvc_remote_the_mlflow_server_and_the_serving_runner(
+    clone: Path, github: GitHubStandIn, tmp_path: Path
+) -> None:
+    repository.setup(_repo(github), lambda line: None)
+    bucket = tmp_path / "bucket"
+    github.variables |= {
+        "DVC_REMOTE_URL": str(bucket),
+        "MLFLOW_TRACKING_URI": "http://127.0.0.1:9",  # nothing listens there
+        "DEPLOY_TARGET": "local",
+        "DEPLOY_RUNNER": '["self-hosted", "retrain-serve"]',
+    }
+    missing, _ = _doctor(github, clone)
+    assert [line.split(":")[1].strip() for line in missing] == ["MLflow", "runner", "DVC remote"], missing
+    assert "lacks 1 file(s) that dvc.lock names (batch.csv)" in missing[2]
+    assert "no runner with the labels ['retrain-serve', 'self-hosted'] is registered" in missing[1]
+
+    subprocess.run(["dvc", "remote", "add", "-d", "bucket", str(bucket)], cwd=clone, check=True)
+    subprocess.run(["dvc", "push", "-q"], cwd=clone, check=True)
+    labels = [{"id": i, "name": name, "type": "custom"} for i, name in enumerate(["self-hosted", "retrain-serve"])]
+    github.runners = [{"id": 1, "name": "serve-1", "os": "Linux", "status": "offline", "busy": False, "labels": labels}]
+    del github.variables["MLFLOW_TRACKING_URI"]
+    missing, _ = _doctor(github, clone)
+    assert [line.split(":")[1].strip() for line in missing] == ["runner"] and "is offline" in missing[0]
+    github.runners[0]["status"] = "online"
+    assert _doctor(github, clone)[0] == []
+    github.admin = False  # a maintainer's token: settings it cannot read are named, runners are a warning
+    missing, warnings = _doctor(github, clone)
+    assert any("needs admin rights" in line for line in missing + warnings)
