@@ -78,8 +78,9 @@ class GitHub:
             found = re.search(r"github\.com[:/]([\w.-]+/[\w.-]+?)(?:\.git)?/?$", origin)
             repository = found.group(1) if found else ""
         token = env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or ""
-        if not token and shutil.which("gh"):
-            token = subprocess.run(["gh", "auth", "token"], capture_output=True, text=True, check=False).stdout.strip()
+        gh = shutil.which("gh", path=env.get("PATH"))
+        if not token and gh:
+            token = subprocess.run([gh, "auth", "token"], capture_output=True, text=True, check=False).stdout.strip()
         if not token:
             raise BadInput("no GitHub token: run `gh auth login`, or set GITHUB_TOKEN to a token with admin rights")
         return cls.from_environment({**env, "GITHUB_REPOSITORY": repository, "GITHUB_TOKEN": token})

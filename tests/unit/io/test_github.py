@@ -57,3 +57,18 @@ def test_cml_is_installed_with_the_token_and_checked_against_the_release_digest(
     done = subprocess.run(make, env=env, capture_output=True, text=True, check=False)
     assert done.returncode == 2 and "does not match the digest the release API reports" in done.stderr
     assert not (target / "cml").exists()
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["git@github.com:acme/retrain.git", "https://github.com/acme/retrain", "https://github.com/acme/retrain.git"],
+)
+def test_at_a_clone_the_repository_comes_from_origins_url_and_a_missing_token_is_named(
+    origin: str, tmp_path: Path
+) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    subprocess.run(["git", "-C", str(tmp_path), "remote", "add", "origin", origin], check=True)
+    client = GitHub.for_checkout(tmp_path, {"GITHUB_TOKEN": "t"})
+    assert (client.repository, client.token, client.api) == ("acme/retrain", "t", "https://api.github.com")
+    with pytest.raises(BadInput, match="gh auth login"):
+        GitHub.for_checkout(tmp_path, {"PATH": str(tmp_path)})  # no token, and no gh to ask
