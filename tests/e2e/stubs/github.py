@@ -32,11 +32,13 @@ Behaviours, from GitHub's REST documentation (docs.github.com/rest) unless anoth
   provided", "Cannot trigger a 'workflow_dispatch' on a disabled workflow" (benc-uk/workflow-dispatch#72);
 - actions/list-repo-workflows: the `.github/workflows/*.yml` (and .yaml) of origin's default branch, main: id, name
   (the file's `name:`, else its path), path, state from `workflow_states` (file name: active, disabled_manually,
-  disabled_inactivity, disabled_fork): active, or disabled_fork for every workflow of a fork ("Workflows are not run
-  on forked repositories by default", until enabled); actions/enable-workflow (by id or file name) makes it active;
+  disabled_inactivity, disabled_fork): active, or disabled_fork for every workflow of a fork until it is enabled (a
+  fork starts with its workflows disabled: "Disabling and enabling a workflow"; the repository's TOOLCHAIN.md);
+  actions/enable-workflow (by id or file name) makes it active;
 - actions/get|set-github-actions-permissions-repository (`enabled`, `allowed_actions`), actions/get|set-github-
-  actions-default-workflow-permissions-repository (`default_workflow_permissions` read or write, read for new
-  repositories; `can_approve_pull_request_reviews`): the repository's admin only;
+  actions-default-workflow-permissions-repository (`default_workflow_permissions` read or write, read for
+  repositories made since February 2023 (GitHub changelog, 2023-02-02); `can_approve_pull_request_reviews`, false):
+  the repository's admin only;
 - repos/get-environment (404 for an unknown one), repos/create-or-update-environment (`wait_timer`, `reviewers`,
   `prevent_self_review`, `deployment_branch_policy` {protected_branches, custom_branch_policies}: one of the two
   true and the other false, else 422, as the description's 422 says; null allows every branch),
