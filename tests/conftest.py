@@ -70,10 +70,13 @@ def weather(_weather: pd.DataFrame) -> pd.DataFrame:
 @pytest.fixture
 def github(tmp_path: Path) -> Iterator[GitHubStandIn]:
     """GitHub's REST API (a stand-in on loopback) for the repository whose origin is tmp_path/origin.git (for act:
-    `act(..., github=github.url)`)."""
+    `act(..., github=github.url)`). The test fails if any call, or any answer, was not one GitHub's OpenAPI
+    description allows (a test that makes such calls on purpose clears `violations`)."""
     stand_in = GitHubStandIn(tmp_path / "origin.git").start()
     yield stand_in
     stand_in.stop()
+    if stand_in.violations:
+        pytest.fail("GitHub's OpenAPI description does not allow:\n" + "\n".join(stand_in.violations), pytrace=False)
 
 
 @pytest.fixture(autouse=True)
