@@ -3,7 +3,8 @@
 steps by hand. Secrets are read by name only (GitHub never returns a value).
 
 A private repository on GitHub Free has neither branch protection nor environments (GitHub answers 403 "Upgrade to
-GitHub Pro or make this repository public to enable this feature."): doctor names that limit, and what it costs: the
+GitHub Pro or make this repository public to enable this feature.", and 422 to an environment's branch rule):
+doctor names that limit, and what it costs: the
 write secrets stay repository secrets, which the `pull_request` run of any branch pushed to the repository can read.
 """
 
@@ -241,7 +242,13 @@ def _check_protection(repo: Repository) -> list[str]:
 
 def _apply_protection(repo: Repository) -> None:
     body = {
-        "required_status_checks": {"strict": False, "checks": [{"context": c, "app_id": -1} for c in REQUIRED_CHECKS]},
+        # `contexts` is required though deprecated: a context there is pinned to the app that last set it, so none;
+        # app_id -1 in `checks`: any source, a check or a commit status (repos/update-branch-protection)
+        "required_status_checks": {
+            "strict": False,
+            "contexts": [],
+            "checks": [{"context": check, "app_id": -1} for check in REQUIRED_CHECKS],
+        },
         "enforce_admins": False,
         "required_pull_request_reviews": {"required_approving_review_count": 0},
         "restrictions": None,
@@ -330,8 +337,9 @@ SETTINGS = (
 
 
 def _upgrade(repo: Repository, setting: Setting, error: GitHubError) -> Finding | None:
-    """A plan limit, when GitHub refuses a paid feature of a private repository (403, or 404 for environments)."""
-    if setting.paid_when_private and repo.private and error.status in (403, 404):
+    """A plan limit, when GitHub refuses a paid feature of a private repository: 403 "Upgrade to GitHub Pro" (branch
+    protection), 422 "please ensure billing plan include ..." (an environment's rules), 404 (an environment read)."""
+    if setting.paid_when_private and repo.private and error.status in (403, 404, 422):
         return Finding(
             setting.name, "not available", repo.page(setting.page), UPGRADE.format(what=setting.paid_when_private)
         )
@@ -353,7 +361,9 @@ def read(repo: Repository) -> list[Finding]:
             else:
                 findings.append(limit)
                 continue
-        findings += [Finding(setting.name, problem, repo.page(setting.page)) for problem in problems]
+        # a private repository's missing environment reads as 404 on every plan: the limit is named when it may apply
+        limit = UPGRADE.format(what=setting.paid_when_private) if setting.paid_when_private and repo.private else ""
+        findings += [Finding(setting.name, problem, repo.page(setting.page), limit) for problem in problems]
     return findings
 
 

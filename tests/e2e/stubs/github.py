@@ -231,6 +231,10 @@ class GitHubStandIn:
             self.labels.setdefault(name, {"color": "ededed", "description": None})
         return self._new_issue(title, body, list(labels), user)
 
+    def issues_labelled(self, label: str) -> list[dict[str, Any]]:
+        """The open issues (not pull requests) with `label`, oldest first."""
+        return [i for _, i in sorted(self.issues.items()) if i["state"] == "open" and label in i["labels"]]
+
     def open_pulls(self) -> list[dict[str, Any]]:
         return [pull for pull in self.pulls.values() if pull["state"] == "open"]
 

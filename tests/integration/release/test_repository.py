@@ -16,7 +16,9 @@ from retrain.io.github import GitHub
 from retrain.release import repository
 from retrain.release.repository import Repository
 from tests.e2e.stubs.github import GitHubStandIn
-from tests.support import ROOT, bare_origin, git
+from tests.support import BIN, ROOT, bare_origin, git
+
+DVC = str(BIN / "dvc")
 
 pytestmark = pytest.mark.slow
 
@@ -30,9 +32,9 @@ def clone(tmp_path: Path) -> Path:
         git("config", key, value, cwd=clone)
     shutil.copytree(ROOT / ".github/workflows", clone / ".github/workflows")
     (clone / "params.yaml").write_text("seed: 1\n")
-    subprocess.run(["dvc", "init", "-q"], cwd=clone, check=True)
+    subprocess.run([DVC, "init", "-q"], cwd=clone, check=True)
     (clone / "batch.csv").write_text("a,b\n1,2\n")
-    subprocess.run(["dvc", "add", "-q", "batch.csv"], cwd=clone, check=True)
+    subprocess.run([DVC, "add", "-q", "batch.csv"], cwd=clone, check=True)
     git("add", "-A", cwd=clone)
     git("commit", "-qm", "Initial commit", cwd=clone)
     git("push", "-q", "origin", "main", cwd=clone)
@@ -123,8 +125,8 @@ def test_doctor_checks_the_dvc_remote_the_mlflow_server_and_the_serving_runner(
     assert "lacks 1 file(s) that dvc.lock names (batch.csv)" in missing[2]
     assert "no runner with the labels ['retrain-serve', 'self-hosted'] is registered" in missing[1]
 
-    subprocess.run(["dvc", "remote", "add", "-d", "bucket", str(bucket)], cwd=clone, check=True)
-    subprocess.run(["dvc", "push", "-q"], cwd=clone, check=True)
+    subprocess.run([DVC, "remote", "add", "-d", "bucket", str(bucket)], cwd=clone, check=True)
+    subprocess.run([DVC, "push", "-q"], cwd=clone, check=True)
     labels = [{"id": i, "name": name, "type": "custom"} for i, name in enumerate(["self-hosted", "retrain-serve"])]
     github.runners = [{"id": 1, "name": "serve-1", "os": "Linux", "status": "offline", "busy": False, "labels": labels}]
     del github.variables["MLFLOW_TRACKING_URI"]
