@@ -308,13 +308,18 @@ else echo "$(3) needs $(2): sudo apt-get install $(1)" >&2; exit 2; fi
 endef
 
 # --- deploy: what deploy.yml runs, on a laptop too (DEPLOY_TARGET=local serves on 127.0.0.1:<deploy.port>) ---------
-RETRAIN_DEPLOY_DIR := $(or $(RETRAIN_DEPLOY_DIR),$(HOME)/.local/state/retrain)
-deploy rollback undeploy serve-host: export RETRAIN_DEPLOY_DIR := $(RETRAIN_DEPLOY_DIR)
-deploy rollback undeploy serve-host: export BENTOML_HOME := $(RETRAIN_DEPLOY_DIR)/bentoml
+# The local target's folder: $$RETRAIN_DEPLOY_DIR, else ~/.local/state/retrain of the user running the job.
+DEPLOY_DIR := $(or $(RETRAIN_DEPLOY_DIR),$(HOME)/.local/state/retrain)
+deploy rollback undeploy: export RETRAIN_DEPLOY_DIR := $(DEPLOY_DIR)
+deploy rollback undeploy: export BENTOML_HOME := $(DEPLOY_DIR)/bentoml
 
-serve-host: setup-dev ## once per serving machine: supervisord for the front and the releases (a systemd unit as root)
+# Once per serving machine, for the user its runner runs as (the runner refuses to run as root by default): as root
+# (sudo), for SERVE_USER, by default the user who ran sudo; the deploy folder is then in that user's home (unless
+# RETRAIN_DEPLOY_DIR says otherwise), and that user's: supervisord runs as that user, and its jobs control it.
+export SERVE_USER
+serve-host: setup-dev ## once per serving machine, as root: supervisord for the front and releases, as $$SERVE_USER (default: $$SUDO_USER)
 	$(call need,nginx-light,nginx,the local target's front)
-	retrain serve-host
+	retrain serve-host $${SERVE_USER:+--user "$$SERVE_USER"}
 
 deploy: setup-dev ci-remote ## pull the model dvc.lock names, build its Bento, verify it, deploy to $(DEPLOY_TARGET) (log: reports/deploy.log)
 	if [[ "$$DEPLOY_TARGET" == local && "$${RUNNER_ENVIRONMENT:-}" == github-hosted ]]; then \

@@ -8,6 +8,7 @@ import contextlib
 import http.server
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -212,7 +213,8 @@ def site(_remote_template: Path, tmp_path_factory: pytest.TempPathFactory, webho
     repository, venv = copy_remote(_remote_template, tmp_path), _job_venv(tmp_path / "job-venv")
     secrets = {"RETRAIN_WEBHOOK_URL": webhook.url}
     site = Site(repository, tmp_path, f"http://127.0.0.1:{port}", tmp_path / "deploy", venv, secrets)
-    site.run("retrain", "serve-host")  # the host set up as the README says
+    # the host set up as the README says, for the user the jobs run as (here: this one, which act runs them as)
+    site.run("retrain", "serve-host", "--user", pwd.getpwuid(os.geteuid()).pw_name)
     host.release_venv(site.deploy_dir, ROOT / "requirements.lock")  # as a host that served this lock before
     site.run("retrain", "set-params", f"deploy.port={port}", *CANARY)
     try:

@@ -56,3 +56,22 @@ def test_the_recipes_find_the_commands_in_sbin_with_a_users_path() -> None:
     made = _make("--eval=print-path: ; @echo $$PATH", "print-path", PATH="/usr/local/bin:/usr/bin:/bin")
     assert made.returncode == 0, made.stderr
     assert "/usr/sbin" in made.stdout.strip().split(":")
+
+
+def test_make_serve_host_sets_the_host_up_for_the_user_named_in_that_users_home(tmp_path: Path) -> None:
+    """`sudo make serve-host SERVE_USER=runner`: `retrain serve-host --user runner`, and the deploy folder is not
+    the one in root's home (the Makefile's default for the deploy targets) unless RETRAIN_DEPLOY_DIR says so."""
+    venv = tmp_path / "venv"
+    (venv / "bin").mkdir(parents=True)
+    (venv / "bin/python").symlink_to(BIN / "python")
+    for marker in (".runtime", ".dev"):
+        (venv / marker).touch()
+    for name, says in (("retrain", "RETRAIN_DEPLOY_DIR=[${RETRAIN_DEPLOY_DIR-unset}] $*"), ("nginx", "")):
+        (venv / "bin" / name).write_text(f'#!/bin/sh\necho "{says}"\n')
+        (venv / "bin" / name).chmod(0o755)
+    run = ("serve-host", f"VENV={venv}", "LOCKS=")
+    made = _make(*run, SERVE_USER="runner", HOME="/root")
+    assert made.returncode == 0, made.stderr
+    assert made.stdout.strip().splitlines()[-1] == "RETRAIN_DEPLOY_DIR=[unset] serve-host --user runner"
+    made = _make(*run, RETRAIN_DEPLOY_DIR="/srv/retrain")
+    assert made.stdout.strip().splitlines()[-1] == "RETRAIN_DEPLOY_DIR=[/srv/retrain] serve-host", made.stderr
