@@ -7,7 +7,11 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(abspath $(VENV))/bin
 UV_VERSION := $(shell sed -n 's/^uv==//p' requirements-dev.lock)
-export PATH := $(BIN):$(PATH)
+# the minor version pyproject's requires-python names (">=3.11,<3.12")
+PYTHON_VERSION := $(shell sed -n 's/^requires-python = ">=\([0-9]*\.[0-9]*\).*/\1/p' pyproject.toml)
+# /usr/sbin (nginx) and /sbin too: Debian gives users other than root a PATH without them, and a self-hosted runner
+# keeps the PATH of the user who configured it
+export PATH := $(BIN):$(PATH)$(if $(filter /usr/sbin,$(subst :, ,$(PATH))),,:/usr/local/sbin:/usr/sbin:/sbin)
 # Telemetry off in everything the project runs; nothing may reach the internet at run time.
 export DVC_NO_ANALYTICS := 1
 export MLFLOW_DISABLE_TELEMETRY := true
@@ -25,7 +29,7 @@ DEPLOY_TARGET ?= local
 # cannot inject shell code.
 export BASE RUN REASON CLOUD CLOUD_TYPE CLOUD_SPOT IDLE_TIMEOUT DEPLOY_TARGET
 
-.PHONY: help setup setup-dev data validate featurize drift tune train evaluate retrain repro summary compare report monitor alert serve bento serve-host github deploy smoke rollback undeploy promote bench-serve test \
+.PHONY: help python setup setup-dev data validate featurize drift tune train evaluate retrain repro summary compare report monitor alert serve bento serve-host github deploy smoke rollback undeploy promote bench-serve test \
 	rules ci-remote ci-params ci-tune ci-runner ci-base ci-retrain ci-gate ci-publish ci-pr ci-checks ci-status ci-comment ci-monitor ci-alert ci-blind-alert ci-deploy-alert ci-health ci-revert gate cml lint typecheck lock-check static pytest bench lock clean
 
 help: ## list the targets
@@ -41,8 +45,28 @@ SCHEMES = $(filter $(REMOTES),$(shell { printf '%s\n' "$${DVC_REMOTE_URL:-}" "$$
   "$${RETRAIN_LABELS:-}" "$${RETRAIN_LOG_SHIP:-}"; sed -n 's/^ *url *= *//p' .dvc/config \
   .dvc/config.local 2>/dev/null; } | sed -n 's|^\([a-z0-9]*\)://.*|\1|p'))
 
+# The venv's Python: $(PYTHON) when it is Python $(PYTHON_VERSION) (a laptop; a GitHub-hosted runner after
+# actions/setup-python), else uv's managed CPython $(PYTHON_VERSION), installed once per user into
+# ~/.local/share/uv/python by uv at the pin of requirements-dev.lock (bootstrapped with $(PYTHON) when no uv of that
+# version is on PATH): a self-hosted runner, whose system actions/setup-python does not support. `make python` prints it.
+define find-python
+python=$$(command -v "$(PYTHON)" || true); \
+if [[ "$$("$${python:-false}" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" \
+      != "$(PYTHON_VERSION)" ]]; then \
+  uv=$$(command -v uv || true); bootstrap=""; \
+  if [[ "$$("$${uv:-false}" --version 2>/dev/null)" != "uv $(UV_VERSION)"* ]]; then \
+    bootstrap=$$(mktemp -d); trap 'rm -rf "$$bootstrap"' EXIT; $(PYTHON) -m venv "$$bootstrap"; \
+    "$$bootstrap/bin/pip" install --quiet "uv==$(UV_VERSION)"; uv="$$bootstrap/bin/uv"; fi; \
+  find=("$$uv" python find --system --managed-python "$(PYTHON_VERSION)"); \
+  python=$$("$${find[@]}" 2>/dev/null) \
+    || { "$$uv" python install --no-bin "$(PYTHON_VERSION)" >&2; python=$$("$${find[@]}"); }; fi
+endef
+
+python: ## print the Python 3.11 that makes the venv: $PYTHON if it is 3.11, else uv's managed one (installed if need be)
+	@$(find-python); echo "$$python"
+
 $(VENV)/.runtime: $(filter-out requirements-dev.lock,$(LOCKS))
-	$(PYTHON) -m venv $(VENV)
+	@$(find-python); echo "$$python -m venv $(VENV)"; "$$python" -m venv $(VENV)
 	$(BIN)/pip install --quiet "uv==$(UV_VERSION)"
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --compile-bytecode -r requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
@@ -288,13 +312,18 @@ else echo "$(3) needs $(2): sudo apt-get install $(1)" >&2; exit 2; fi
 endef
 
 # --- deploy: what deploy.yml runs, on a laptop too (DEPLOY_TARGET=local serves on 127.0.0.1:<deploy.port>) ---------
-RETRAIN_DEPLOY_DIR := $(or $(RETRAIN_DEPLOY_DIR),$(HOME)/.local/state/retrain)
-deploy rollback undeploy serve-host: export RETRAIN_DEPLOY_DIR := $(RETRAIN_DEPLOY_DIR)
-deploy rollback undeploy serve-host: export BENTOML_HOME := $(RETRAIN_DEPLOY_DIR)/bentoml
+# The local target's folder: $$RETRAIN_DEPLOY_DIR, else ~/.local/state/retrain of the user running the job.
+DEPLOY_DIR := $(or $(RETRAIN_DEPLOY_DIR),$(HOME)/.local/state/retrain)
+deploy rollback undeploy: export RETRAIN_DEPLOY_DIR := $(DEPLOY_DIR)
+deploy rollback undeploy: export BENTOML_HOME := $(DEPLOY_DIR)/bentoml
 
-serve-host: setup-dev ## once per serving machine: supervisord for the front and the releases (a systemd unit as root)
+# Once per serving machine, for the user its runner runs as (the runner refuses to run as root by default): as root
+# (sudo), for SERVE_USER, by default the user who ran sudo; the deploy folder is then in that user's home (unless
+# RETRAIN_DEPLOY_DIR says otherwise), and that user's: supervisord runs as that user, and its jobs control it.
+export SERVE_USER
+serve-host: setup-dev ## once per serving machine, as root: supervisord for the front and releases, as $$SERVE_USER (default: $$SUDO_USER)
 	$(call need,nginx-light,nginx,the local target's front)
-	retrain serve-host
+	retrain serve-host $${SERVE_USER:+--user "$$SERVE_USER"}
 
 deploy: setup-dev ci-remote ## pull the model dvc.lock names, build its Bento, verify it, deploy to $(DEPLOY_TARGET) (log: reports/deploy.log)
 	if [[ "$$DEPLOY_TARGET" == local && "$${RUNNER_ENVIRONMENT:-}" == github-hosted ]]; then \

@@ -8,6 +8,7 @@ import contextlib
 import http.server
 import json
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -221,7 +222,8 @@ def site(_remote_template: Path, tmp_path_factory: pytest.TempPathFactory, webho
     secrets = {"RETRAIN_WEBHOOK_URL": webhook.url}
     site = Site(repository, tmp_path, f"http://127.0.0.1:{port}", tmp_path / "deploy", venv, secrets)
     site.github = GitHubStandIn(tmp_path / "origin.git").start()
-    site.run("retrain", "serve-host")  # the host set up as the README says
+    # the host set up as the README says, for the user the jobs run as (here: this one, which act runs them as)
+    site.run("retrain", "serve-host", "--user", pwd.getpwuid(os.geteuid()).pw_name)
     host.release_venv(site.deploy_dir, ROOT / "requirements.lock")  # as a host that served this lock before
     site.run("retrain", "set-params", f"deploy.port={port}", *CANARY)
     try:

@@ -159,8 +159,7 @@ def test_a_data_push_by_a_bot_says_why_it_is_not_retrained() -> None:
 
 def test_every_job_that_installs_caches_uv_and_dvc_keyed_on_their_inputs() -> None:
     """Every job on a hosted runner that installs the project goes through the local setup action, whose caches are
-    keyed on the lock files (uv) and on dvc.lock and the pointers (.dvc/cache); the serving machine's deploy keeps
-    its own setup-python."""
+    keyed on the lock files (uv) and on dvc.lock and the pointers (.dvc/cache)."""
     import yaml
 
     action = yaml.safe_load((ROOT / ".github/actions/setup/action.yml").read_text())
@@ -175,7 +174,34 @@ def test_every_job_that_installs_caches_uv_and_dvc_keyed_on_their_inputs() -> No
             installs = ("make ci-retrain", "make ci-gate", "make ci-tune", "make ci-monitor", ".ci/run")
             if any(command in str(step.get("run", "")) for step in job.get("steps", []) for command in installs):
                 assert "./.github/actions/setup" in uses, (name, job_name)
-            assert not any(u.startswith("actions/setup-python") for u in uses) or name == "deploy.yml", (name, job_name)
+
+
+def test_actions_setup_python_runs_on_githubs_own_runners_alone() -> None:
+    """actions/setup-python supports GitHub's runner images only (its docs: other distributions "may not work"): on
+    a self-hosted runner (the serving machine's DEPLOY_RUNNER and MONITOR_RUNNER, a cloud runner) `make` makes the
+    venv with Python 3.11 itself (the machine's, or uv's managed one: tests/unit/test_self_hosted.py)."""
+    import yaml
+
+    action = yaml.safe_load((ROOT / ".github/actions/setup/action.yml").read_text())
+    steps = [("setup/action.yml", step) for step in action["runs"]["steps"]]
+    for name, workflow in _workflows().items():
+        jobs = workflow["jobs"]
+        assert isinstance(jobs, dict)
+        steps += [(f"{name} {job_name}", step) for job_name, job in jobs.items() for step in job.get("steps", [])]
+    setup_python = [
+        (where, step) for where, step in steps if str(step.get("uses", "")).startswith("actions/setup-python")
+    ]
+    assert setup_python
+    for where, step in setup_python:
+        assert step.get("if") == "runner.environment == 'github-hosted'", where
+
+
+def test_the_health_check_every_15_minutes_restores_no_cache() -> None:
+    """health.yml runs every 15 minutes on the serving machine, whose workspace keeps its venv (clean: false) and
+    whose uv cache is the machine's own: restoring the caches there would fetch them from GitHub at every run."""
+    workflows: dict[str, Any] = _workflows()
+    uses = [str(step.get("uses", "")) for step in workflows["health.yml"]["jobs"]["report"]["steps"]]
+    assert not [u for u in uses if u == "./.github/actions/setup" or u.startswith(("actions/cache", "actions/setup-"))]
 
 
 def test_monitoring_configures_the_dvc_remote_first() -> None:

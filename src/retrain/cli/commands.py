@@ -171,11 +171,12 @@ def health(state: State, once: bool, report: bool, reported: bool) -> None:
 
 
 @app.command("serve-host")
-def serve_host() -> None:
+@click.option("--user", help="the user the machine's runner runs as (root only; default: $SUDO_USER, else yourself)")
+def serve_host(user: str | None) -> None:
     """Set this machine up to serve the local target, once: supervisord (its config, a systemd unit), started."""
     from retrain.release import deploy as deployment
 
-    for line in deployment.serve_host():
+    for line in deployment.serve_host(user):
         click.echo(line)
 
 

@@ -29,6 +29,7 @@ import fcntl
 import json
 import logging
 import os
+import pwd
 import secrets
 import shlex
 import shutil
@@ -555,14 +556,20 @@ def _login(host: str) -> None:
         raise DeployError(f"`{shlex.join(command)}` failed: check REGISTRY_USERNAME and REGISTRY_PASSWORD")
 
 
-def home() -> Path:
-    """The local target's folder: $RETRAIN_DEPLOY_DIR, else ~/.local/state/retrain (outside any checkout)."""
-    return Path(os.environ.get("RETRAIN_DEPLOY_DIR") or Path.home() / ".local/state/retrain")
+def home(account: pwd.struct_passwd | None = None) -> Path:
+    """The local target's folder: $RETRAIN_DEPLOY_DIR, else ~/.local/state/retrain (outside any checkout) of
+    `account` (default: whoever runs this; serve-host as root: the user it sets the host up for)."""
+    folder = os.environ.get("RETRAIN_DEPLOY_DIR")
+    if folder:
+        return Path(folder)
+    return (Path(account.pw_dir) if account else Path.home()) / ".local/state/retrain"
 
 
-def serve_host() -> list[str]:
-    """`retrain serve-host`: set the serving machine up once (host.py)."""
-    return host.install(home())
+def serve_host(user: str | None = None) -> list[str]:
+    """`retrain serve-host`: set the serving machine up once, for `user` (host.py: by default the user who ran
+    sudo, or whoever runs this)."""
+    account = host.account(user)
+    return host.install(home(account), account)
 
 
 def run(

@@ -1,14 +1,17 @@
 """The serving machine of the `local` target: supervisord runs the front and every release, starts again whatever
 dies, and starts them all at boot; a deploy only talks to it (io/supervisor.py) and never outlives a job by itself.
 
-`retrain serve-host` (`make serve-host`), once per machine, writes into RETRAIN_DEPLOY_DIR:
+`retrain serve-host` (`make serve-host`), once per machine, for the user the machine's runner runs as (run as root,
+`--user`, by default the user who ran sudo; else the user running it), writes into RETRAIN_DEPLOY_DIR (by default in
+that user's home), everything that user's:
 
     supervisord.conf       supervisord's config: its socket, its log, and every programs/*.conf
     retrain-serve.service  a systemd unit that runs supervisord at boot (installed when run as root under systemd)
     relaunch.py            what each program starts through: it ends the leftovers of the program's last run first
     host/                  supervisord's own venv (supervisor at the pin of requirements.lock, built with uv)
 
-and starts supervisord where systemd does not run the machine. Then each deploy adds its files:
+and starts supervisord as that user where systemd does not run the machine: that user's jobs (deploy, health)
+reach its socket (mode 0700) and write its programs. Then each deploy adds its files:
 
     programs/NAME.conf     one per process: `front` (nginx) and `release-TAG-PORT` (bentoml serve)
     venvs/HASH/            the libraries of a release: a uv venv from its Bento's requirements.lock, keyed by the
@@ -21,7 +24,9 @@ rollback runs the old code (its Bento's wheel) on the old libraries (its Bento's
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import grp
 import hashlib
 import importlib.metadata
 import logging
@@ -32,10 +37,13 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from retrain.errors import Failed
+from retrain.errors import BadInput, Failed
 from retrain.io import files
 from retrain.io.supervisor import Supervisor
 from retrain.release import relaunch
@@ -93,6 +101,7 @@ After=network-online.target
 [Service]
 Type=simple
 User={user}
+Group={group}
 Environment=DO_NOT_TRACK=true BENTOML_DO_NOT_TRACK=true
 ExecStart={supervisord} --nodaemon --configuration {config}
 # supervisord stops its programs on SIGTERM (each its stop signal, then SIGKILL after stopwaitsecs)
@@ -165,38 +174,80 @@ def forget(home: Path, name: str) -> None:
     (home / "programs" / f"{name}.conf").unlink(missing_ok=True)
 
 
-def install(home: Path) -> list[str]:
+def account(user: str | None) -> pwd.struct_passwd:
+    """Whom the host serves: `user`; else, as root, the user who ran sudo; else whoever runs this. Root without sudo
+    must name one: the runner refuses to run as root by default, and a host that root serves is root's alone (the
+    unit runs as root, the socket is 0700)."""
+    if user is None and os.geteuid() == 0:
+        user = os.environ.get("SUDO_USER") or None
+        if user is None:
+            raise BadInput(
+                "serve-host as root: name the user the serving machine's runner runs as, `make serve-host "
+                "SERVE_USER=<user>` (`retrain serve-host --user <user>`; SERVE_USER=root if the runner runs as root)"
+            )
+    if user is None:
+        return pwd.getpwuid(os.geteuid())
+    try:
+        return pwd.getpwnam(user)
+    except KeyError:
+        raise BadInput(f"serve-host: there is no user {user!r} on this machine (SERVE_USER, --user)") from None
+
+
+def install(home: Path, account: pwd.struct_passwd | None = None) -> list[str]:
     """`retrain serve-host`: write supervisord's config, its unit and relaunch.py, build its venv, and start it
-    (systemd, as root, where systemd runs the machine; else supervisord itself). What was done, one line each."""
+    (systemd, as root, where systemd runs the machine; else supervisord itself), all for `account` (default: whoever
+    runs this). Root may set it up for another user, the one the runner runs as: then everything in `home` is made
+    that user's, supervisord's venv is built by that user (on a Python it can run: root's may live in root's home)
+    and supervisord runs as that user. What was done, one line each."""
+    if account is None:
+        account = pwd.getpwuid(os.geteuid())
+    other = account.pw_uid != os.geteuid()
+    if other and os.geteuid() != 0:
+        raise HostError(f"only root sets the serving host up for another user ({account.pw_name}): run it as root")
     home = home.resolve()
     run = home / "run"
     if len(str(run / "supervisor.sock")) > 100:
         raise HostError(f"{run / 'supervisor.sock'} is too long for a unix socket: choose a shorter RETRAIN_DEPLOY_DIR")
     for folder in (run, home / "programs"):
-        folder.mkdir(parents=True, exist_ok=True)
+        _make_folder(folder, account)
     files.replace_text(home / "relaunch.py", Path(relaunch.__file__).read_text())
     config = home / "supervisord.conf"
     files.replace_text(config, SUPERVISORD.format(run=run, home=home))
-    daemon = _host_venv(home) / "bin/supervisord"
+    daemon = home / "host/bin/supervisord"
     unit = home / UNIT_NAME
-    user = pwd.getpwuid(os.geteuid()).pw_name
-    files.replace_text(unit, UNIT.format(unit=unit, name=UNIT_NAME, user=user, supervisord=daemon, config=config))
-    done = [f"wrote {config}, {unit} and {home / 'relaunch.py'}"]
+    group = grp.getgrgid(account.pw_gid).gr_name
+    text = UNIT.format(unit=unit, name=UNIT_NAME, user=account.pw_name, group=group, supervisord=daemon, config=config)
+    files.replace_text(unit, text)
+    if other:
+        _give(home, account)  # with whatever a host that root served before left in it
+    _host_venv(home, account)
+    done = [f"wrote {config}, {unit} and {home / 'relaunch.py'}, for {account.pw_name}"]
     running = supervisor(home)
     if running.alive():
+        owner = running.path.stat().st_uid
+        if owner != account.pw_uid:
+            raise HostError(
+                f"a supervisord run by {_name(owner)} answers on {running.path}, whose socket {account.pw_name}'s "
+                f"jobs cannot use: stop it (`systemctl stop {UNIT_NAME}`, or kill the pid in {run}/supervisord.pid) "
+                f"and run `make serve-host` again"
+            )
         return [*done, f"supervisord already answers on {running.path}"]
     if Path("/run/systemd/system").is_dir():  # systemd is PID 1 (sd_booted)
         if os.geteuid() != 0:
             return [*done, f"as root: cp {unit} /etc/systemd/system/ && systemctl enable --now {UNIT_NAME}"]
         shutil.copy(unit, Path("/etc/systemd/system") / UNIT_NAME)
         subprocess.run(["systemctl", "daemon-reload"], check=True)
-        subprocess.run(["systemctl", "enable", "--now", UNIT_NAME], check=True)
-        done.append(f"installed and started {UNIT_NAME}")
+        subprocess.run(["systemctl", "enable", UNIT_NAME], check=True)
+        # restart, not start: a unit already running (an older definition, root's) serves no socket of this folder
+        subprocess.run(["systemctl", "restart", UNIT_NAME], check=True)
+        done.append(f"installed and started {UNIT_NAME}, running as {account.pw_name}")
     else:
-        subprocess.run([str(daemon), "--configuration", str(config)], check=True, env=_quiet_env())  # daemonizes
+        start = [str(daemon), "--configuration", str(config)]
+        subprocess.run(start, check=True, **({"env": _quiet_env()} | _as(account, _quiet_env())))  # daemonizes
+        crontab = f"{account.pw_name}'s crontab (crontab -u {account.pw_name} -e)" if other else "crontab"
         done.append(
-            f"started supervisord (no systemd on this machine: start it at boot, e.g. the crontab line "
-            f"`@reboot {daemon} --configuration {config}`)"
+            f"started supervisord as {account.pw_name} (no systemd on this machine: start it at boot, e.g. the line "
+            f"`@reboot {shlex.join(start)}` in {crontab})"
         )
     deadline = time.monotonic() + 30
     while not running.alive():
@@ -212,6 +263,59 @@ def _quiet_env() -> dict[str, str]:
     return {key: value for key, value in os.environ.items() if key.startswith(keep)}
 
 
+def _network_env() -> dict[str, str]:
+    """_quiet_env, and how this machine reaches the package index (its CA bundle, its proxies): uv run for another
+    user gets no more of root's environment (UV_CACHE_DIR, XDG_* would name root's folders)."""
+    network = ("SSL_CERT_FILE", "SSL_CERT_DIR", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY")
+    return _quiet_env() | {key: value for key, value in os.environ.items() if key.upper() in network}
+
+
+def _as(account: pwd.struct_passwd, env: dict[str, str]) -> dict[str, Any]:
+    """subprocess.run's arguments that run a command as `account`, with `env` and that user's HOME, USER and
+    LOGNAME: none when `account` runs this process."""
+    if account.pw_uid == os.geteuid():
+        return {}
+    return {
+        "user": account.pw_uid,
+        "group": account.pw_gid,
+        "extra_groups": os.getgrouplist(account.pw_name, account.pw_gid),
+        "env": env | {"HOME": account.pw_dir, "USER": account.pw_name, "LOGNAME": account.pw_name},
+    }
+
+
+def _name(uid: int) -> str:
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid {uid}"
+
+
+def _make_folder(folder: Path, account: pwd.struct_passwd) -> None:
+    """`folder` with its missing parents, those made `account`'s (root making ~runner/.local/state/retrain)."""
+    missing = [path for path in (folder, *folder.parents) if not path.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    if account.pw_uid != os.geteuid():
+        for path in missing:
+            os.chown(path, account.pw_uid, account.pw_gid)
+
+
+def _give(home: Path, account: pwd.struct_passwd) -> None:
+    """Everything in `home` made `account`'s (links themselves, never what they point to)."""
+    for folder, names, file_names in os.walk(home):
+        for path in (Path(folder), *(Path(folder, name) for name in [*names, *file_names])):
+            if path.lstat().st_uid != account.pw_uid:
+                os.lchown(path, account.pw_uid, account.pw_gid)
+
+
+def _runs(account: pwd.struct_passwd, *command: str) -> bool:
+    """Whether `command` succeeds when `account` runs it."""
+    try:
+        ran = subprocess.run(list(command), capture_output=True, check=False, **_as(account, _quiet_env()))
+    except OSError:  # that user may not execute it
+        return False
+    return ran.returncode == 0
+
+
 def _python() -> str:
     """The interpreter under whatever venv runs this (a job's, a release's): the one every venv is built on."""
     return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
@@ -224,24 +328,54 @@ def _uv() -> str:
     return found
 
 
-def _build(target: Path, requirements: list[str]) -> None:
-    """A venv at `target` with `requirements` (pip arguments), from uv's cache when it holds them all, else fetched."""
-    with (target.parent / f"{target.name}.lock").open("w") as lock:
+@contextlib.contextmanager
+def _uv_for(account: pwd.struct_passwd, folder: Path) -> Iterator[str]:
+    """uv, runnable by `account`: the one on PATH, or for another user a copy of it in `folder` made that user's
+    (root's uv may live where that user cannot enter), removed afterwards."""
+    uv = _uv()
+    if account.pw_uid == os.geteuid():
+        yield uv
+        return
+    copy = Path(tempfile.mkdtemp(prefix=".uv-", dir=folder))
+    try:
+        shutil.copy(uv, copy / "uv")
+        for path in (copy, copy / "uv"):
+            os.chown(path, account.pw_uid, account.pw_gid)
+        yield str(copy / "uv")
+    finally:
+        shutil.rmtree(copy, ignore_errors=True)
+
+
+def _build(target: Path, requirements: list[str], account: pwd.struct_passwd | None = None) -> None:
+    """A venv at `target` with `requirements` (pip arguments), from uv's cache when it holds them all, else fetched.
+    For another user than this process's (root setting the host up for the runner's): built by that user, on the
+    Python of this one's version that uv finds for that user (the machine's, that user's managed one, else it
+    installs one), with no cache (root's is not that user's to write, and that user's home may have none)."""
+    account = account or pwd.getpwuid(os.geteuid())
+    other = account.pw_uid != os.geteuid()
+    lock_path = target.parent / f"{target.name}.lock"
+    with lock_path.open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two deploys building the same venv: the second waits, then reuses it
         if (target / ".complete").exists():
             return
         shutil.rmtree(target, ignore_errors=True)  # a build that was killed halfway
         started = time.monotonic()
-        uv = _uv()
-        subprocess.run([uv, "venv", "--quiet", "--python", _python(), str(target)], check=True)
-        install = [uv, "pip", "install", "--quiet", "--python", str(target / "bin/python"), *requirements]
-        offline = subprocess.run([*install, "--offline"], capture_output=True, text=True, check=False)
-        if offline.returncode != 0:
-            log.info("deploy: uv's cache does not hold everything for %s: fetching", target.name)
-            online = subprocess.run(install, capture_output=True, text=True, check=False)
-            if online.returncode != 0:
-                raise HostError(f"uv could not build {target}: {online.stderr.strip()[-2000:]}")
+        python, cache, run_as = _python(), [], {}
+        if other:
+            os.chown(lock_path, account.pw_uid, account.pw_gid)
+            python, cache = f"{sys.version_info.major}.{sys.version_info.minor}", ["--no-cache"]
+            run_as = _as(account, _network_env())
+        with _uv_for(account, target.parent) as uv:
+            subprocess.run([uv, "venv", "--quiet", *cache, "--python", python, str(target)], check=True, **run_as)
+            install = [uv, "pip", "install", "--quiet", *cache, "--python", str(target / "bin/python"), *requirements]
+            if other or subprocess.run([*install, "--offline"], capture_output=True, check=False).returncode != 0:
+                log.info("deploy: %s: fetching what uv's cache does not hold", target.name)
+                online = subprocess.run(install, capture_output=True, text=True, check=False, **run_as)
+                if online.returncode != 0:
+                    raise HostError(f"uv could not build {target}: {online.stderr.strip()[-2000:]}")
         (target / ".complete").write_text(f"{' '.join(requirements)}\n")
+        if other:
+            os.chown(target / ".complete", account.pw_uid, account.pw_gid)
         log.info("deploy: built %s in %.1f s", target, time.monotonic() - started)
 
 
@@ -264,8 +398,12 @@ def release_venv(home: Path, lock: Path) -> Path:
     return target
 
 
-def _host_venv(home: Path) -> Path:
+def _host_venv(home: Path, account: pwd.struct_passwd) -> Path:
+    """supervisord's venv, built again when `account` cannot run it (built by root before it served another user)."""
     target = home / "host"
+    python = str(target / "bin/python")
+    if (target / ".complete").exists() and not _runs(account, python, "-c", "import supervisor"):
+        (target / ".complete").unlink()
     if not (target / ".complete").exists():
-        _build(target, [f"supervisor=={importlib.metadata.version('supervisor')}"])
+        _build(target, [f"supervisor=={importlib.metadata.version('supervisor')}"], account)
     return target
