@@ -353,13 +353,13 @@ def read(repo: Repository) -> list[Finding]:
         try:
             problems = setting.check(repo)
         except GitHubError as error:
-            limit = _upgrade(repo, setting, error)
-            if limit is None and error.status in (403, 404):
+            upgrade = _upgrade(repo, setting, error)
+            if upgrade is None and error.status in (403, 404):
                 problems = [f"cannot be read with this token ({error}): it needs admin rights on the repository"]
-            elif limit is None:
+            elif upgrade is None:
                 raise
             else:
-                findings.append(limit)
+                findings.append(upgrade)
                 continue
         # a private repository's missing environment reads as 404 on every plan: the limit is named when it may apply
         limit = UPGRADE.format(what=setting.paid_when_private) if setting.paid_when_private and repo.private else ""
