@@ -236,6 +236,8 @@ def site(_remote_template: Path, tmp_path_factory: pytest.TempPathFactory, webho
             site.run("retrain", "deploy", "--stop")
         host.supervisor(site.deploy_dir).shutdown()
         site.github.stop()
+    if site.github.violations:  # as the `github` fixture: every call the deploy jobs made is one GitHub allows
+        pytest.fail("GitHub's OpenAPI description does not allow:\n" + "\n".join(site.github.violations), pytrace=False)
 
 
 @dataclass

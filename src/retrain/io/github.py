@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from retrain.errors import BadInput, Failed
+from retrain.io import vcs
 
 API = "https://api.github.com"
 PER_PAGE = 100  # the largest page GitHub serves
@@ -72,10 +73,7 @@ class GitHub:
         from GITHUB_TOKEN or GH_TOKEN, else `gh auth token` (after `gh auth login`)."""
         repository = env.get("GITHUB_REPOSITORY", "")
         if not repository:
-            origin = subprocess.run(
-                ["git", "-C", str(root), "remote", "get-url", "origin"], capture_output=True, text=True, check=False
-            ).stdout.strip()
-            found = re.search(r"github\.com[:/]([\w.-]+/[\w.-]+?)(?:\.git)?/?$", origin)
+            found = re.search(r"github\.com[:/]([\w.-]+/[\w.-]+?)(?:\.git)?/?$", vcs.origin_url(root))
             repository = found.group(1) if found else ""
         token = env.get("GITHUB_TOKEN") or env.get("GH_TOKEN") or ""
         gh = shutil.which("gh", path=env.get("PATH"))

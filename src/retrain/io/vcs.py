@@ -215,6 +215,12 @@ def _remote(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, check=False)
 
 
+def origin_url(root: Path) -> str:
+    """origin's URL, "" when there is none."""
+    result = _git(root, "remote", "get-url", "origin")
+    return result.stdout.strip() if result.returncode == 0 else ""
+
+
 def fetch(root: Path, branch: str) -> None:
     """origin's `branch` into refs/remotes/origin/<branch>, with the job's token (a private origin needs it)."""
     result = _remote(root, "fetch", "-q", "origin", f"+refs/heads/{branch}:refs/remotes/origin/{branch}")
