@@ -143,6 +143,12 @@ def dvc_remotes(root: Path) -> list[str]:
     return [line.split()[0] for line in _dvc(root, "remote", "list").stdout.splitlines() if line.strip()]
 
 
+def default_remote(root: Path) -> str | None:
+    """The name of the DVC remote that `dvc push` and `dvc pull` use, or None."""
+    result = _dvc(root, "remote", "default")  # exits 1 ("No default remote set") when there is none
+    return (result.stdout.strip() or None) if result.returncode == 0 else None
+
+
 def fetch_output(root: Path, ref: str, path: Path, expected: str, target: Path) -> None:
     """Copy the version of a DVC output that `ref` names to `target`: from the local cache if it is there, else
     through `dvc.api` (which reads the ref's git objects and the configured remote). The md5 is checked."""
