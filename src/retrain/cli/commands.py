@@ -78,12 +78,14 @@ def lock_check(state: State) -> None:
 
 @app.command()
 @BASE
+@PUSH
 @pass_state
-def compare(state: State, base: str | None) -> int:
-    """Champion (the model dvc.lock names at BASE) against the working tree's model. Exit 3 if the gate blocks."""
+def compare(state: State, base: str | None, push: bool) -> int:
+    """Champion (the model dvc.lock names at BASE) against the working tree's model. Exit 3 if the gate blocks.
+    A champion that no DVC cache or remote holds is rebuilt from its commit (and pushed)."""
     from retrain.decision import compare as comparison
 
-    decision = comparison.compare(state.params, state.root, base or state.params.compare.base)
+    decision = comparison.compare(state.params, state.root, base or state.params.compare.base, push)
     return EXIT_OK if decision.promote else EXIT_BLOCKED
 
 
