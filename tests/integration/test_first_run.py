@@ -50,7 +50,7 @@ def test_make_data_with_an_empty_bucket_pulls_what_it_holds_and_bootstraps_and_p
     path, run = fresh
     remote = tmp_path / "bucket"
     run("retrain", "bootstrap")  # a machine that has the data pushes two batches; the bucket lacks the rest
-    run("dvc", "remote", "add", "--local", "--default", "ci", str(remote))
+    run("make", "--no-print-directory", "ci-remote", VENV=str(VENV), LOCKS="", DVC_REMOTE_URL=str(remote))  # as CI
     run("dvc", "push", "--quiet", POINTERS[0], POINTERS[1])
     forget_data(path)
 
