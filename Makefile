@@ -87,8 +87,11 @@ setup: $(VENV)/.runtime $(SCHEMES:%=$(VENV)/.remote-%) ## create .venv: the lock
 
 setup-dev: setup $(VENV)/.dev ## setup, plus the dev tools (pytest, ruff, mypy, uv)
 
-data: setup ## fetch the batches the pointers name: `dvc pull` with a remote, else regenerate the bundled data
-	if [[ -n "$$(dvc remote list)" ]]; then dvc pull; else retrain bootstrap; fi
+# What the DVC remote holds is pulled (`--allow-missing`: a new, empty bucket is no error; one DVC cannot read is);
+# the bundled batches it lacks are regenerated, checked against their pointers' md5 and pushed (unless DVC_PUSH=false).
+data: setup ## the batches the pointers name: pulled from the DVC remote; the bundled ones it lacks regenerated and pushed
+	if [[ -n "$$(dvc remote list)" ]]; then dvc pull --allow-missing; fi
+	retrain bootstrap
 
 repro: data ## dvc repro: run the stages whose inputs changed (each one's time and memory: reports/usage/)
 	rm -rf reports/usage

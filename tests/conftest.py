@@ -32,6 +32,7 @@ LONGEST_FIRST = (
     "tests/integration/test_tune.py",
     "tests/integration/test_compare_report.py",
     "tests/integration/test_dvc_pipeline.py",
+    "tests/integration/test_first_run.py",
     "tests/e2e/test_service.py",
 )
 

@@ -21,6 +21,13 @@ from retrain.results import Decision
 log = logging.getLogger("retrain")
 TARGETS = ("local", "bentocloud", "container")  # where `retrain deploy` sends a Bento (retrain.release.deploy.run)
 BASE = click.option("--base", help="git ref of the champion (default: compare.base in params.yaml)")
+PUSH = click.option(
+    "--push/--no-push",
+    default=True,
+    envvar="DVC_PUSH",
+    show_default=True,
+    help="push what it made to the DVC remote, if there is one (default from $DVC_PUSH: a PR job sets false)",
+)
 
 
 @app.command("new-batch")
@@ -34,12 +41,14 @@ def new_batch(state: State, month: str) -> None:
 
 
 @app.command()
+@PUSH
 @pass_state
-def bootstrap(state: State) -> None:
-    """Recreate the bundled data named by the committed pointers, byte for byte, when no DVC remote holds it."""
+def bootstrap(state: State, push: bool) -> None:
+    """Recreate, byte for byte, the bundled data the committed pointers name that is not here (`make data` pulls
+    what the DVC remote holds first), and push it to the remote."""
     from retrain.domain import nycflights
 
-    nycflights.bootstrap(state.params, state.root)
+    nycflights.bootstrap(state.params, state.root, push)
 
 
 @app.command("set-params")
@@ -69,12 +78,14 @@ def lock_check(state: State) -> None:
 
 @app.command()
 @BASE
+@PUSH
 @pass_state
-def compare(state: State, base: str | None) -> int:
-    """Champion (the model dvc.lock names at BASE) against the working tree's model. Exit 3 if the gate blocks."""
+def compare(state: State, base: str | None, push: bool) -> int:
+    """Champion (the model dvc.lock names at BASE) against the working tree's model. Exit 3 if the gate blocks.
+    A champion that no DVC cache or remote holds is rebuilt from its commit (and pushed)."""
     from retrain.decision import compare as comparison
 
-    decision = comparison.compare(state.params, state.root, base or state.params.compare.base)
+    decision = comparison.compare(state.params, state.root, base or state.params.compare.base, push)
     return EXIT_OK if decision.promote else EXIT_BLOCKED
 
 

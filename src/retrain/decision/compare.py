@@ -18,7 +18,7 @@ from retrain.domain import schema
 from retrain.io import files, modelfile, vcs
 from retrain.params import Gate, Params
 from retrain.pipeline import evaluate
-from retrain.results import Base, Decision, Identity, Verdict
+from retrain.results import Base, Check, Decision, Identity, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,9 @@ def base_rules(params: Params, root: Path, base: str) -> tuple[Params, str | Non
     return params.model_copy(update={"gate": gate, "paths": params.paths.model_copy(update={"model": model})}), None
 
 
-def compare(params: Params, root: Path, base: str) -> Decision:
+def compare(params: Params, root: Path, base: str, push: bool = True) -> Decision:
     """Judge the challenger against the champion at `base` by the rules at `base`; write the decision and the
-    figures beside the report."""
+    figures beside the report. A champion rebuilt because no DVC cache or remote held it is pushed if `push`."""
     base = vcs.resolve(root, base)
     rules, rules_problem = base_rules(params, root, base)
     paths, threshold = params.paths, params.evaluate.threshold
@@ -60,7 +60,7 @@ def compare(params: Params, root: Path, base: str) -> Decision:
     predictions = {"challenger": evaluate.predict(model, test)}
     windows = {"challenger": _window(files.read_json(paths.model_meta))}
 
-    champion = champions.fetch(rules, root, base, challenger_md5, model)
+    champion = champions.fetch(rules, root, base, challenger_md5, model, push)
     if champion.model is not None:
         predictions["champion"] = evaluate.predict(champion.model, test)
         if "training_window" in champion.meta:
@@ -81,6 +81,10 @@ def compare(params: Params, root: Path, base: str) -> Decision:
             rules.gate,
             threshold,
         )
+        if champion.rebuilt:  # said with the gate's checks (and reasons, when promoting): the report shows it
+            check = Check(rule="champion", passed=True, detail=f"champion {champion.rebuilt}")
+            reasons = [*verdict.reasons, check.detail] if verdict.promote else verdict.reasons
+            verdict = verdict.model_copy(update={"checks": [*verdict.checks, check], "reasons": reasons})
     decision = Decision(
         **verdict.model_dump(),
         base=Base(ref=base, commit=champion.commit),

@@ -88,33 +88,66 @@ def new_batch(params: Params, root: Path, month: str) -> None:
     )
 
 
-def bootstrap(params: Params, root: Path) -> None:
-    """Recreate the bundled data named by the committed pointers, byte for byte, when no DVC remote holds it."""
+def _bundled(path: Path, params: Params) -> pd.DataFrame | None:
+    """The bundled frame a data file's name stands for, or None when the name is not one of the bundled data."""
+    if path == params.paths.weather:
+        return weather()
+    batch = files.batch_month(path.name)
+    try:
+        return None if batch is None else flights(*batch)
+    except ValueError:  # a month the bundled data does not cover
+        return None
+
+
+def bootstrap(params: Params, root: Path, push: bool = True) -> None:
+    """Recreate, byte for byte, the bundled data that the committed pointers name and that is not in the workspace
+    (no DVC remote, or one that does not hold it yet: `make data` pulls first), and push what it recreated to the
+    DVC remote when there is one and `push` allows. A file that is neither here nor the bundled data (a team's own
+    batch never pushed) is an error naming it, after the others are recreated and pushed."""
     pointers = sorted(params.paths.landing.glob("*.parquet.dvc"))
     weather_pointer = params.paths.weather.with_name(params.paths.weather.name + ".dvc")
     if weather_pointer.exists():
         pointers.append(weather_pointer)
-    written = []
+    written, foreign = [], []
     for pointer in pointers:
         path = pointer.with_suffix("")
         expected = vcs.pointer_md5(pointer)
         if path.exists() and files.md5(path) == expected:
             continue
-        if path == params.paths.weather:
-            frame = weather()
-        else:
-            batch = files.batch_month(path.name)
-            if batch is None:
-                raise BadInput(f"{pointer}: not a YYYY-MM.parquet batch; fetch it with `dvc pull`")
-            frame = flights(*batch)
-        files.write_frame(frame, path)
-        if files.md5(path) != expected:
+        frame = _bundled(path, params)
+        if frame is not None:
+            files.write_frame(frame, path)
+            if files.md5(path) == expected:
+                written.append(pointer)
+                continue
             path.unlink()
-            raise BadInput(
-                f"{pointer}: the bundled data does not reproduce md5 {expected}; "
-                "this batch came from elsewhere: configure a DVC remote and run `dvc pull`"
-            )
-        written.append(str(pointer))
+        foreign.append(pointer)
+    remote = vcs.default_remote(root)
+    in_place = f"{len(pointers) - len(written) - len(foreign)} already in place"
     if written:
-        vcs.run_dvc(root, "commit", "--force", "--quiet", *written)
-    log.info("bootstrap: %d file(s) regenerated, %d already in place", len(written), len(pointers) - len(written))
+        vcs.run_dvc(root, "commit", "--force", "--quiet", *map(str, written))
+        names = ", ".join(str(pointer.with_suffix("")) for pointer in written)
+        if remote and push:
+            vcs.run_dvc(root, "push", "--quiet", *map(str, written))
+            done = f"regenerated and pushed to the DVC remote {remote!r}"
+        elif remote:
+            done = "regenerated (not pushed: DVC_PUSH=false)"
+        else:
+            done = "regenerated (no DVC remote to push them to: set DVC_REMOTE_URL, or `dvc remote add -d`)"
+        log.info("bootstrap: %d file(s) %s: %s; %s", len(written), done, names, in_place)
+    else:
+        log.info("bootstrap: nothing to regenerate, %s", in_place)
+    if foreign:
+        raise BadInput(_not_here(foreign, remote is not None))
+
+
+def _not_here(pointers: list[Path], remote: bool) -> str:
+    """What to do about data files that are neither in the workspace nor the bundled data."""
+    names = ", ".join(str(pointer) for pointer in pointers)
+    where = "the DVC remote does not hold them" if remote else "there is no DVC remote to pull them from"
+    return (
+        f"{len(pointers)} data file(s) the pointers name are not here and are not the bundled data: {names}; "
+        f"{where}. Push them from the machine that has them (`dvc push {' '.join(map(str, pointers))}`), "
+        "then run `make data` (`dvc pull`) again"
+        + ("" if remote else ", with the remote configured (DVC_REMOTE_URL, or `dvc remote add -d`)")
+    )

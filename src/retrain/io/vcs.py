@@ -4,12 +4,14 @@ and every ref is passed after `--end-of-options`, so a ref that starts with `-` 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import yaml
@@ -22,6 +24,11 @@ SEPARATOR = "\x1f"
 
 class VcsError(BadInput):
     """A git or dvc command failed; the message has its own."""
+
+
+class OutputMissing(VcsError):
+    """No DVC cache or remote here holds an output (also: no remote is configured). DVC reports some remotes it
+    cannot reach this way too (an http remote that refuses the connection, a bucket the credentials may not read)."""
 
 
 def _git(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -79,11 +86,22 @@ def log(root: Path, ref: str, path: Path | str) -> list[tuple[str, str, str, str
 
 def lock_md5(lock_text: str | None, path: Path | str) -> str | None:
     """The md5 that a dvc.lock records for an output, or None if it has none."""
+    found = _locked(lock_text, path)
+    return found[1] if found else None
+
+
+def lock_stage(lock_text: str | None, path: Path | str) -> str | None:
+    """The stage that a dvc.lock records as making an output, or None."""
+    found = _locked(lock_text, path)
+    return found[0] if found else None
+
+
+def _locked(lock_text: str | None, path: Path | str) -> tuple[str, str] | None:
     stages = (yaml.safe_load(lock_text or "") or {}).get("stages", {})
-    for stage in stages.values():
+    for name, stage in stages.items():
         for out in stage.get("outs", []):
             if out["path"] == str(path):
-                return str(out["md5"])
+                return str(name), str(out["md5"])
     return None
 
 
@@ -93,14 +111,15 @@ def pointer_md5(pointer: Path) -> str:
     return str(data["outs"][0]["md5"])
 
 
-def _dvc(root: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _dvc(root: Path, *args: str, env: Mapping[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """The dvc of this interpreter's environment, whatever PATH says."""
-    return subprocess.run([sys.executable, "-m", "dvc", *args], cwd=root, capture_output=True, text=True, check=False)
+    command = [sys.executable, "-m", "dvc", *args]
+    return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, check=False)
 
 
-def run_dvc(root: Path, *args: str) -> str:
-    """Run a dvc command; its output, or VcsError with its message."""
-    result = _dvc(root, *args)
+def run_dvc(root: Path, *args: str, env: Mapping[str, str] | None = None) -> str:
+    """Run a dvc command (in the environment `env`, else this one); its output, or VcsError with its message."""
+    result = _dvc(root, *args, env=env)
     if result.returncode:
         raise VcsError(f"dvc {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}")
     return result.stdout
@@ -153,6 +172,12 @@ def missing_on_remote(root: Path, url: str) -> list[str]:
     return sorted(name for name, state in status.items() if state in ("new", "missing"))
 
 
+def default_remote(root: Path) -> str | None:
+    """The name of the DVC remote that `dvc push` and `dvc pull` use, or None."""
+    result = _dvc(root, "remote", "default")  # exits 1 ("No default remote set") when there is none
+    return (result.stdout.strip() or None) if result.returncode == 0 else None
+
+
 def fetch_output(root: Path, ref: str, path: Path, expected: str, target: Path) -> None:
     """Copy the version of a DVC output that `ref` names to `target`: from the local cache if it is there, else
     through `dvc.api` (which reads the ref's git objects and the configured remote). The md5 is checked."""
@@ -162,11 +187,55 @@ def fetch_output(root: Path, ref: str, path: Path, expected: str, target: Path) 
         shutil.copyfile(cached, target)
     else:
         import dvc.api
+        from dvc.config import NoRemoteError
+        from dvc.exceptions import FileMissingError, PathMissingError
 
-        with dvc.api.open(str(path), repo=str(root), rev=ref, mode="rb") as source, target.open("wb") as sink:
-            shutil.copyfileobj(source, sink)
+        try:
+            with dvc.api.open(str(path), repo=str(root), rev=ref, mode="rb") as source, target.open("wb") as sink:
+                shutil.copyfileobj(source, sink)
+        except (PathMissingError, FileMissingError, NoRemoteError) as error:
+            where = "no DVC remote is configured" if isinstance(error, NoRemoteError) else "DVC found it in no remote"
+            raise OutputMissing(f"it is not in the local DVC cache and {where} ({type(error).__name__})") from error
     if md5(target) != expected:
         raise InputError(f"{path} at {ref}: fetched file has md5 {md5(target)}, dvc.lock says {expected}")
+
+
+def pointers(root: Path) -> list[str]:
+    """The committed DVC pointers (`*.dvc` files), relative to `root`."""
+    return _git(root, "ls-files", "--", "*.dvc").stdout.split()
+
+
+def absent(root: Path) -> list[str]:
+    """The committed pointers whose data is not in the workspace with the md5 they record."""
+    missing = []
+    for name in pointers(root):
+        out = yaml.safe_load((root / name).read_text())["outs"][0]
+        path, expected = (root / name).parent / str(out["path"]), str(out["md5"])
+        present = path.is_dir() if expected.endswith(".dir") else path.is_file() and md5(path) == expected
+        if not present:
+            missing.append(name)
+    return missing
+
+
+@contextlib.contextmanager
+def worktree(root: Path, commit_: str) -> Iterator[Path]:
+    """`commit_` checked out in a temporary folder (a detached git worktree) whose DVC uses this repository's cache
+    and its local config (the remote `make ci-remote` adds): what DVC builds there lands in the shared cache.
+    Removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="retrain-worktree-") as scratch:
+        path = Path(scratch) / "tree"
+        _git(root, "worktree", "prune")  # what a killed run left registered
+        result = _git(root, "worktree", "add", "--quiet", "--detach", str(path), commit_)
+        if result.returncode:
+            raise VcsError(f"git worktree add {commit_} failed: {result.stderr.strip()}")
+        try:
+            local = root / ".dvc" / "config.local"
+            if local.is_file() and (path / ".dvc").is_dir():
+                shutil.copyfile(local, path / ".dvc" / "config.local")
+            run_dvc(path, "config", "--local", "cache.dir", run_dvc(root, "cache", "dir").strip())
+            yield path
+        finally:
+            _git(root, "worktree", "remove", "--force", str(path))
 
 
 def subject(root: Path, ref: str = "HEAD") -> str:
