@@ -46,7 +46,7 @@ from typing import Any
 from retrain.errors import BadInput, Failed
 from retrain.io import files, http, modelfile, vcs
 from retrain.params import Deploy, Params
-from retrain.release import canary, front, host
+from retrain.release import canary, front, host, smoke
 
 log = logging.getLogger("retrain.deploy")
 
@@ -139,6 +139,18 @@ def busy(home: Path) -> bool:
             return True
         fcntl.flock(lock, fcntl.LOCK_UN)
         return False
+
+
+WARM_UP = 10  # requests a new release answers before the front sends it one
+
+
+def warm_up(url: str, golden: list[dict[str, Any]]) -> None:
+    """The release's own golden records, one and all of them in turn, before it takes traffic: its first requests
+    pay for lazy imports and the request path's first use, and a canary judged on a few dozen answers would be
+    judged on those (a CI run: 5 of 37 over the p99 bound). Marked as probes: not inference traffic."""
+    for attempt in range(WARM_UP):
+        records = golden if attempt % 2 else golden[:1]
+        http.request(f"{url}/predict", {"records": records}, timeout=30, headers={smoke.PROBE: "warm-up"})
 
 
 class Local:
@@ -458,6 +470,7 @@ class Local:
             served = json.loads(body).get("model") if status == 200 else None
             if served != release.md5:
                 raise DeployError(f"{release.bento} on :{port} serves model {served}, expected {release.md5}")
+            warm_up(f"http://127.0.0.1:{port}", files.read_json(bento / "src/deploy/golden.json"))
         except (DeployError, ValueError):
             self._forget(state.pop("starting")["program"])
             raise
