@@ -114,6 +114,20 @@ def bare_origin(path: Path) -> Path:
     return path
 
 
+def pushed_clone(tmp_path: Path, write: Callable[[Path], object]) -> Path:
+    """A clone (tmp_path/repo) of a new bare origin (tmp_path/origin.git, see bare_origin) whose main is one commit
+    of what `write` puts in the clone."""
+    bare, clone = bare_origin(tmp_path / "origin.git"), tmp_path / "repo"
+    subprocess.run(["git", "clone", "-q", str(bare), str(clone)], check=True, capture_output=True)
+    for key, value in (("user.name", "test"), ("user.email", "test@example.com")):
+        git("config", key, value, cwd=clone)
+    write(clone)
+    git("add", "-A", cwd=clone)
+    git("commit", "-qm", "Initial commit", cwd=clone)
+    git("push", "-q", "origin", "main", cwd=clone)
+    return clone
+
+
 def git(*args: str, cwd: Path) -> str:
     return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True, check=True).stdout
 

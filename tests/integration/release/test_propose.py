@@ -14,24 +14,19 @@ from retrain.errors import BadInput
 from retrain.io.github import GitHub
 from retrain.release.propose import propose
 from tests.e2e.stubs.github import GitHubStandIn
-from tests.support import bare_origin, git
+from tests.support import git, pushed_clone
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
 def origin(tmp_path: Path) -> Path:
-    bare, clone = bare_origin(tmp_path / "origin.git"), tmp_path / "repo"
-    subprocess.run(["git", "clone", "-q", str(bare), str(clone)], check=True, capture_output=True)
-    for key, value in (("user.name", "test"), ("user.email", "test@example.com")):
-        git("config", key, value, cwd=clone)
-    (clone / ".github/workflows").mkdir(parents=True)
-    (clone / ".github/workflows/ci.yml").write_text("on: [push]\n")
-    (clone / "params.yaml").write_text("seed: 1\n")
-    git("add", "-A", cwd=clone)
-    git("commit", "-qm", "Initial commit", cwd=clone)
-    git("push", "-q", "origin", "main", cwd=clone)
-    return clone
+    def write(clone: Path) -> None:
+        (clone / ".github/workflows").mkdir(parents=True)
+        (clone / ".github/workflows/ci.yml").write_text("on: [push]\n")
+        (clone / "params.yaml").write_text("seed: 1\n")
+
+    return pushed_clone(tmp_path, write)
 
 
 def _retrain(repo: Path, stand_in: GitHubStandIn, seed: int) -> tuple[int, str, int | None]:

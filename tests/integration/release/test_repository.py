@@ -16,7 +16,7 @@ from retrain.io.github import GitHub
 from retrain.release import repository
 from retrain.release.repository import Repository
 from tests.e2e.stubs.github import GitHubStandIn
-from tests.support import BIN, ROOT, bare_origin, git
+from tests.support import BIN, ROOT, pushed_clone
 
 DVC = str(BIN / "dvc")
 
@@ -26,19 +26,15 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def clone(tmp_path: Path) -> Path:
     """A clone of origin, whose main holds the project's workflow files and a DVC project with one tracked file."""
-    bare, clone = bare_origin(tmp_path / "origin.git"), tmp_path / "repo"
-    subprocess.run(["git", "clone", "-q", str(bare), str(clone)], check=True, capture_output=True)
-    for key, value in (("user.name", "test"), ("user.email", "test@example.com")):
-        git("config", key, value, cwd=clone)
-    shutil.copytree(ROOT / ".github/workflows", clone / ".github/workflows")
-    (clone / "params.yaml").write_text("seed: 1\n")
-    subprocess.run([DVC, "init", "-q"], cwd=clone, check=True)
-    (clone / "batch.csv").write_text("a,b\n1,2\n")
-    subprocess.run([DVC, "add", "-q", "batch.csv"], cwd=clone, check=True)
-    git("add", "-A", cwd=clone)
-    git("commit", "-qm", "Initial commit", cwd=clone)
-    git("push", "-q", "origin", "main", cwd=clone)
-    return clone
+
+    def write(clone: Path) -> None:
+        shutil.copytree(ROOT / ".github/workflows", clone / ".github/workflows")
+        (clone / "params.yaml").write_text("seed: 1\n")
+        subprocess.run([DVC, "init", "-q"], cwd=clone, check=True)
+        (clone / "batch.csv").write_text("a,b\n1,2\n")
+        subprocess.run([DVC, "add", "-q", "batch.csv"], cwd=clone, check=True)
+
+    return pushed_clone(tmp_path, write)
 
 
 def _repo(github: GitHubStandIn, **variables: str) -> Repository:
