@@ -41,7 +41,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from retrain.errors import BadInput, Failed
 from retrain.io import files
@@ -210,14 +210,14 @@ def install(home: Path, account: pwd.struct_passwd | None = None) -> list[str]:
         raise HostError(f"{run / 'supervisor.sock'} is too long for a unix socket: choose a shorter RETRAIN_DEPLOY_DIR")
     for folder in (run, home / "programs"):
         _make_folder(folder, account)
-    files.replace_text(home / "relaunch.py", Path(relaunch.__file__).read_text())
+    _write(home / "relaunch.py", Path(relaunch.__file__).read_text(), account)
     config = home / "supervisord.conf"
-    files.replace_text(config, SUPERVISORD.format(run=run, home=home))
+    _write(config, SUPERVISORD.format(run=run, home=home), account)
     daemon = home / "host/bin/supervisord"
     unit = home / UNIT_NAME
     group = grp.getgrgid(account.pw_gid).gr_name
     text = UNIT.format(unit=unit, name=UNIT_NAME, user=account.pw_name, group=group, supervisord=daemon, config=config)
-    files.replace_text(unit, text)
+    _write(unit, text, account)  # for reference, and for root to copy when this is not root
     if other:
         _give(home, account)  # with whatever a host that root served before left in it
     _host_venv(home, account)
@@ -235,7 +235,7 @@ def install(home: Path, account: pwd.struct_passwd | None = None) -> list[str]:
     if Path("/run/systemd/system").is_dir():  # systemd is PID 1 (sd_booted)
         if os.geteuid() != 0:
             return [*done, f"as root: cp {unit} /etc/systemd/system/ && systemctl enable --now {UNIT_NAME}"]
-        shutil.copy(unit, Path("/etc/systemd/system") / UNIT_NAME)
+        files.replace_text(Path("/etc/systemd/system") / UNIT_NAME, text)  # never the copy the runner's user owns
         subprocess.run(["systemctl", "daemon-reload"], check=True)
         subprocess.run(["systemctl", "enable", UNIT_NAME], check=True)
         # restart, not start: a unit already running (an older definition, root's) serves no socket of this folder
@@ -299,6 +299,29 @@ def _make_folder(folder: Path, account: pwd.struct_passwd) -> None:
             os.chown(path, account.pw_uid, account.pw_gid)
 
 
+def _write(path: Path, text: str, account: pwd.struct_passwd) -> None:
+    """`text` to `path` atomically, `account`'s, through no link: the folder is the runner user's, and its jobs could
+    plant a link where root writes next (`path.new` -> /etc/shadow). The staged file is made anew (O_EXCL and
+    O_NOFOLLOW: a link planted meanwhile is an error, never written through) and renamed over `path` (a rename
+    replaces a link there, never follows it)."""
+    staged = path.with_name(f"{path.name}.new")
+    staged.unlink(missing_ok=True)
+    descriptor = os.open(staged, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+        if account.pw_uid != os.geteuid():
+            os.fchown(handle.fileno(), account.pw_uid, account.pw_gid)
+    staged.replace(path)
+
+
+def _open_lock(path: Path) -> IO[str]:
+    """The lock file at `path`, opened through no link (a link planted there is removed first; one planted
+    meanwhile is an error), as _write."""
+    if path.is_symlink():
+        path.unlink()
+    return os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o644), "w")
+
+
 def _give(home: Path, account: pwd.struct_passwd) -> None:
     """Everything in `home` made `account`'s (links themselves, never what they point to)."""
     for folder, names, file_names in os.walk(home):
@@ -354,7 +377,7 @@ def _build(target: Path, requirements: list[str], account: pwd.struct_passwd | N
     account = account or pwd.getpwuid(os.geteuid())
     other = account.pw_uid != os.geteuid()
     lock_path = target.parent / f"{target.name}.lock"
-    with lock_path.open("w") as lock:
+    with _open_lock(lock_path) as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two deploys building the same venv: the second waits, then reuses it
         if (target / ".complete").exists():
             return
@@ -362,7 +385,7 @@ def _build(target: Path, requirements: list[str], account: pwd.struct_passwd | N
         started = time.monotonic()
         python, cache, run_as = _python(), [], {}
         if other:
-            os.chown(lock_path, account.pw_uid, account.pw_gid)
+            os.fchown(lock.fileno(), account.pw_uid, account.pw_gid)
             python, cache = f"{sys.version_info.major}.{sys.version_info.minor}", ["--no-cache"]
             run_as = _as(account, _network_env())
         with _uv_for(account, target.parent) as uv:

@@ -89,3 +89,22 @@ def test_root_sets_the_host_up_for_the_user_the_runner_runs_as(served: Path) -> 
     assert Path(f"/proc/{sleeper}").stat().st_uid == NOBODY.pw_uid
 
     assert host.install(served, NOBODY)[-1] == f"supervisord already answers on {socket}"
+
+
+def test_root_run_again_writes_through_no_link_the_runners_user_planted(served: Path, tmp_path: Path) -> None:
+    """The deploy folder is the runner user's: any job there can plant links where root writes next time (the staged
+    config, the venv's lock). Root writes through none of them: a victim file stays as it was."""
+    host.install(served, NOBODY)
+    pid = int((served / "run/supervisord.pid").read_text())
+    host.supervisor(served).shutdown()
+    deadline = time.monotonic() + 60
+    while not ended(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    victim = tmp_path / "victim"
+    victim.write_text("root's own\n")
+    for planted in ("supervisord.conf.new", "relaunch.py.new", f"{host.UNIT_NAME}.new", "host.lock"):
+        (served / planted).unlink(missing_ok=True)
+        (served / planted).symlink_to(victim)
+    (served / "host/.complete").unlink()  # the venv is built again, under its lock
+    host.install(served, NOBODY)
+    assert victim.read_text() == "root's own\n" and victim.stat().st_uid == 0
