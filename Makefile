@@ -263,7 +263,7 @@ ci-blind-alert: setup ## monitoring could not see the traffic: open or update th
 	retrain alert
 	$(call raise-issue,monitoring-blind,reports/alert.md)
 
-ci-deploy-alert: ## open an issue: the deploy of HEAD failed (reports/deploy.log says how, and what is live now)
+ci-deploy-alert: setup ## open an issue: the deploy of HEAD failed (reports/deploy.log says how, and what is live now)
 	{ echo "## Deploy of $$(git rev-parse --short=12 HEAD) failed"; echo; \
 	  echo "The deploy of commit \`$$(git rev-parse --short=12 HEAD)\` to \`$$DEPLOY_TARGET\` failed."; \
 	  echo "Run: $${RUN_URL:-local}"; echo; echo '```'; tail -n 40 reports/deploy.log || true; echo '```'; \
@@ -274,7 +274,8 @@ ci-deploy-alert: ## open an issue: the deploy of HEAD failed (reports/deploy.log
 # revert PR of the commit whose release it took off (-m 1 for a merge commit), opened as ci-pr opens the retrain PR,
 # with ci.yml and pr.yml dispatched on it for its checks, then the issue deploy-rolled-back; only then is it recorded
 # as reported, so a run that fails on the way (GitHub down, no token) leaves it for the next run, which finds the PR
-# it may have opened (exact head) and updates it. A revert that changes nothing (main moved on) opens no PR.
+# it may have opened (exact head) and updates it. A revert that changes nothing (main moved on) opens no PR, nor one
+# that conflicts with main (the issue says so): neither may keep the event, and the ones after it, from being reported.
 ci-health: setup ## the oldest health rollback not yet reported: a revert PR of the commit it took off, and an issue
 	commit=$$(retrain health --report); \
 	if [[ -z "$$commit" ]]; then echo "health: no rollback to report" | tee -a "$${GITHUB_STEP_SUMMARY:-/dev/null}"; \
@@ -284,8 +285,11 @@ ci-revert: setup  # the revert PR of $$COMMIT, the issue, then the event is repo
 	retrain github fetch main  # with the job's token: the checkout keeps none, and a private origin needs one
 	git checkout -q --detach origin/main
 	parents=$$(git rev-list --parents -n 1 "$$COMMIT" | wc -w); \
-	git revert --no-commit $$([[ "$$parents" -gt 2 ]] && echo -m 1) "$$COMMIT"; \
-	if [[ -z "$$(git diff --cached --name-only)" ]]; then echo "health: reverting $$COMMIT changes nothing on main: no PR"; \
+	if ! git revert --no-commit $$([[ "$$parents" -gt 2 ]] && echo -m 1) "$$COMMIT" >/dev/null; then \
+	  git revert --abort 2>/dev/null || git reset -q --hard; \
+	  printf '\n%s\n' "Reverting \`$${COMMIT:0:12}\` on \`main\` as it is now failed (the run's log says why: a conflict, most likely): no revert PR; revert it by hand." \
+	    | tee -a reports/health.md; \
+	elif [[ -z "$$(git diff --cached --name-only)" ]]; then echo "health: reverting $$COMMIT changes nothing on main: no PR"; \
 	else \
 	  $(BOT) git commit -q -m "Revert $${COMMIT:0:12}: its release failed the health check"; \
 	  made=$$(retrain github propose --base main --branch "revert/$${COMMIT:0:12}" --body "$$(cat reports/health.md)"); \

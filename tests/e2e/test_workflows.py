@@ -229,11 +229,9 @@ def test_a_merge_on_a_fork_with_no_deploy_target_skips_deploy_with_a_notice(repo
     assert "make deploy" not in result.stdout and "deploy-failed" not in result.stdout
 
 
-def test_a_health_rollback_gets_an_issue_and_a_revert_pr_of_the_commit_it_took_off_once(
-    repository: Path, tmp_path: Path, github: GitHubStandIn
-) -> None:
-    """health.yml on the serving runner after `retrain health` put the previous release back: state.json holds the
-    event as health.py records it (the failing release, the restored one, reported: false)."""
+def _health_rollback(repository: Path, tmp_path: Path) -> tuple[str, Path, list[str]]:
+    """A merge on main whose release the health check took off: state.json holds the event as health.py records it
+    (the failing release, the restored one, reported: false). The merge commit, the deploy folder, act's flags."""
     params = repository / "params.yaml"
     params.write_text(params.read_text().replace("max_records: 2000", "max_records: 1999"))
     git("commit", "-qam", "Merge pull request #7 from org/serve", cwd=repository)
@@ -252,7 +250,32 @@ def test_a_health_rollback_gets_an_issue_and_a_revert_pr_of_the_commit_it_took_o
     deploy_dir = tmp_path / "deploy"
     deploy_dir.mkdir()
     (deploy_dir / "state.json").write_text(json.dumps({"events": [event]}))
-    flags = ["--var", 'DEPLOY_RUNNER=["ubuntu-latest"]', "--var", f"RETRAIN_DEPLOY_DIR={deploy_dir}"]
+    return bad, deploy_dir, ["--var", 'DEPLOY_RUNNER=["ubuntu-latest"]', "--var", f"RETRAIN_DEPLOY_DIR={deploy_dir}"]
+
+
+def test_a_health_rollback_whose_revert_conflicts_with_main_gets_the_issue_and_is_reported(
+    repository: Path, tmp_path: Path, github: GitHubStandIn
+) -> None:
+    """main moved on over the same lines: no revert PR, but the issue says so, and the event does not block the
+    ones after it."""
+    bad, deploy_dir, flags = _health_rollback(repository, tmp_path)
+    params = repository / "params.yaml"
+    params.write_text(params.read_text().replace("max_records: 1999", "max_records: 1998"))
+    git("commit", "-qam", "serve: 1998 records", cwd=repository)
+    git("push", "-q", "origin", "main", cwd=repository)
+    result = act(repository, tmp_path, "workflow_dispatch", "health.yml", *flags, github=github.url)
+    assert result.returncode == 0, result.stdout[-4000:]
+    (issue,) = github.issues_labelled("deploy-rolled-back")
+    assert f"Reverting `{bad[:12]}` on `main` as it is now failed" in issue["body"] and not github.pulls
+    assert json.loads((deploy_dir / "state.json").read_text())["events"][0]["reported"] is True
+
+
+def test_a_health_rollback_gets_an_issue_and_a_revert_pr_of_the_commit_it_took_off_once(
+    repository: Path, tmp_path: Path, github: GitHubStandIn
+) -> None:
+    """health.yml on the serving runner after `retrain health` put the previous release back: state.json holds the
+    event as health.py records it (the failing release, the restored one, reported: false)."""
+    bad, deploy_dir, flags = _health_rollback(repository, tmp_path)
     down = act(repository, tmp_path, "workflow_dispatch", "health.yml", *flags, github="http://127.0.0.1:9")
     assert down.returncode != 0, down.stdout[-4000:]  # GitHub unreachable: the run fails ...
     assert json.loads((deploy_dir / "state.json").read_text())["events"][0]["reported"] is False  # ... and retries
