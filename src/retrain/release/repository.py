@@ -241,17 +241,44 @@ def _check_protection(repo: Repository) -> list[str]:
 
 
 def _apply_protection(repo: Repository) -> None:
+    """`test` and `gate` required from any source, and pull requests required, on top of whatever rule `main`
+    already has: its other checks, reviews, restrictions and flags are kept (a PUT replaces the whole rule)."""
+    found = repo.get(f"branches/{PROTECTED}/protection") or {}
+    status = found.get("required_status_checks") or {}
+    kept = [c for c in status.get("checks", []) if c["context"] not in REQUIRED_CHECKS]
+    checks = [{"context": c["context"], **({"app_id": c["app_id"]} if c.get("app_id") else {})} for c in kept]
+    reviews = found.get("required_pull_request_reviews") or {}
+    review_keys = ("dismiss_stale_reviews", "require_code_owner_reviews", "require_last_push_approval")
+    restrictions = found.get("restrictions")
+
+    def enabled(name: str) -> bool:
+        return bool((found.get(name) or {}).get("enabled"))
+
     body = {
         # `contexts` is required though deprecated: a context there is pinned to the app that last set it, so none;
         # app_id -1 in `checks`: any source, a check or a commit status (repos/update-branch-protection)
         "required_status_checks": {
-            "strict": False,
+            "strict": bool(status.get("strict")),
             "contexts": [],
-            "checks": [{"context": check, "app_id": -1} for check in REQUIRED_CHECKS],
+            "checks": [*checks, *({"context": check, "app_id": -1} for check in REQUIRED_CHECKS)],
         },
-        "enforce_admins": False,
-        "required_pull_request_reviews": {"required_approving_review_count": 0},
-        "restrictions": None,
+        "enforce_admins": enabled("enforce_admins"),
+        "required_pull_request_reviews": {
+            "required_approving_review_count": reviews.get("required_approving_review_count", 0),
+            **{key: reviews[key] for key in review_keys if key in reviews},
+        },
+        "restrictions": None
+        if restrictions is None
+        else {
+            "users": [user["login"] for user in restrictions.get("users", [])],
+            "teams": [team["slug"] for team in restrictions.get("teams", [])],
+            "apps": [app["slug"] for app in restrictions.get("apps", [])],
+        },
+        **{
+            flag: enabled(flag)
+            for flag in ("required_linear_history", "allow_force_pushes", "allow_deletions", "block_creations")
+        },
+        "required_conversation_resolution": enabled("required_conversation_resolution"),
     }
     repo.github.call("PUT", f"{repo.base}/branches/{PROTECTED}/protection", body)
 

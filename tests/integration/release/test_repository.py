@@ -133,3 +133,31 @@ def test_doctor_checks_the_dvc_remote_the_mlflow_server_and_the_serving_runner(
     github.admin = False  # a maintainer's token: settings it cannot read are named, runners are a warning
     missing, warnings = _doctor(github, clone)
     assert any("needs admin rights" in line for line in missing + warnings)
+
+
+def test_setup_adds_the_loops_checks_to_a_stricter_rule_and_keeps_the_rest_of_it(
+    clone: Path, github: GitHubStandIn
+) -> None:
+    """A PUT replaces the whole rule: a team's own required check, its reviews and flags must survive setup."""
+    github.protection["main"] = {
+        "required_status_checks": {
+            "strict": True,
+            "checks": [{"context": "lint", "app_id": 123}],
+            "contexts": ["lint"],
+        },
+        "enforce_admins": {"enabled": True},
+        "required_pull_request_reviews": {
+            "required_approving_review_count": 2,
+            "dismiss_stale_reviews": True,
+            "require_code_owner_reviews": False,
+        },
+        "required_linear_history": {"enabled": True},
+    }
+    repository.setup(_repo(github), lambda line: None)
+    rule = github.protection["main"]
+    checks = {check["context"]: check["app_id"] for check in rule["required_status_checks"]["checks"]}
+    assert checks == {"lint": 123, "test": -1, "gate": -1} and rule["required_status_checks"]["strict"] is True
+    reviews = rule["required_pull_request_reviews"]
+    assert (reviews["required_approving_review_count"], reviews["dismiss_stale_reviews"]) == (2, True)
+    assert rule["enforce_admins"]["enabled"] and rule["required_linear_history"]["enabled"]
+    assert _doctor(github, clone)[0] == []
