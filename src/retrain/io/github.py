@@ -207,7 +207,7 @@ class GitHub:
                 raise
             self.call("POST", f"repos/{self.repository}/labels", {"name": name, **wanted})
             return
-        if {key: found.get(key) for key in wanted} != wanted:
+        if (str(found.get("color", "")).upper(), found.get("description") or "") != (color.upper(), description):
             self.call("PATCH", path, wanted)
 
     def raise_issue(self, label: str, title: str, body: str) -> str:

@@ -62,6 +62,7 @@ class Finding:
     url: str
     limit: str = ""
     warning: bool = False
+    plan: bool = False  # GitHub refused it for the plan (not a hint that the plan may not have it)
 
     def line(self) -> str:
         mark = "warning" if self.warning else "missing"
@@ -225,9 +226,16 @@ def _apply_environment(name: str) -> Callable[[Repository], None]:
 
 # --- branch protection -------------------------------------------------------------------------------------------
 def _check_protection(repo: Repository) -> list[str]:
-    found = repo.get(f"branches/{PROTECTED}/protection")
-    if found is None:
-        return [f"{PROTECTED} is not protected"]
+    try:
+        found = repo.github.call("GET", f"{repo.base}/branches/{PROTECTED}/protection")
+    except GitHubError as error:  # 404 also when the token may not read it: only this message says "none"
+        if (
+            error.status == 404
+            and isinstance(error.answer, dict)
+            and error.answer.get("message") == "Branch not protected"
+        ):
+            return [f"{PROTECTED} is not protected"]
+        raise
     problems = []
     if "required_pull_request_reviews" not in found:
         problems.append(f"{PROTECTED} takes pushes without a pull request")
@@ -364,12 +372,13 @@ SETTINGS = (
 
 
 def _upgrade(repo: Repository, setting: Setting, error: GitHubError) -> Finding | None:
-    """A plan limit, when GitHub refuses a paid feature of a private repository: 403 "Upgrade to GitHub Pro" (branch
-    protection), 422 "please ensure billing plan include ..." (an environment's rules), 404 (an environment read)."""
-    if setting.paid_when_private and repo.private and error.status in (403, 404, 422):
-        return Finding(
-            setting.name, "not available", repo.page(setting.page), UPGRADE.format(what=setting.paid_when_private)
-        )
+    """A plan limit, when GitHub refuses a paid feature for the plan: 403 "Upgrade to GitHub Pro or make this
+    repository public to enable this feature." (branch protection), 422 "... please ensure billing plan include ..."
+    (an environment's rules). Another refusal (a token without admin rights, an organisation's policy) is not."""
+    message = str(error.answer.get("message", "")) if isinstance(error.answer, dict) else ""
+    if setting.paid_when_private and ("Upgrade to GitHub Pro" in message or "billing plan" in message):
+        what = UPGRADE.format(what=setting.paid_when_private)
+        return Finding(setting.name, "not available", repo.page(setting.page), what, plan=True)
     return None
 
 
@@ -496,7 +505,7 @@ def doctor(repo: Repository, root: Path) -> list[Finding]:
     """Every setting read back, then what the configured features need, and the DVC remote (from the variable
     DVC_REMOTE_URL, with this machine's credentials) holding what this checkout's dvc.lock and pointers name."""
     findings = read(repo)
-    environments = not any(f.setting.startswith("environment") and f.limit for f in findings)
+    environments = not any(f.plan for f in findings)  # branch protection refused for the plan: Free, private
     findings += features(repo, environments)
     remote = repo.variable("DVC_REMOTE_URL")
     if remote:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from retrain.cli.main import main
-from retrain.io.github import GitHub
+from retrain.io.github import GitHub, GitHubError
 from retrain.release import repository
 from retrain.release.repository import Repository
 from tests.e2e.stubs.github import GitHubStandIn
@@ -161,3 +161,13 @@ def test_setup_adds_the_loops_checks_to_a_stricter_rule_and_keeps_the_rest_of_it
     assert (reviews["required_approving_review_count"], reviews["dismiss_stale_reviews"]) == (2, True)
     assert rule["enforce_admins"]["enabled"] and rule["required_linear_history"]["enabled"]
     assert _doctor(github, clone)[0] == []
+
+
+def test_a_token_without_admin_rights_is_not_taken_for_a_plan_limit(clone: Path, github: GitHubStandIn) -> None:
+    """A private repository of a paid plan, a maintainer's token: GitHub refuses the settings (403, 404); setup
+    fails naming it, and doctor names no plan limit."""
+    github.private, github.plan, github.admin = True, "team", False
+    with pytest.raises(GitHubError, match="Must have admin rights"):
+        repository.setup(_repo(github), lambda line: None)
+    findings = repository.doctor(_repo(github), clone)
+    assert not any(f.plan for f in findings) and any("needs admin rights" in f.problem for f in findings)
