@@ -215,13 +215,27 @@ def _check_environment(name: str) -> Callable[[Repository], list[str]]:
 def _apply_environment(name: str) -> Callable[[Repository], None]:
     def apply(repo: Repository) -> None:
         policy = {"protected_branches": False, "custom_branch_policies": True}
-        repo.github.call("PUT", f"{repo.base}/environments/{name}", {"deployment_branch_policy": policy})
+        body = {**_rules(repo.get(f"environments/{name}") or {}), "deployment_branch_policy": policy}
+        repo.github.call("PUT", f"{repo.base}/environments/{name}", body)
         branches = repo.get(f"environments/{name}/deployment-branch-policies", {"branch_policies": []})
         if not any(p["name"] == PROTECTED for p in branches["branch_policies"]):
             path = f"{repo.base}/environments/{name}/deployment-branch-policies"
             repo.github.call("POST", path, {"name": PROTECTED, "type": "branch"})
 
     return apply
+
+
+def _rules(found: dict[str, Any]) -> dict[str, Any]:
+    """An environment's protection rules as GET shows them, as its PUT takes them back (a PUT sets every rule it is
+    given: its reviewers and wait timer are sent again, so that setup keeps them)."""
+    rules: dict[str, Any] = {}
+    for rule in found.get("protection_rules", []):
+        if rule.get("type") == "wait_timer":
+            rules["wait_timer"] = rule["wait_timer"]
+        elif rule.get("type") == "required_reviewers":
+            rules["prevent_self_review"] = bool(rule.get("prevent_self_review"))
+            rules["reviewers"] = [{"type": r["type"], "id": r["reviewer"]["id"]} for r in rule.get("reviewers", [])]
+    return rules
 
 
 # --- branch protection -------------------------------------------------------------------------------------------
