@@ -418,15 +418,19 @@ def read(repo: Repository) -> list[Finding]:
 
 
 def setup(repo: Repository, say: Callable[[str], None]) -> list[Finding]:
-    """Make every setting right (those already right are left alone); what the plan forbids, as findings."""
+    """Make every setting right (those already right are left alone); what the plan forbids, and what setup leaves
+    to a person (an environment that admits other branches too: setup deletes none of a team's policies), as
+    findings."""
     limits = []
     for setting in SETTINGS:
         try:
-            if setting.check(repo):
-                setting.apply(repo)
-                say(f"set: {setting.name}")
-            else:
+            if not setting.check(repo):
                 say(f"already set: {setting.name}")
+                continue
+            setting.apply(repo)
+            left = [Finding(setting.name, problem, repo.page(setting.page)) for problem in setting.check(repo)]
+            limits += left
+            say("\n".join(f"not set, by hand: {f.line()}" for f in left) if left else f"set: {setting.name}")
         except GitHubError as error:
             limit = _upgrade(repo, setting, error)
             if limit is None:

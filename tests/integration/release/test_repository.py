@@ -171,3 +171,16 @@ def test_a_token_without_admin_rights_is_not_taken_for_a_plan_limit(clone: Path,
         repository.setup(_repo(github), lambda line: None)
     findings = repository.doctor(_repo(github), clone)
     assert not any(f.plan for f in findings) and any("needs admin rights" in f.problem for f in findings)
+
+
+def test_an_environment_that_admits_other_branches_too_is_left_to_a_person_and_said(
+    clone: Path, github: GitHubStandIn
+) -> None:
+    policy = {"protected_branches": False, "custom_branch_policies": True}
+    branches = [{"name": "main", "type": "branch"}, {"name": "release/*", "type": "branch"}]
+    github.environments["production"] = {"deployment_branch_policy": policy, "branch_policies": branches}
+    said: list[str] = []
+    left = repository.setup(_repo(github), said.append)
+    assert [f.setting for f in left] == ["environment production"] and "release/*" in left[0].problem
+    assert any(line.startswith("not set, by hand: missing: environment production") for line in said), said
+    assert github.environments["production"]["branch_policies"] == branches  # a team's policy is not deleted
