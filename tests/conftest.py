@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from retrain.domain import nycflights
+from retrain.domain.nycflights import data as nycflights
 from retrain.params import Params, load
 from tests.e2e.stubs.github import GitHubStandIn
 from tests.support import ROOT, RUNNER_PREFIXES

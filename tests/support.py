@@ -22,7 +22,8 @@ import pandas as pd
 import yaml
 from sklearn.pipeline import Pipeline
 
-from retrain.domain import nycflights, schema
+from retrain.domain.nycflights import data as nycflights
+from retrain.domain.nycflights import schema
 from retrain.io import files
 
 ROOT = Path(__file__).resolve().parents[1]

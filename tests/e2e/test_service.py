@@ -29,7 +29,8 @@ from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
-from retrain.domain import features, nycflights, schema
+from retrain.domain.nycflights import data as nycflights
+from retrain.domain.nycflights import features, schema
 from retrain.io import files, modelfile
 from retrain.io.http import request
 from retrain.params import Params

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from retrain.domain import features, nycflights
+from retrain.domain.nycflights import data as nycflights
+from retrain.domain.nycflights import features
 from retrain.io import files
 from retrain.params import Params
 from retrain.pipeline import featurize, train

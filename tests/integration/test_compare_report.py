@@ -11,7 +11,7 @@ import mlflow
 import pytest
 import yaml
 
-from retrain.domain import nycflights
+from retrain.domain.nycflights import data as nycflights
 from retrain.io import files
 from tests.support import Run, write_slice
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from retrain.domain import nycflights
+from retrain.domain.nycflights import data as nycflights
 from retrain.io import files
 from tests.support import Run, stages_run, write_slice
 

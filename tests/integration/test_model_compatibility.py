@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from retrain.domain import features, nycflights, schema
+from retrain.domain.nycflights import data as nycflights
+from retrain.domain.nycflights import features, schema
 from retrain.io import files, modelfile
 from retrain.pipeline import featurize
 from retrain.pipeline.model import build

@@ -18,7 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from retrain.domain import nycflights
+from retrain.domain.nycflights import data as nycflights
 from retrain.io import files, modelfile
 from retrain.params import Params
 from retrain.pipeline import featurize, train

@@ -23,7 +23,7 @@ def tuned(make_repo: Callable[[], tuple[Path, Run]]) -> tuple[Path, Run]:
         pointer.unlink()
     for month in (1, 2, 3, 4):
         write_slice(path / "data/landing", month)
-    from retrain.domain import nycflights
+    from retrain.domain.nycflights import data as nycflights
     from retrain.io import files
 
     files.write_frame(nycflights.weather(), path / "data/weather.parquet")

@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
 
-from retrain.domain import nycflights, schema
+from retrain.domain.nycflights import data as nycflights
+from retrain.domain.nycflights import schema
 from retrain.params import Params
 from retrain.pipeline import evaluate, featurize, train
 from retrain.serving.scorer import COMPILED_ROWS, Scorer

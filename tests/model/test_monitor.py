@@ -17,7 +17,8 @@ from sklearn.pipeline import Pipeline
 
 from retrain import cli
 from retrain.cli.main import main
-from retrain.domain import features, nycflights, schema
+from retrain.domain.nycflights import data as nycflights
+from retrain.domain.nycflights import features, schema
 from retrain.monitoring import alert, monitor
 from retrain.params import Params
 from retrain.pipeline import featurize, train

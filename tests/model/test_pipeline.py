@@ -10,7 +10,7 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from retrain import pipeline
-from retrain.domain import features, schema
+from retrain.domain.nycflights import features, schema
 from retrain.io import files, modelfile
 from retrain.params import Train
 from retrain.pipeline import featurize
@@ -18,7 +18,7 @@ from retrain.pipeline import featurize
 
 @pytest.fixture(scope="module")
 def frame() -> pd.DataFrame:
-    from retrain.domain import nycflights
+    from retrain.domain.nycflights import data as nycflights
 
     flights = nycflights.flights(2013, 2).head(3000)
     joined = features.join_weather(flights, nycflights.weather())

@@ -35,7 +35,7 @@ PUSH = click.option(
 @pass_state
 def new_batch(state: State, month: str) -> None:
     """Simulate the arrival of a month of flights (MONTH is YYYY-MM): write the batch and track it with DVC."""
-    from retrain.domain import nycflights
+    from retrain.domain.nycflights import data as nycflights
 
     nycflights.new_batch(state.params, state.root, month)
 
@@ -46,7 +46,7 @@ def new_batch(state: State, month: str) -> None:
 def bootstrap(state: State, push: bool) -> None:
     """Recreate, byte for byte, the bundled data the committed pointers name that is not here (`make data` pulls
     what the DVC remote holds first), and push it to the remote."""
-    from retrain.domain import nycflights
+    from retrain.domain.nycflights import data as nycflights
 
     nycflights.bootstrap(state.params, state.root, push)
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from retrain import plots, tracking
 from retrain.decision import champion as champions
 from retrain.decision import statistics
-from retrain.domain import schema
+from retrain.domain.nycflights import schema
 from retrain.io import files, modelfile, vcs
 from retrain.params import Gate, Params
 from retrain.pipeline import evaluate

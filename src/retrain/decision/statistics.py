@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from retrain.domain import schema
+from retrain.domain.nycflights import schema
 from retrain.params import Compare, Gate
 from retrain.pipeline.evaluate import slice_rows
 from retrain.results import Check, Delta, McNemar, SliceDelta, Verdict

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from retrain.domain import schema
+from retrain.domain.nycflights import schema
 from retrain.errors import Failed
 from retrain.io import files
 from retrain.io.files import InputError

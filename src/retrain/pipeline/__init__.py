@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import pandas as pd
 
-from retrain.domain import features
+from retrain.domain.nycflights import features
 
 
 def clean_readings(frame: pd.DataFrame, max_wind_speed: float) -> pd.DataFrame:
-    """The Pipeline's first step: readings that cannot be real become missing (`domain.features.clean_weather`), so
+    """The Pipeline's first step: readings that cannot be real become missing (the domain's cleaning), so
     that the service scores an impossible reading exactly as training saw it."""
     return features.clean_weather(frame, max_wind_speed)
 
 
 def derive_features(frame: pd.DataFrame) -> pd.DataFrame:
-    """The Pipeline's first step: the example domain's stateless derived features (`domain.features.derive`)."""
+    """The Pipeline's first step: the example domain's stateless derived features (`nycflights.features.derive`)."""
     return features.derive(frame)

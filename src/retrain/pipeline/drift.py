@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from retrain import plots
-from retrain.domain import schema
+from retrain.domain.nycflights import schema
 from retrain.io import files
 from retrain.params import Drift, Params
 from retrain.results import DriftResult, FeatureDrift

@@ -24,7 +24,7 @@ from sklearn.metrics import (
 from sklearn.pipeline import Pipeline
 
 from retrain import plots, tracking
-from retrain.domain import schema
+from retrain.domain.nycflights import schema
 from retrain.io import files, modelfile
 from retrain.params import Evaluate, Params
 

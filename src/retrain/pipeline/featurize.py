@@ -1,4 +1,4 @@
-"""Stage `featurize`: the domain's cleaning and side-table join (`domain.features`), the label and the time split.
+"""Stage `featurize`: the domain's cleaning and side-table join (`nycflights.features`), the label and the time split.
 
 Nothing here is fitted: every learned transformation lives in the Pipeline (`model.py`), so the service scores
 raw rows with the same object.
@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrain.domain import features, schema
+from retrain.domain.nycflights import features, schema
 from retrain.io import files
 from retrain.params import Featurize, Params
 

@@ -14,7 +14,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from retrain.domain import features, schema
+from retrain.domain.nycflights import features, schema
 from retrain.pipeline import clean_readings, derive_features
 
 NUMERIC = features.NUMERIC

@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 from sklearn.pipeline import Pipeline
 
-from retrain.domain import schema
+from retrain.domain.nycflights import schema
 from retrain.io import files, modelfile
 from retrain.params import Params, Train
 from retrain.pipeline.featurize import window

@@ -30,7 +30,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from retrain import tracking
-from retrain.domain import schema
+from retrain.domain.nycflights import schema
 from retrain.io import files
 from retrain.params import Params, Train, Tune
 from retrain.pipeline.model import build

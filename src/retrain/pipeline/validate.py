@@ -1,4 +1,4 @@
-"""Stage `validate`: check every incoming batch against the data contract (`domain/schema.py`, `domain/rules.py`).
+"""Stage `validate`: check every incoming batch against the data contract (`domain/nycflights/schema.py`, `rules.py`).
 
 Each rule is vectorised over a whole column. A failure names the file, the column, the rule and a few offending
 rows. Nothing here writes: the command writes the report, and the landing folder is never touched.
@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from retrain.domain import rules, schema
+from retrain.domain.nycflights import rules, schema
 from retrain.errors import BadInput
 from retrain.io import files
 from retrain.params import Params, Validate

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrain.domain import schema
+from retrain.domain.nycflights import schema
 from retrain.io import files, http, modelfile
 from retrain.params import Params
 

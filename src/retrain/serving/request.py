@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
 
-from retrain.domain import schema
+from retrain.domain.nycflights import schema
 
 KINDS: dict[str, type] = {"int": int, "float": float, "str": str}
 

@@ -33,7 +33,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import multiprocess
 from pydantic import ValidationError
 
-from retrain.domain import schema
+from retrain.domain.nycflights import schema
 from retrain.io import files, modelfile, vcs
 from retrain.params import ParamsError, load
 from retrain.serving.batching import Batcher, Overloaded, RecordFailed

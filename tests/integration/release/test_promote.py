@@ -13,7 +13,8 @@ import yaml
 from sklearn.pipeline import Pipeline
 
 from retrain.cli.main import main
-from retrain.domain import features, nycflights
+from retrain.domain.nycflights import data as nycflights
+from retrain.domain.nycflights import features
 from retrain.io import files, modelfile
 from retrain.params import Params
 from retrain.pipeline import featurize, train

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from retrain.domain import features
+from retrain.domain.nycflights import features
 from retrain.params import Drift
 from retrain.pipeline import drift
 
@@ -94,7 +94,7 @@ def test_each_kind_of_shift_is_detected(change: str, feature: str) -> None:
 
 
 def test_the_real_shift_to_a_summer_month_is_reported() -> None:
-    from retrain.domain import nycflights
+    from retrain.domain.nycflights import data as nycflights
 
     weather = nycflights.weather()
     reference = pd.concat([nycflights.flights(2013, m) for m in range(1, 7)], ignore_index=True)

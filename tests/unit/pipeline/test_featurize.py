@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from retrain.domain import features, schema
+from retrain.domain.nycflights import features, schema
 from retrain.params import Featurize
 from retrain.pipeline import featurize
 

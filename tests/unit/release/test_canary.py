@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
 
-from retrain.domain import features, schema
+from retrain.domain.nycflights import features, schema
 from retrain.params import Canary, Params
 from retrain.pipeline import featurize, train
 from retrain.release import canary

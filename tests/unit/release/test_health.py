@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from retrain.domain import features, schema
+from retrain.domain.nycflights import features, schema
 from retrain.io import files, modelfile
 from retrain.params import Params
 from retrain.pipeline import featurize, train

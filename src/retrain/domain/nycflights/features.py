@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrain.domain import schema
+from retrain.domain.nycflights import schema
 
 DERIVED = ("day_of_week", "dep_hour", "dep_minute_of_day", "arr_minute_of_day")
 NUMERIC = (*DERIVED, "distance", *schema.WEATHER_FEATURES)

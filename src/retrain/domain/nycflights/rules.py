@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pandas as pd
 
-from retrain.domain import schema
+from retrain.domain.nycflights import schema
 
 Rule = tuple[str, str, pd.Series, tuple[str, ...]]
 

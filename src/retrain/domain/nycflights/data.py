@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from retrain.domain import schema
+from retrain.domain.nycflights import schema
 from retrain.errors import BadInput
 from retrain.io import files, vcs
 from retrain.params import Params
