@@ -299,7 +299,7 @@ ci-revert: setup  # the revert PR of $$COMMIT, the issue, then the event is repo
 	retrain health --reported
 
 serve: setup ## serve the model dvc.lock names on 127.0.0.1:3000 (BentoML); logs to $$RETRAIN_INFERENCE_LOG if set
-	OMP_NUM_THREADS=1 bentoml serve retrain.serving.service:FlightDelayService --host 127.0.0.1 --port 3000
+	OMP_NUM_THREADS=1 bentoml serve retrain.serving.service:Service --host 127.0.0.1 --port 3000
 
 BENTO_VERSION ?= $(shell git rev-parse --short=12 HEAD)
 BENTO := flight_delay:$(BENTO_VERSION)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from retrain.domain import Domain, load_domain
 from retrain.domain.nycflights import data as nycflights
 from retrain.params import Params, load
 from tests.e2e.stubs.github import GitHubStandIn
@@ -45,6 +46,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 @pytest.fixture(scope="session")
 def params() -> Params:
     return load(ROOT / "params.yaml")
+
+
+@pytest.fixture(scope="session")
+def domain(params: Params) -> Domain:
+    """The domain params.yaml names, with its settings (and the process's: saved models' steps run it)."""
+    return load_domain(params)
 
 
 @pytest.fixture(scope="session")

@@ -1,1 +1,1 @@
-"""GitOps retraining of a flight-delay model."""
+"""GitOps retraining: a model retrained on demand, reviewed in a pull request, promoted by a merge."""

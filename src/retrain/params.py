@@ -20,7 +20,7 @@ class Section(BaseModel):
 
 class Paths(Section):
     landing: Path
-    weather: Path
+    sides: Path
     validated: Path
     validation: Path
     train: Path
@@ -48,20 +48,23 @@ class Paths(Section):
 class Validate(Section):
     min_rows: int = Field(ge=1)
     max_null_rate: dict[str, float]
-    late_share: tuple[float, float]
+    positive_share: tuple[float, float]  # plausible share of rows whose label is 1
     examples: int = Field(ge=1)
 
 
 class Featurize(Section):
-    late_minutes: int
-    test_months: int = Field(ge=1)
-    train_months: int | None = Field(default=None, ge=1)
+    test_periods: int = Field(ge=1)
+    train_periods: int | None = Field(default=None, ge=1)
+
+
+class DomainSection(Section):
+    module: str  # the module whose DOMAIN the machinery reads (src/retrain/domain/)
+    settings: dict[str, Any] = Field(default_factory=dict)  # the domain's own; it types them (retrain.domain.load)
 
 
 class Train(Section):
     estimator: Literal["hist_gradient_boosting", "logistic_regression"]
     seed: int
-    max_wind_speed: float = Field(gt=0)  # the Pipeline's cleaning step: faster readings become missing
     hyperparameters: dict[str, dict[str, Any]]
 
     def estimator_params(self) -> dict[str, Any]:
@@ -206,6 +209,7 @@ class Cost(Section):
 class Params(Section):
     """The whole of params.yaml: an unknown section (a typo, a leftover) is an error, like an unknown key."""
 
+    domain: DomainSection
     paths: Paths
     validate_: Validate = Field(alias="validate")
     featurize: Featurize

@@ -56,7 +56,7 @@ def confusion(matrices: Curves, path: Path) -> Path:
     figure = Figure(figsize=(4 * len(matrices), 3.6))
     axes_row = figure.subplots(1, len(matrices), squeeze=False)
     for axes, (name, frame) in zip(axes_row[0], matrices.items(), strict=True):
-        order = list(dict.fromkeys(frame["actual"]))  # as written: on time, then late
+        order = list(dict.fromkeys(frame["actual"]))  # as written: class 0, then class 1
         table = frame.pivot(index="actual", columns="predicted", values="count").loc[order, order]
         counts = table.to_numpy(dtype=int)
         axes.imshow(counts, cmap="Blues")
@@ -69,20 +69,31 @@ def confusion(matrices: Curves, path: Path) -> Path:
     return _save(figure, path)
 
 
-def by_month(frame: pd.DataFrame, metric: str, path: Path) -> Path:
-    """The metric per month for each model; hollow markers are months inside the model's training window."""
+def by_period(frame: pd.DataFrame, metric: str, period: str, path: Path, max_ticks: int = 12) -> Path:
+    """The metric per batch period for each model; hollow markers are periods inside the model's training window.
+    At most `max_ticks` periods are named on the axis (every k-th, and the last), so years of days stay readable."""
     figure = Figure(figsize=(6, 3.6))
     axes = figure.subplots()
-    months = sorted(frame["month"].unique())
-    position = {month: index for index, month in enumerate(months)}
+    names = sorted(frame["period"].unique())
+    position = {name: index for index, name in enumerate(names)}
     for name, rows in frame.groupby("model", sort=False):
-        x = rows["month"].map(position)
+        x = rows["period"].map(position)
+        many = len(names) > 3 * max_ticks  # markers only when they can be told apart
         line = axes.plot(x, rows[metric], label=str(name), linewidth=1.5)[0]
-        inside = rows["in_sample"].to_numpy(dtype=bool)
-        axes.plot(x[~inside], rows[metric][~inside], "o", color=line.get_color())
-        axes.plot(x[inside], rows[metric][inside], "o", markerfacecolor="white", color=line.get_color())
-    axes.set_xticks(range(len(months)), months)
-    axes.set(xlabel="month", ylabel=metric, title=f"{metric} per month (hollow: in the training window)")
+        if not many:
+            inside = rows["in_sample"].to_numpy(dtype=bool)
+            axes.plot(x[~inside], rows[metric][~inside], "o", color=line.get_color())
+            axes.plot(x[inside], rows[metric][inside], "o", markerfacecolor="white", color=line.get_color())
+    step = -(-len(names) // max_ticks)
+    ticks = sorted({*range(len(names) - 1, -1, -step)})
+    axes.set_xticks(
+        ticks,
+        [names[i] for i in ticks],
+        rotation=45 if len(ticks) > 6 else 0,
+        ha="right" if len(ticks) > 6 else "center",
+        fontsize=8,
+    )
+    axes.set(xlabel=period, ylabel=metric, title=f"{metric} per {period} (hollow: in the training window)")
     axes.legend(loc="best")
     return _save(figure, path)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from retrain.io import files
 
@@ -57,8 +57,8 @@ class BatchSummary(Frozen):
     file: str
     rows: int
     passed: bool
-    late_share: float | None = None
-    cancelled: int | None = None
+    positive_share: float | None = None  # of the labelled rows
+    unlabelled: int | None = None  # rows whose outcome is not known (dropped by featurize)
     first: str | None = None
     last: str | None = None
 
@@ -244,7 +244,7 @@ class Shadow(Frozen):
 
 class Staleness(Frozen):
     training_data_until: str
-    newest_flight: str | None = None
+    newest_row: str | None = Field(default=None, validation_alias=AliasChoices("newest_row", "newest_flight"))
     days: int | None = None
 
 

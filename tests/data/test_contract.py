@@ -9,11 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from retrain.domain import Domain
 from retrain.params import Params
 from retrain.pipeline import validate
 from retrain.results import Violation
 
 FILE = "data/landing/2013-01.parquet"
+WEATHER = "data/side/weather.parquet"
+FLIGHT_KEY = "year+month+day+carrier+flight+origin"
 Mutation = Callable[[pd.DataFrame], pd.DataFrame]
 
 
@@ -64,11 +67,16 @@ BAD_BATCHES: dict[str, tuple[Mutation, str, str]] = {
     "unknown origin": (_set("origin", "BOS"), "origin", "one of EWR, JFK, LGA"),
     "null in required column": (_set("dest", None), "dest", "must not be null"),
     "malformed carrier code": (_set("carrier", "united"), "carrier", "matches"),
-    "duplicate flight key": (_duplicate, "flight", "flight key is unique"),
+    "duplicate flight key": (_duplicate, FLIGHT_KEY, "key is unique"),
     "too few rows": (lambda f: f.head(50), "*", "at least"),
     "too many nulls": (_many_nulls, "tailnum", "null rate"),
-    "implausible late share": (_late_everywhere, "arr_delay", "share of arrivals"),
-    "rows of another month": (_set("month", 2), "month", "batch's month 2013-01"),
+    "implausible late share": (_late_everywhere, "arr_delay", "share of late flights within [0.05, 0.6]"),
+    # the batch's month is cut in local time: 2013-02-01 05:00 UTC is midnight of February 1st in New York
+    "rows of another month": (
+        _set("time_hour", pd.Timestamp("2013-02-01 05:00", tz="UTC")),
+        "time_hour",
+        "rows belong to the batch's month 2013-01 (America/New_York)",
+    ),
     "hour disagrees with schedule": (_set("hour", 3), "hour", "match sched_dep_time"),
     "time_hour not the scheduled hour": (
         _set("time_hour", pd.Timestamp("2013-01-05 12:00", tz="UTC")),
@@ -79,47 +87,55 @@ BAD_BATCHES: dict[str, tuple[Mutation, str, str]] = {
 }
 
 
-def _check(frame: pd.DataFrame, params: Params, file: str = FILE) -> list[Violation]:
-    return validate.check_flights(file, frame, params.validate_, params.featurize.late_minutes)[0]
+def _check(frame: pd.DataFrame, params: Params, domain: Domain, file: str = FILE) -> list[Violation]:
+    violations: list[Violation] = validate.check_batch(file, frame, params.validate_, domain)[0]
+    return violations
 
 
-def test_a_real_batch_passes(january: pd.DataFrame, weather: pd.DataFrame, params: Params) -> None:
-    report = validate.validate({FILE: january}, ("data/weather.parquet", weather), params.validate_, 15)
+def test_a_real_batch_passes(january: pd.DataFrame, weather: pd.DataFrame, params: Params, domain: Domain) -> None:
+    # its last evening is already February in UTC: the batch's month is New York's
+    assert (january["time_hour"] >= pd.Timestamp("2013-02-01", tz="UTC")).any()
+    report = validate.validate({FILE: january}, {WEATHER: weather}, params.validate_, domain)
     assert report.passed, [v.message() for v in report.violations]
-    assert report.batches[0].rows == len(january)
+    (summary,) = report.batches
+    assert (summary.rows, summary.passed) == (len(january), True)
+    assert summary.unlabelled == int(january["arr_delay"].isna().sum())
+    assert summary.positive_share == round(float((january["arr_delay"] > 15).sum() / january["arr_delay"].count()), 4)
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_BATCHES))
-def test_each_kind_of_bad_batch_is_rejected(kind: str, january: pd.DataFrame, params: Params) -> None:
+def test_each_kind_of_bad_batch_is_rejected(kind: str, january: pd.DataFrame, params: Params, domain: Domain) -> None:
     mutate, column, rule = BAD_BATCHES[kind]
-    violations = _check(mutate(january), params)
+    violations = _check(mutate(january), params, domain)
     matching = [v for v in violations if v.column == column and rule in v.rule]
     assert matching, f"{kind}: expected column {column!r} rule ~{rule!r}, got {[v.message() for v in violations]}"
     message = matching[0].message()
     assert FILE in message and column in message and rule in message
 
 
-def test_messages_quote_a_few_offending_rows(january: pd.DataFrame, params: Params) -> None:
+def test_messages_quote_a_few_offending_rows(january: pd.DataFrame, params: Params, domain: Domain) -> None:
     january.loc[january.index[:20], "distance"] = -1
-    (violation,) = [v for v in _check(january, params) if v.column == "distance"]
+    (violation,) = [v for v in _check(january, params, domain) if v.column == "distance"]
     assert violation.rows == 20
     assert len(violation.examples) == params.validate_.examples
     assert violation.examples[0]["distance"] == -1
     assert {"row", "carrier", "flight"} <= set(violation.examples[0])
 
 
-def test_file_name_sets_the_expected_month(january: pd.DataFrame, params: Params) -> None:
-    violations = _check(january, params, file="data/landing/2013-02.parquet")
-    assert any(v.rule.startswith("rows belong to the batch's month 2013-02") for v in violations)
+def test_file_name_sets_the_expected_month(january: pd.DataFrame, params: Params, domain: Domain) -> None:
+    assert not _check(january, params, domain)
+    violations = _check(january, params, domain, file="data/landing/2013-02.parquet")
+    (violation,) = [v for v in violations if v.rule.startswith("rows belong to the batch's month 2013-02")]
+    assert (violation.column, violation.rows) == ("time_hour", len(january))
 
 
-def test_weather_with_duplicate_hours_is_rejected(weather: pd.DataFrame, params: Params) -> None:
+def test_weather_with_duplicate_hours_is_rejected(weather: pd.DataFrame, params: Params, domain: Domain) -> None:
     doubled = pd.concat([weather, weather.head(1)], ignore_index=True)
-    violations = validate.check_weather("data/weather.parquet", doubled, params.validate_)
-    assert [v.rule for v in violations] == ["one reading per origin and hour"]
+    violations = validate.check_side(WEATHER, doubled, params.validate_, domain.sides[0])
+    assert [(v.column, v.rule, v.rows) for v in violations] == [("origin+time_hour", "key is unique", 2)]
 
 
-def test_weather_out_of_range_is_rejected(weather: pd.DataFrame, params: Params) -> None:
+def test_weather_out_of_range_is_rejected(weather: pd.DataFrame, params: Params, domain: Domain) -> None:
     weather.loc[0, "humid"] = np.float64(140)
-    (violation,) = validate.check_weather("data/weather.parquet", weather, params.validate_)
+    (violation,) = validate.check_side(WEATHER, weather, params.validate_, domain.sides[0])
     assert (violation.column, violation.rule, violation.rows) == ("humid", "<= 100", 1)

@@ -29,6 +29,7 @@ from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
+from retrain.domain import Domain
 from retrain.domain.nycflights import data as nycflights
 from retrain.domain.nycflights import features, schema
 from retrain.io import files, modelfile
@@ -64,14 +65,14 @@ def _env(home: Path, root: Path, **extra: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def flights() -> pd.DataFrame:
+def flights(domain: Domain) -> pd.DataFrame:
     weather = nycflights.weather()
-    return featurize.label(features.join_weather(nycflights.flights(2013, 2), weather), 15)[0]
+    return featurize.label(features.join_weather(nycflights.flights(2013, 2), weather), domain)[0]
 
 
-def _fit(frame: pd.DataFrame, params: Params, iterations: int) -> Pipeline:
+def _fit(frame: pd.DataFrame, params: Params, iterations: int, domain: Domain) -> Pipeline:
     settings = params.train.model_copy(update={"hyperparameters": {"hist_gradient_boosting": {"max_iter": iterations}}})
-    return train.train(frame, settings)
+    return train.train(frame, settings, domain)
 
 
 def deploy_root(root: Path, model: Pipeline) -> None:
@@ -108,7 +109,7 @@ def _serving(base: Path, model: Pipeline, shadow: Pipeline, **serve: float) -> I
         RETRAIN_SHADOW_MODEL=str(base / "shadow.skops"),
     )
     port, output = free_port(), base / "server.log"
-    command = ["bentoml", "serve", "retrain.serving.service:FlightDelayService", "--host", "127.0.0.1"]
+    command = ["bentoml", "serve", "retrain.serving.service:Service", "--host", "127.0.0.1"]
     with output.open("w") as sink:
         process = subprocess.Popen(
             [*command, "--port", str(port)], cwd=ROOT / "src", env=env, stdout=sink, stderr=subprocess.STDOUT
@@ -127,8 +128,10 @@ def _serving(base: Path, model: Pipeline, shadow: Pipeline, **serve: float) -> I
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, flights: pd.DataFrame, params: Params) -> Iterator[Server]:
-    model, shadow = _fit(flights, params, 30), _fit(flights, params, 5)
+def server(
+    tmp_path_factory: pytest.TempPathFactory, flights: pd.DataFrame, params: Params, domain: Domain
+) -> Iterator[Server]:
+    model, shadow = _fit(flights, params, 30, domain), _fit(flights, params, 5, domain)
     with _serving(tmp_path_factory.mktemp("service"), model, shadow) as server:
         yield server
 
@@ -206,9 +209,11 @@ def test_each_kind_of_bad_input_gets_its_4xx_and_the_service_keeps_serving(
     assert 'retrain_rejected_requests_total{reason="malformed_json"} 3.0' in metrics
 
 
-def test_a_row_of_the_raw_flights_table_is_scored_as_its_model_columns(server: Server, flights: pd.DataFrame) -> None:
+def test_a_row_of_the_raw_flights_table_is_scored_as_its_model_columns(
+    server: Server, flights: pd.DataFrame, domain: Domain
+) -> None:
     """A client may send rows as the flights table has them: the columns the model does not read are ignored."""
-    raw = flights.head(5)[[*schema.columns(schema.FLIGHTS), *schema.WEATHER_FEATURES]]
+    raw = flights.head(5)[[*domain.batch.names, *schema.WEATHER_FEATURES]]
     rows = [
         {str(k): (None if pd.isna(v) else v.isoformat() if isinstance(v, pd.Timestamp) else v) for k, v in row.items()}
         for row in raw.to_dict("records")
@@ -258,13 +263,13 @@ def test_the_inference_log_holds_every_prediction_with_the_shadow_answer(server:
 
 
 def test_a_tampered_model_is_refused_before_any_worker_starts(
-    tmp_path: Path, flights: pd.DataFrame, params: Params
+    tmp_path: Path, flights: pd.DataFrame, params: Params, domain: Domain
 ) -> None:
-    deploy_root(tmp_path / "repo", _fit(flights, params, 3))
+    deploy_root(tmp_path / "repo", _fit(flights, params, 3, domain))
     with (tmp_path / "repo/models/model.skops").open("ab") as model:
         model.write(b"tampered")
     result = subprocess.run(
-        ["bentoml", "serve", "retrain.serving.service:FlightDelayService", "--port", str(free_port())],
+        ["bentoml", "serve", "retrain.serving.service:Service", "--port", str(free_port())],
         cwd=ROOT / "src",
         env=_env(tmp_path / "bentoml", tmp_path / "repo"),
         capture_output=True,
@@ -278,14 +283,19 @@ def test_a_tampered_model_is_refused_before_any_worker_starts(
 
 
 def test_smoke_passes_on_the_served_model_and_fails_when_dvc_lock_names_another(
-    server: Server, tmp_path: Path, flights: pd.DataFrame, params: Params, monkeypatch: pytest.MonkeyPatch
+    server: Server,
+    tmp_path: Path,
+    flights: pd.DataFrame,
+    params: Params,
+    monkeypatch: pytest.MonkeyPatch,
+    domain: Domain,
 ) -> None:
     from retrain import cli
     from retrain.cli.main import main
 
     for root in (server.root, tmp_path / "other"):
         if root != server.root:
-            deploy_root(root, _fit(flights, params, 3))
+            deploy_root(root, _fit(flights, params, 3, domain))
         (root / "deploy").mkdir(exist_ok=True)
         shutil.copy(ROOT / "deploy/golden.json", root / "deploy/golden.json")
     monkeypatch.chdir(server.root)
@@ -333,9 +343,11 @@ def _post_with_headers(url: str, body: bytes) -> tuple[int, dict[str, str]]:
 
 
 @pytest.fixture(scope="module")
-def tight(tmp_path_factory: pytest.TempPathFactory, flights: pd.DataFrame, params: Params) -> Iterator[Server]:
+def tight(
+    tmp_path_factory: pytest.TempPathFactory, flights: pd.DataFrame, params: Params, domain: Domain
+) -> Iterator[Server]:
     """A service whose latency budget (1 ms) is shorter than any scoring call: whoever waits behind one is shed."""
-    model = _fit(flights, params, 30)
+    model = _fit(flights, params, 30, domain)
     with _serving(tmp_path_factory.mktemp("tight"), model, model, latency_budget_seconds=0.001) as server:
         yield server
 
@@ -501,9 +513,11 @@ class Load:
 
 
 @pytest.fixture(scope="module")
-def disposable(tmp_path_factory: pytest.TempPathFactory, flights: pd.DataFrame, params: Params) -> Iterator[Server]:
+def disposable(
+    tmp_path_factory: pytest.TempPathFactory, flights: pd.DataFrame, params: Params, domain: Domain
+) -> Iterator[Server]:
     """A service of its own, to kill: the worker test leaves it serving, the SIGTERM test ends it."""
-    model = _fit(flights, params, 10)
+    model = _fit(flights, params, 10, domain)
     with _serving(tmp_path_factory.mktemp("disposable"), model, model) as server:
         yield server
 

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from retrain.domain import Domain
 from retrain.domain.nycflights import data as nycflights
 from retrain.domain.nycflights import features
 from retrain.io import files
@@ -157,12 +158,12 @@ def test_a_degrading_override_still_opens_the_pr_and_fails_the_gate(
 
 
 def test_monitor_over_a_drifted_log_dispatches_a_retrain_and_raises_the_alert(
-    repository: Path, tmp_path: Path, params: Params, github: GitHubStandIn
+    repository: Path, tmp_path: Path, params: Params, github: GitHubStandIn, domain: Domain
 ) -> None:
     weather = nycflights.weather()
-    spring = featurize.label(features.join_weather(nycflights.flights(2013, 4), weather), 15)[0]
+    spring = featurize.label(features.join_weather(nycflights.flights(2013, 4), weather), domain)[0]
     settings = params.train.model_copy(update={"hyperparameters": {"hist_gradient_boosting": {"max_iter": 20}}})
-    model = train.train(spring, settings)
+    model = train.train(spring, settings, domain)
     august = features.join_weather(nycflights.flights(2013, 8), weather)
     log = tmp_path / "inference"
     log.mkdir()

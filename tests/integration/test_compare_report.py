@@ -23,7 +23,7 @@ def repo(make_repo: Callable[[], tuple[Path, Run]]) -> tuple[Path, Run]:
     """`first` has no model; `main` has a model trained on quarter slices of months 1-3; `lost` names a model
     that no cache or remote holds."""
     path, run = make_repo()
-    for pointer in [*path.glob("data/landing/*.dvc"), path / "data/weather.parquet.dvc"]:
+    for pointer in [*path.glob("data/landing/*.dvc"), path / "data/side/weather.parquet.dvc"]:
         pointer.unlink()
     (path / "dvc.lock").unlink()
     run("git", "add", "-A")
@@ -31,7 +31,7 @@ def repo(make_repo: Callable[[], tuple[Path, Run]]) -> tuple[Path, Run]:
     run("git", "branch", "first")
     for month in (1, 2, 3):
         write_slice(path / "data/landing", month)
-    files.write_frame(nycflights.weather(), path / "data/weather.parquet")
+    files.write_frame(nycflights.weather(), path / "data/side/weather.parquet")
     run("dvc", "repro")
     run("git", "add", "-A")
     run("git", "commit", "-qm", "first model")
@@ -93,7 +93,7 @@ def test_a_degraded_challenger_is_blocked_and_the_report_says_why(repo: tuple[Pa
     assert "manual dispatch: test" in text
     assert "`train.hyperparameters.hist_gradient_boosting.max_iter` | `300` | `3`" in text
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
-    assert sorted(links) == ["by_month.png", "calibration.png", "confusion.png", "drift.png", "pr.png", "roc.png"]
+    assert sorted(links) == ["by_period.png", "calibration.png", "confusion.png", "drift.png", "pr.png", "roc.png"]
     assert "<summary>Drift" in text and "temp" in text
     for link in links:
         assert (path / "reports" / link).read_bytes()[:4] == b"\x89PNG"

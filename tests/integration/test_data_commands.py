@@ -20,7 +20,7 @@ def repo(make_repo: Callable[[], tuple[Path, Run]]) -> tuple[Path, Run]:
 
 def test_bootstrap_recreates_what_the_pointers_name(repo: tuple[Path, Run]) -> None:
     path, run = repo
-    pointers = [*sorted(path.glob("data/landing/*.parquet.dvc")), path / "data/weather.parquet.dvc"]
+    pointers = [*sorted(path.glob("data/landing/*.parquet.dvc")), path / "data/side/weather.parquet.dvc"]
     assert len(pointers) == 7
     run("retrain", "bootstrap")
     for pointer in pointers:

@@ -22,11 +22,11 @@ ALL_STAGES = ["validate", "featurize", "drift", "tune", "train", "evaluate"]
 def repo(make_repo: Callable[[], tuple[Path, Run]]) -> tuple[Path, Run]:
     """A copy whose landing folder holds quarter slices of months 1-3 (no pointers: they name the full months)."""
     path, run = make_repo()
-    for pointer in [*path.glob("data/landing/*.dvc"), path / "data/weather.parquet.dvc"]:
+    for pointer in [*path.glob("data/landing/*.dvc"), path / "data/side/weather.parquet.dvc"]:
         pointer.unlink()
     for month in (1, 2, 3):
         write_slice(path / "data/landing", month)
-    files.write_frame(nycflights.weather(), path / "data/weather.parquet")
+    files.write_frame(nycflights.weather(), path / "data/side/weather.parquet")
     return path, run
 
 

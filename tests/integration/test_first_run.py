@@ -20,7 +20,7 @@ from tests.support import VENV, Run, environment
 
 pytestmark = pytest.mark.slow
 
-POINTERS = [*(f"data/landing/2013-{month:02d}.parquet.dvc" for month in range(1, 7)), "data/weather.parquet.dvc"]
+POINTERS = [*(f"data/landing/2013-{month:02d}.parquet.dvc" for month in range(1, 7)), "data/side/weather.parquet.dvc"]
 
 
 def remote_holds(remote: Path, md5: str) -> bool:

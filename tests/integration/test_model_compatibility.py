@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from retrain.domain import Domain
 from retrain.domain.nycflights import data as nycflights
 from retrain.domain.nycflights import features, schema
 from retrain.io import files, modelfile
@@ -30,11 +31,12 @@ def test_a_model_saved_by_the_flat_layout_loads_and_scores_as_it_did() -> None:
     np.testing.assert_array_equal(probabilities, np.load(FLAT_LAYOUT / "probabilities.npy"))
 
 
-def test_todays_fit_of_the_same_data_gives_the_old_probabilities(tmp_path: Path) -> None:
+def test_todays_fit_of_the_same_data_gives_the_old_probabilities(tmp_path: Path, domain: Domain) -> None:
     joined = features.join_weather(nycflights.flights(2013, 1), nycflights.weather())
-    frame, _ = featurize.label(joined, 15)
+    frame, _ = featurize.label(joined, domain)
     assert not (frame["wind_speed"] > 100).any()  # January 2013: today's cleaning step changes nothing here
-    model = build("hist_gradient_boosting", HYPERPARAMETERS, 42, max_wind_speed=100)
+    assert domain.config.cleaning() == {"max_wind_speed": 100}
+    model = build(domain, "hist_gradient_boosting", HYPERPARAMETERS, 42)
     new = tmp_path / "new.skops"
     modelfile.save(model.fit(pd.DataFrame(frame[list(schema.FEATURES)]), frame[schema.TARGET]), new)
     probabilities = modelfile.load(new).predict_proba(files.read_frame(FLAT_LAYOUT / "rows.parquet"))

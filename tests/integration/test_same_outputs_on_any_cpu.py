@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from retrain.domain import Domain
 from retrain.domain.nycflights import data as nycflights
 from retrain.io import files, modelfile
 from retrain.params import Params
@@ -85,7 +86,7 @@ def _native_and_baseline(code: str, tmp_path: Path, inputs: Path | None = None) 
 
 
 @pytest.fixture(scope="module")
-def inputs(tmp_path_factory: pytest.TempPathFactory, params: Params) -> Path:
+def inputs(tmp_path_factory: pytest.TempPathFactory, params: Params, domain: Domain) -> Path:
     """What drift and evaluate read: the features of quarter slices of months 1-3 and a small model fitted on them."""
     root = tmp_path_factory.mktemp("inputs")
     shutil.copy(ROOT / "params.yaml", root)
@@ -93,11 +94,11 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, params: Params) -> Path:
         [nycflights.flights(2013, month).sample(frac=0.25, random_state=month) for month in (1, 2, 3)],
         ignore_index=True,
     )
-    split = featurize.featurize(flights, nycflights.weather(), params.featurize)
+    split = featurize.featurize(flights, {"weather": nycflights.weather()}, params.featurize, domain)
     files.write_frame(split.train, root / params.paths.train)
     files.write_frame(split.test, root / params.paths.test)
     settings = params.train.model_copy(update={"hyperparameters": {"hist_gradient_boosting": {"max_iter": 30}}})
-    modelfile.save(train.train(split.train, settings), root / params.paths.model)
+    modelfile.save(train.train(split.train, settings, domain), root / params.paths.model)
     return root
 
 

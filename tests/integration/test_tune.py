@@ -19,14 +19,14 @@ SMALL_SPACE = "{learning_rate: {low: 0.05, high: 0.5, log: true}, max_iter: {low
 def tuned(make_repo: Callable[[], tuple[Path, Run]]) -> tuple[Path, Run]:
     """A copy with quarter slices of months 1-4 and tuning on: 6 trials, 2 workers, a small space."""
     path, run = make_repo()
-    for pointer in [*path.glob("data/landing/*.dvc"), path / "data/weather.parquet.dvc"]:
+    for pointer in [*path.glob("data/landing/*.dvc"), path / "data/side/weather.parquet.dvc"]:
         pointer.unlink()
     for month in (1, 2, 3, 4):
         write_slice(path / "data/landing", month)
     from retrain.domain.nycflights import data as nycflights
     from retrain.io import files
 
-    files.write_frame(nycflights.weather(), path / "data/weather.parquet")
+    files.write_frame(nycflights.weather(), path / "data/side/weather.parquet")
     run(
         "retrain",
         "set-params",

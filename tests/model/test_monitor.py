@@ -17,6 +17,7 @@ from sklearn.pipeline import Pipeline
 
 from retrain import cli
 from retrain.cli.main import main
+from retrain.domain import Domain
 from retrain.domain.nycflights import data as nycflights
 from retrain.domain.nycflights import features, schema
 from retrain.monitoring import alert, monitor
@@ -32,15 +33,15 @@ def weather() -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def reference(weather: pd.DataFrame) -> pd.DataFrame:
+def reference(weather: pd.DataFrame, domain: Domain) -> pd.DataFrame:
     flights = pd.concat([nycflights.flights(2013, m) for m in (3, 4, 5)], ignore_index=True)
-    return featurize.label(features.join_weather(flights, weather), 15)[0]
+    return featurize.label(features.join_weather(flights, weather), domain)[0]
 
 
 @pytest.fixture(scope="module")
-def model(reference: pd.DataFrame, params: Params) -> Pipeline:
+def model(reference: pd.DataFrame, params: Params, domain: Domain) -> Pipeline:
     settings = params.train.model_copy(update={"hyperparameters": {"hist_gradient_boosting": {"max_iter": 40}}})
-    return train.train(reference, settings)
+    return train.train(reference, settings, domain)
 
 
 def label_lines(flights: pd.DataFrame, flip: bool = False) -> list[str]:
@@ -53,35 +54,39 @@ def label_lines(flights: pd.DataFrame, flip: bool = False) -> list[str]:
     ]
 
 
-def check(lines: list[str], labels: list[str], reference: pd.DataFrame, params: Params) -> MonitorVerdict:
-    traffic, _ = monitor.parse_log(lines)
-    labelled, _ = monitor.parse_labels(labels)
+def check(
+    domain: Domain, lines: list[str], labels: list[str], reference: pd.DataFrame, params: Params
+) -> MonitorVerdict:
+    traffic, _ = monitor.parse_log(lines, domain)
+    labelled, _ = monitor.parse_labels(labels, domain)
     promoted = {"roc_auc": 0.75}
     last = pd.Timestamp("2013-06-01 03:00", tz="UTC")
-    return monitor.monitor(traffic, labelled, reference, promoted, last, NOW, params.monitor, params.drift, 15)
+    return monitor.monitor(traffic, labelled, reference, promoted, last, NOW, params.monitor, params.drift, domain)
 
 
-def test_a_fresh_healthy_log_does_not_trigger(model: Pipeline, reference: pd.DataFrame, params: Params) -> None:
-    verdict = check(log_lines(model, reference), label_lines(reference.head(20_000)), reference, params)
+def test_a_fresh_healthy_log_does_not_trigger(
+    model: Pipeline, reference: pd.DataFrame, params: Params, domain: Domain
+) -> None:
+    verdict = check(domain, log_lines(model, reference), label_lines(reference.head(20_000)), reference, params)
     assert verdict.retrain is False, verdict.reasons
     performance = verdict.checks.performance
     assert performance is not None and performance.labelled >= params.monitor.min_labelled
 
 
 def test_degraded_accuracy_on_labelled_traffic_triggers(
-    model: Pipeline, reference: pd.DataFrame, params: Params
+    model: Pipeline, reference: pd.DataFrame, params: Params, domain: Domain
 ) -> None:
     labels = label_lines(reference.head(20_000), flip=True)  # the world now does the opposite of what we learnt
-    verdict = check(log_lines(model, reference), labels, reference, params)
+    verdict = check(domain, log_lines(model, reference), labels, reference, params)
     assert verdict.retrain is True
     assert verdict.reasons[0].startswith("live ROC AUC")
 
 
 def test_drifted_stale_traffic_triggers(
-    model: Pipeline, reference: pd.DataFrame, weather: pd.DataFrame, params: Params
+    model: Pipeline, reference: pd.DataFrame, weather: pd.DataFrame, params: Params, domain: Domain
 ) -> None:
     august = features.join_weather(nycflights.flights(2013, 8), weather)
-    verdict = check(log_lines(model, august), [], reference, params)
+    verdict = check(domain, log_lines(model, august), [], reference, params)
     assert verdict.retrain is True
     assert any(r.startswith("data drift in recent traffic") and "temp" in r for r in verdict.reasons)
     assert any("days older than the traffic" in r for r in verdict.reasons)
@@ -89,15 +94,15 @@ def test_drifted_stale_traffic_triggers(
     assert performance is not None and performance.labelled == 0
 
 
-def test_malformed_lines_are_counted_and_skipped(model: Pipeline, reference: pd.DataFrame) -> None:
+def test_malformed_lines_are_counted_and_skipped(model: Pipeline, reference: pd.DataFrame, domain: Domain) -> None:
     good = log_lines(model, reference, rows=10)
     bad = ["not json", "{}", '{"request_id": 1}', good[0].replace('"probability": ', '"probability": "high", "x": ')]
-    traffic, malformed = monitor.parse_log([*good, *bad, ""])
+    traffic, malformed = monitor.parse_log([*good, *bad, ""], domain)
     assert (len(traffic), malformed) == (10, 4)
 
 
-def test_a_quiet_window_is_not_judged(model: Pipeline, reference: pd.DataFrame, params: Params) -> None:
-    verdict = check(log_lines(model, reference, rows=50), [], reference, params)
+def test_a_quiet_window_is_not_judged(model: Pipeline, reference: pd.DataFrame, params: Params, domain: Domain) -> None:
+    verdict = check(domain, log_lines(model, reference, rows=50), [], reference, params)
     assert verdict.checks.drift is None and "fewer than" in str(verdict.checks.volume.note)
 
 
@@ -169,17 +174,19 @@ def test_monitor_and_alert_commands_write_outputs_and_post_the_webhook(
     assert main(["--params", params, "alert", "--webhook", "http://127.0.0.1:9/hook"]) == cli.EXIT_BAD_INPUT
 
 
-def test_probabilities_in_the_log_are_the_models(model: Pipeline, reference: pd.DataFrame) -> None:
-    traffic, _ = monitor.parse_log(log_lines(model, reference, rows=20))
+def test_probabilities_in_the_log_are_the_models(model: Pipeline, reference: pd.DataFrame, domain: Domain) -> None:
+    traffic, _ = monitor.parse_log(log_lines(model, reference, rows=20), domain)
     again = model.predict_proba(traffic[list(schema.FEATURES)])[:, 1]
     np.testing.assert_allclose(traffic["probability"], again, rtol=1e-12)
 
 
-def test_a_shadow_model_in_the_log_gives_the_disagreement_rate(model: Pipeline, reference: pd.DataFrame) -> None:
+def test_a_shadow_model_in_the_log_gives_the_disagreement_rate(
+    model: Pipeline, reference: pd.DataFrame, domain: Domain
+) -> None:
     lines = [json.loads(line) for line in log_lines(model, reference, rows=200)]
     for index, line in enumerate(lines):
         line["shadow_probability"] = 0.9 if index < 50 else line["probability"]
-    traffic, _ = monitor.parse_log(json.dumps(line) for line in lines)
+    traffic, _ = monitor.parse_log((json.dumps(line) for line in lines), domain)
     agreement = monitor.shadow_agreement(traffic, threshold=0.3)
     below = sum(line["probability"] < 0.3 for line in lines[:50])
     assert agreement.model_dump() == {

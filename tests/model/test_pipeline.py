@@ -10,6 +10,7 @@ import pytest
 from sklearn.pipeline import Pipeline
 
 from retrain import pipeline
+from retrain.domain import Domain
 from retrain.domain.nycflights import features, schema
 from retrain.io import files, modelfile
 from retrain.params import Train
@@ -17,21 +18,21 @@ from retrain.pipeline import featurize
 
 
 @pytest.fixture(scope="module")
-def frame() -> pd.DataFrame:
+def frame(domain: Domain) -> pd.DataFrame:
     from retrain.domain.nycflights import data as nycflights
 
     flights = nycflights.flights(2013, 2).head(3000)
     joined = features.join_weather(flights, nycflights.weather())
-    return featurize.label(joined, 15)[0]
+    return featurize.label(joined, domain)[0]
 
 
 @pytest.fixture(scope="module", params=["hist_gradient_boosting", "logistic_regression"])
-def fitted(request: pytest.FixtureRequest, frame: pd.DataFrame) -> Pipeline:
+def fitted(request: pytest.FixtureRequest, frame: pd.DataFrame, domain: Domain) -> Pipeline:
     from retrain.pipeline.train import train
 
     hyperparameters = {"hist_gradient_boosting": {"max_iter": 20}, "logistic_regression": {"max_iter": 200}}
-    params = Train(estimator=request.param, seed=0, max_wind_speed=100, hyperparameters=hyperparameters)
-    return train(frame, params)
+    params = Train(estimator=request.param, seed=0, hyperparameters=hyperparameters)
+    return train(frame, params, domain)
 
 
 def test_no_feature_known_only_after_departure_reaches_the_model(fitted: Pipeline, frame: pd.DataFrame) -> None:

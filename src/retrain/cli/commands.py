@@ -31,13 +31,14 @@ PUSH = click.option(
 
 
 @app.command("new-batch")
-@click.argument("month")
+@click.argument("period")
 @pass_state
-def new_batch(state: State, month: str) -> None:
-    """Simulate the arrival of a month of flights (MONTH is YYYY-MM): write the batch and track it with DVC."""
-    from retrain.domain.nycflights import data as nycflights
+def new_batch(state: State, period: str) -> None:
+    """Simulate the arrival of a batch from the domain's bundled data (PERIOD names it: YYYY-MM for a month,
+    YYYY-MM-DD for a day, YYYY-Www for a week): write the batch and track it with DVC."""
+    from retrain.domain import bundled
 
-    nycflights.new_batch(state.params, state.root, month)
+    bundled.new_batch(state.params, state.root, period)
 
 
 @app.command()
@@ -46,9 +47,9 @@ def new_batch(state: State, month: str) -> None:
 def bootstrap(state: State, push: bool) -> None:
     """Recreate, byte for byte, the bundled data the committed pointers name that is not here (`make data` pulls
     what the DVC remote holds first), and push it to the remote."""
-    from retrain.domain.nycflights import data as nycflights
+    from retrain.domain import bundled
 
-    nycflights.bootstrap(state.params, state.root, push)
+    bundled.bootstrap(state.params, state.root, push)
 
 
 @app.command("set-params")
@@ -153,7 +154,7 @@ def alert(state: State, webhook: str | None) -> None:
 
 
 @app.command()
-@click.option("--bento", help="the Bento tag, e.g. flight_delay:1a2b3c4d5e6f (built by `make bento`)")
+@click.option("--bento", help="the Bento tag, NAME:1a2b3c4d5e6f (built by `make bento`)")
 @click.option("--target", type=click.Choice(TARGETS), default="local", show_default=True)
 @click.option("--previous", is_flag=True, help="local: redeploy the release that was live before")
 @click.option("--stop", is_flag=True, help="local: stop the front and every release (supervisord stays)")

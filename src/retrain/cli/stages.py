@@ -68,14 +68,14 @@ def _run(stage: str, state: State, **options: Any) -> None:
 @app.command()
 @pass_state
 def validate(state: State) -> None:
-    """Check every batch against the data contract; write the validated flights."""
+    """Check every batch and side table against the data contract; write the validated batches."""
     _run("validate", state)
 
 
 @app.command()
 @pass_state
 def featurize(state: State) -> None:
-    """Clean, join the weather, label, split by time."""
+    """Join the side tables, label, split by time."""
     _run("featurize", state)
 
 

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from retrain import plots, tracking
 from retrain.decision import champion as champions
 from retrain.decision import statistics
-from retrain.domain.nycflights import schema
+from retrain.domain import Domain, load_domain
 from retrain.io import files, modelfile, vcs
 from retrain.params import Gate, Params
 from retrain.pipeline import evaluate
@@ -52,17 +52,17 @@ def compare(params: Params, root: Path, base: str, push: bool = True) -> Decisio
     figures beside the report. A champion rebuilt because no DVC cache or remote held it is pushed if `push`."""
     base = vcs.resolve(root, base)
     rules, rules_problem = base_rules(params, root, base)
-    paths, threshold = params.paths, params.evaluate.threshold
+    paths, threshold, domain = params.paths, params.evaluate.threshold, load_domain(params)
     challenger_md5 = modelfile.locked(root, paths.model)
     model = modelfile.load(paths.model)
     test = files.read_frame(paths.test)
-    y = test[schema.TARGET].to_numpy()
-    predictions = {"challenger": evaluate.predict(model, test)}
+    y = test[domain.target].to_numpy()
+    predictions = {"challenger": evaluate.predict(model, test, domain)}
     windows = {"challenger": _window(files.read_json(paths.model_meta))}
 
     champion = champions.fetch(rules, root, base, challenger_md5, model, push)
     if champion.model is not None:
-        predictions["champion"] = evaluate.predict(champion.model, test)
+        predictions["champion"] = evaluate.predict(champion.model, test, domain)
         if "training_window" in champion.meta:
             windows["champion"] = _window(champion.meta)
 
@@ -74,6 +74,7 @@ def compare(params: Params, root: Path, base: str, push: bool = True) -> Decisio
     else:
         verdict = statistics.compare(
             test,
+            y,
             predictions.get("champion"),
             predictions["challenger"],
             metrics["challenger"],
@@ -96,7 +97,7 @@ def compare(params: Params, root: Path, base: str, push: bool = True) -> Decisio
         gate_changed=rules.gate != params.gate,
     )
     decision.write(paths.decision)
-    _figures(params, model, challenger_md5, champion, test, predictions, windows)
+    _figures(params, domain, model, challenger_md5, champion, test, predictions, windows)
 
     run_id = tracking.find_run(root, params.tracking.experiment, challenger_md5)
     if run_id is None:
@@ -111,6 +112,7 @@ def compare(params: Params, root: Path, base: str, push: bool = True) -> Decisio
 
 def _figures(
     params: Params,
+    domain: Domain,
     model: Any,
     challenger_md5: str,
     champion: champions.Champion,
@@ -118,12 +120,13 @@ def _figures(
     predictions: dict[str, Any],
     windows: dict[str, tuple[str, str]],
 ) -> None:
-    """Both models' curves, and ROC AUC per month over the training and test windows, as PNGs beside the report."""
+    """Both models' curves, and ROC AUC per batch period over the training and test windows, as PNGs beside the
+    report."""
     paths, threshold = params.paths, params.evaluate.threshold
-    y = test[schema.TARGET].to_numpy()
+    y = test[domain.target].to_numpy()
     figures = paths.report.parent
     curves: dict[str, dict[str, pd.DataFrame]] = {
-        name: evaluate.curves(y, predictions[name], threshold, params.evaluate.curve_points)
+        name: evaluate.curves(y, predictions[name], threshold, params.evaluate.curve_points, domain.words.classes)
         for name in ("champion", "challenger")
         if name in predictions
     }
@@ -132,5 +135,6 @@ def _figures(
     models = {"challenger": model} | ({"champion": champion.model} if "champion" in windows else {})
     if champion.md5 == challenger_md5:
         models.pop("champion", None)  # the same model: one line is enough
-    scores = {name: evaluate.predict(fitted, history) for name, fitted in models.items()}
-    plots.by_month(statistics.metric_by_month(history, scores, windows), "roc_auc", figures / "by_month.png")
+    scores = {name: evaluate.predict(fitted, history, domain) for name, fitted in models.items()}
+    by_period = statistics.metric_by_period(history, scores, windows, domain)
+    plots.by_period(by_period, "roc_auc", domain.period, figures / "by_period.png")

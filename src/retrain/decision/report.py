@@ -18,6 +18,7 @@ import yaml
 
 from retrain import cost as costs
 from retrain import plots
+from retrain.domain import Words, load_domain
 from retrain.io import files, vcs
 from retrain.params import Params
 from retrain.results import Check, Cost, Decision, DriftResult, MonitorVerdict, Shadow, Tuning, Validation
@@ -27,7 +28,7 @@ FIGURES = {
     "pr": "pr.png",
     "confusion": "confusion.png",
     "calibration": "calibration.png",
-    "by_month": "by_month.png",
+    "by_period": "by_period.png",
     "tuning_history": "tuning_history.png",
     "tuning_importance": "tuning_importance.png",
 }
@@ -51,6 +52,8 @@ EVENTS = {
 @dataclass(frozen=True)
 class Context:
     base: str
+    words: Words = field(default_factory=Words)
+    period: str = "period"
     params_diff: list[tuple[str, Any, Any]] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
     validation: Validation | None = None
@@ -100,14 +103,19 @@ def gather(params: Params, root: Path, base: str, env: Mapping[str, str]) -> Con
     paths, base = params.paths, vcs.resolve(root, base)
     before_params = yaml.safe_load(vcs.show(root, base, "params.yaml") or "null")
     after_params = yaml.safe_load((root / "params.yaml").read_text())
-    current = sorted(p.name.removesuffix(".dvc") for p in paths.landing.glob("*.parquet.dvc"))
-    # the batches the champion was trained on: those committed with the dvc.lock that names it
+    current = {p.name.removesuffix(".dvc"): _md5(p.read_text()) for p in paths.landing.glob("*.parquet.dvc")}
+    # the batches the champion was trained on: those committed with the dvc.lock that names it, by content
     trained = vcs.last_change(root, base, "dvc.lock") or base
-    previous = sorted(n.removesuffix(".dvc") for n in vcs.files(root, trained, paths.landing) if n.endswith(".dvc"))
+    previous = {
+        name.removesuffix(".dvc"): _md5(vcs.show(root, trained, paths.landing / name) or "")
+        for name in vcs.files(root, trained, paths.landing)
+        if name.endswith(".dvc")
+    }
     data = {
         "added": sorted(set(current) - set(previous)),
         "removed": sorted(set(previous) - set(current)),
-        "batches": current,
+        "changed": sorted(name for name in set(current) & set(previous) if current[name] != previous[name]),
+        "batches": sorted(current),
         "now": files.read_json(paths.data_metrics),
         "before": json.loads(vcs.show(root, base, paths.data_metrics) or "null"),
     }
@@ -118,7 +126,21 @@ def gather(params: Params, root: Path, base: str, env: Mapping[str, str]) -> Con
     tuning = best if best and best.tuned else None
     changes = params_diff(before_params, after_params)
     cost = costs.summarize(params, env)
-    return Context(base, changes, data, validation, drift, trigger(env), shadow, tuning, cost)
+    domain = load_domain(params)
+    return Context(
+        base, domain.words, domain.period, changes, data, validation, drift, trigger(env), shadow, tuning, cost
+    )
+
+
+def _md5(pointer: str) -> str | None:
+    """The md5 a `.dvc` pointer's text records (None for a file that is not one)."""
+    outs = (yaml.safe_load(pointer) or {}).get("outs") if pointer.strip() else None
+    return str(outs[0].get("md5")) if isinstance(outs, list) and outs and isinstance(outs[0], dict) else None
+
+
+def _share(values: dict[str, Any]) -> float:
+    """The positive share of a window (`late_share` in data metrics written before domains were generic)."""
+    return float(values.get("positive_share", values.get("late_share", float("nan"))))
 
 
 # --- rendering ---------------------------------------------------------------------------------------------
@@ -208,6 +230,7 @@ def _data(context: Context) -> str:
         f"Batches added since the champion on `{context.base}` was trained: "
         + (", ".join(data.get("added", [])) or "none")
         + (f"; removed: {', '.join(data['removed'])}" if data.get("removed") else "")
+        + (f"; changed since: {', '.join(data['changed'])}" if data.get("changed") else "")
     ]
     rows = []
     for window in ("train", "test"):
@@ -220,11 +243,12 @@ def _data(context: Context) -> str:
                         label,
                         f"{values['rows']:,}",
                         f"{values['first'][:10]} .. {values['last'][:10]}",
-                        f"{values['late_share']:.3f}",
+                        f"{_share(values):.3f}",
                     ]
                 )
     if rows:
-        lines.append(_table(["window", "version", "rows", "scheduled (UTC)", "late share"], rows))
+        share = f"{context.words.classes[1]} share"
+        lines.append(_table(["window", "version", context.words.rows, "time (UTC)", share], rows))
     return "\n\n".join(lines)
 
 
@@ -236,14 +260,15 @@ def _validation(context: Context) -> str:
         [
             b.file,
             f"{b.rows:,}",
-            "-" if b.late_share is None else b.late_share,
-            "-" if b.cancelled is None else b.cancelled,
+            "-" if b.positive_share is None else b.positive_share,
+            "-" if b.unlabelled is None else b.unlabelled,
             "✅" if b.passed else "❌",
         ]
         for b in report.batches
     ]
     head = "All batches passed the data contract." if report.passed else f"{len(report.violations)} violation(s)."
-    return head + "\n\n" + _table(["batch", "rows", "late share", "cancelled", "passed"], rows)
+    header = ["batch", context.words.rows, f"{context.words.classes[1]} share", "unlabelled", "passed"]
+    return head + "\n\n" + _table(header, rows)
 
 
 def _drift(context: Context, figures: set[str]) -> str:
@@ -260,13 +285,13 @@ def _drift(context: Context, figures: set[str]) -> str:
     return f"{drift.summary}\n\n{table}{image}"
 
 
-def _tuning(tuning: Tuning) -> str:
+def _tuning(tuning: Tuning, period: str) -> str:
     counts = ", ".join(f"{count} {state}" for state, count in tuning.trials.items())
     seconds = f" in {tuning.seconds:.0f} s" if tuning.seconds else ""
     head = (
         f"Optuna ({tuning.sampler}) study `{tuning.study}`: {sum(tuning.trials.values())} trials ({counts})"
         f"{seconds}. Best: trial {tuning.best_trial}, {tuning.metric} {tuning.best_value or 0:.4f} on the "
-        "time-ordered validation months of the training window. Train used these values:"
+        f"time-ordered validation {period}s of the training window. Train used these values:"
     )
     rows = [
         [f"`{name}`", f"`{value:.4g}`" if isinstance(value, float) else f"`{value}`"]
@@ -299,7 +324,7 @@ def render(decision: Decision, context: Context, figures: set[str]) -> str:
         f"**Trigger:** {context.trigger}  \n"
         f"**Champion** {_short(decision.champion.model_md5)} (`{context.base}`) against "
         f"**challenger** {_short(decision.challenger.model_md5)}, both scored on the same test window: "
-        f"{window.get('rows', 0):,} flights, {dates}.",
+        f"{window.get('rows', 0):,} {context.words.rows}, {dates}.",
     ]
     if decision.gate_changed:
         parts.append(
@@ -314,7 +339,8 @@ def render(decision: Decision, context: Context, figures: set[str]) -> str:
     parts.append(" ".join(filter(None, [image("roc", "ROC curves"), image("pr", "precision-recall curves")])))
     checks = decision.checks or [Check(rule="", passed=False, detail=reason) for reason in decision.reasons]
     parts.append(_details("Gate checks", "\n".join(f"- {'✅' if c.passed else '❌'} {c.detail}" for c in checks)))
-    parts.append(_details("Slices (carrier, origin)", _slices(decision)))
+    sliced = ", ".join(dict.fromkeys(row.slice for row in decision.slices))
+    parts.append(_details(f"Slices ({sliced})" if sliced else "Slices", _slices(decision)))
     changes = (
         _table(
             ["param", f"`{context.base}`", "this run"],
@@ -331,7 +357,7 @@ def render(decision: Decision, context: Context, figures: set[str]) -> str:
                 [image("tuning_history", "objective over trials"), image("tuning_importance", "parameter importance")],
             )
         )
-        parts.append(_details("Tuning", _tuning(context.tuning) + (f"\n\n{plots}" if plots else "")))
+        parts.append(_details("Tuning", _tuning(context.tuning, context.period) + (f"\n\n{plots}" if plots else "")))
     parts.append(_details("Data", _data(context)))
     parts.append(_details("Validation", _validation(context)))
     if context.drift is not None:
@@ -349,9 +375,10 @@ def render(decision: Decision, context: Context, figures: set[str]) -> str:
     pictures = [
         image("confusion", "confusion matrices"),
         image("calibration", "calibration"),
-        image("by_month", "ROC AUC per month"),
+        image("by_period", f"ROC AUC per {context.period}"),
     ]
-    parts.append(_details("Confusion, calibration, ROC AUC per month", "\n\n".join(filter(None, pictures))))
+    title = f"Confusion, calibration, ROC AUC per {context.period}"
+    parts.append(_details(title, "\n\n".join(filter(None, pictures))))
     parts.append(_details("Models", _identities(decision)))
     if context.cost:
         cost = context.cost
@@ -381,14 +408,14 @@ def write(params: Params, root: Path, base: str, env: Mapping[str, str]) -> Deci
 
 def summary(params: Params) -> list[str]:
     """The headline metrics of the current model and where its outputs are, one line each."""
-    paths = params.paths
+    paths, rows = params.paths, load_domain(params).words.rows
     metrics, data = files.read_json(paths.metrics), files.read_json(paths.data_metrics)
     meta = files.read_json(paths.model_meta)
     train, test = data["train"], data["test"]
     return [
-        f"model     {paths.model} ({meta['estimator']}, trained on {train['rows']:,} flights)",
+        f"model     {paths.model} ({meta['estimator']}, trained on {train['rows']:,} {rows})",
         f"window    train {train['first'][:10]} .. {train['last'][:10]}, "
-        f"test {test['first'][:10]} .. {test['last'][:10]} ({test['rows']:,} flights)",
+        f"test {test['first'][:10]} .. {test['last'][:10]} ({test['rows']:,} {rows})",
         "metrics   " + ", ".join(f"{k} {metrics[k]:.4f}" for k in ("roc_auc", "pr_auc", "log_loss", "brier", "f1")),
         f"outputs   {paths.metrics}, {paths.slices}, plots in {paths.plots}/ and {paths.figures}/",
     ]

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from retrain.domain.nycflights import schema
+from retrain.domain import Domain, periods
 from retrain.params import Compare, Gate
 from retrain.pipeline.evaluate import slice_rows
 from retrain.results import Check, Delta, McNemar, SliceDelta, Verdict
@@ -117,7 +117,7 @@ def paired_bootstrap(
 
 
 def mcnemar(y: np.ndarray, champion: np.ndarray, challenger: np.ndarray, threshold: float) -> dict[str, Any]:
-    """Exact McNemar test on the decisions at `threshold`: do the two models err on different flights?"""
+    """Exact McNemar test on the decisions at `threshold`: do the two models err on different rows?"""
     right_before = (champion >= threshold).astype(int) == y
     right_after = (challenger >= threshold).astype(int) == y
     only_champion = int((right_before & ~right_after).sum())
@@ -132,10 +132,14 @@ def mcnemar(y: np.ndarray, champion: np.ndarray, challenger: np.ndarray, thresho
 
 
 def slice_deltas(
-    frame: pd.DataFrame, champion: np.ndarray, challenger: np.ndarray, columns: tuple[str, ...], min_rows: int
+    frame: pd.DataFrame,
+    y: np.ndarray,
+    champion: np.ndarray,
+    challenger: np.ndarray,
+    columns: tuple[str, ...],
+    min_rows: int,
 ) -> list[dict[str, Any]]:
     """ROC AUC of both models per slice value; slices under `min_rows` rows or with one class get counts only."""
-    y = frame[schema.TARGET].to_numpy()
     rows = []
     for column, value, index in slice_rows(frame, columns):
         row: dict[str, Any] = {"slice": column, "value": value, "rows": len(index)}
@@ -217,6 +221,7 @@ def significance(comparison: dict[str, dict[str, Any]], alpha: float) -> str:
 
 def compare(
     test: pd.DataFrame,
+    y: np.ndarray,
     champion: np.ndarray | None,
     challenger: np.ndarray,
     challenger_metrics: dict[str, float],
@@ -224,14 +229,14 @@ def compare(
     gate_params: Gate,
     threshold: float,
 ) -> Verdict:
-    """The statistical part of the decision: comparison, McNemar, slices and the verdict."""
-    y = test[schema.TARGET].to_numpy()
+    """The statistical part of the decision on the test window (`y` its labels): comparison, McNemar, slices and the
+    verdict."""
     if champion is None:
         checks = gate(challenger_metrics, None, [], gate_params)
         promote, reasons = verdict(checks)
         return Verdict(promote=promote, reasons=reasons, checks=checks, first_model=True, summary="first model")
     comparison = paired_bootstrap(y, champion, challenger, params.bootstrap_resamples, params.seed)
-    slices = slice_deltas(test, champion, challenger, params.slices, gate_params.min_slice_rows)
+    slices = slice_deltas(test, y, champion, challenger, params.slices, gate_params.min_slice_rows)
     checks = gate(challenger_metrics, comparison, slices, gate_params)
     promote, reasons = verdict(checks)
     return Verdict(
@@ -245,17 +250,18 @@ def compare(
     )
 
 
-def metric_by_month(
-    frame: pd.DataFrame, predictions: dict[str, np.ndarray], windows: dict[str, tuple[str, str]]
+def metric_by_period(
+    frame: pd.DataFrame, predictions: dict[str, np.ndarray], windows: dict[str, tuple[str, str]], domain: Domain
 ) -> pd.DataFrame:
-    """ROC AUC of each model in each month, marking the months inside the model's own training window."""
-    period = frame["year"].astype(str) + "-" + frame["month"].map("{:02d}".format)
-    y = frame[schema.TARGET].to_numpy()
+    """ROC AUC of each model in each batch period, marking the periods inside the model's own training window."""
+    names = periods.labels(frame[domain.time], domain.period, domain.timezone).to_numpy()
+    y = frame[domain.target].to_numpy()
     rows = []
     for name, proba in predictions.items():
-        first, last = (pd.Timestamp(t).tz_convert(schema.LOCAL_TIME).strftime("%Y-%m") for t in windows[name])
-        for month, index in pd.Series(range(len(frame))).groupby(period.to_numpy()).indices.items():
-            month = str(month)
+        window = pd.Series(pd.to_datetime(list(windows[name]), utc=True))
+        first, last = periods.labels(window, domain.period, domain.timezone)
+        for period, index in pd.Series(range(len(frame))).groupby(names).indices.items():
             auc = weighted_roc_auc(_groups(y[index], proba[index]), np.ones((1, len(index))))[0]
-            rows.append({"month": month, "model": name, "roc_auc": float(auc), "in_sample": first <= month <= last})
+            label = str(period)
+            rows.append({"period": label, "model": name, "roc_auc": float(auc), "in_sample": first <= label <= last})
     return pd.DataFrame(rows)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,17 +14,9 @@ import pandas as pd
 
 from retrain.errors import BadInput
 
-MONTH = re.compile(r"(\d{4})-(\d{2})")
-
 
 class InputError(BadInput):
     """A file the pipeline needs is missing or unreadable; the message names it."""
-
-
-def batch_month(name: str) -> tuple[int, int] | None:
-    """(year, month) of a batch file named YYYY-MM.parquet, or of a month written YYYY-MM; None for anything else."""
-    match = MONTH.fullmatch(name.removesuffix(".parquet"))
-    return (int(match[1]), int(match[2])) if match else None
 
 
 def read_frame(path: Path) -> pd.DataFrame:
@@ -43,22 +35,18 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
     frame.to_parquet(path, index=False, compression="zstd")
 
 
-def batch_paths(landing: Path) -> list[Path]:
-    """The monthly batch files in the landing folder, oldest first; any other parquet name is an error."""
+def batch_paths(landing: Path, is_batch: Callable[[str], bool], form: str) -> list[Path]:
+    """The batch files in the landing folder, oldest first (their names are their periods: `form`.parquet); any
+    other parquet name is an error."""
     if not landing.is_dir():
         raise InputError(f"{landing}: landing folder not found (run `make data`)")
     files = sorted(landing.glob("*.parquet"))
-    wrong = [path.name for path in files if batch_month(path.name) is None]
+    wrong = [path.name for path in files if not is_batch(path.name)]
     if wrong:
-        raise InputError(f"{landing}: batch files must be named YYYY-MM.parquet, found {', '.join(wrong)}")
+        raise InputError(f"{landing}: batch files must be named {form}.parquet, found {', '.join(wrong)}")
     if not files:
-        raise InputError(f"{landing}: no batch files (YYYY-MM.parquet)")
+        raise InputError(f"{landing}: no batch files ({form}.parquet)")
     return files
-
-
-def read_batches(landing: Path) -> dict[str, pd.DataFrame]:
-    """Every monthly batch, keyed by its file path."""
-    return {str(path): read_frame(path) for path in batch_paths(landing)}
 
 
 def write_json(data: Any, path: Path) -> None:

@@ -50,8 +50,8 @@ def render(verdict: MonitorVerdict, env: Mapping[str, str]) -> str:
     staleness = checks.staleness
     days = "?" if staleness.days is None else staleness.days
     lines.append(
-        f"| staleness | training data until {staleness.training_data_until[:10]}, newest flight "
-        f"{(staleness.newest_flight or 'None')[:10]} ({days} days) |"
+        f"| staleness | training data until {staleness.training_data_until[:10]}, newest row scored "
+        f"{(staleness.newest_row or 'None')[:10]} ({days} days) |"
     )
     link = run_url(env)
     if link:

@@ -1,11 +1,12 @@
 """`retrain monitor`: should the model be retrained? Drift of recent traffic, live performance, staleness, volume.
 
 Reads the service's inference log (JSON lines, one object per prediction) and, where they have arrived, the labels
-(the actual arrival delay per flight). The checks are pure functions; `run` reads the files and writes the verdict.
+(the domain's outcome per row, arriving later). The checks are pure functions; `run` reads the files and writes the
+verdict.
 
-A log record: {"request_id": str, "timestamp": ISO 8601, "model": md5, "features": {raw model inputs, plus
-`flight` for the label join}, "probability": float, "shadow_probability": float (optional)}.
-A label record: the flight key (`schema.FLIGHT_KEY`) and the outcome (`schema.OUTCOME`, the arrival delay).
+A log record: {"request_id": str, "timestamp": ISO 8601, "model": md5, "features": {raw model inputs, plus the
+domain's label key for the label join}, "probability": float, "shadow_probability": float (optional)}.
+A label record: the domain's label key (`Domain.label_key`) and its outcome (`Domain.outcome`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from retrain.domain.nycflights import schema
+from retrain.domain import Domain, load_domain
 from retrain.errors import Failed
 from retrain.io import files
 from retrain.io.files import InputError
@@ -32,8 +33,21 @@ log = logging.getLogger(__name__)
 REQUIRED = {"request_id": str, "timestamp": str, "model": str, "features": dict, "probability": float}
 
 
-def parse_log(lines: Iterable[str]) -> tuple[pd.DataFrame, int]:
-    """The valid records as one row each (features flattened), and how many lines were malformed and skipped."""
+def _typed(frame: pd.DataFrame, domain: Domain, names: Iterable[str]) -> pd.DataFrame:
+    """Columns as their contract kind says: numbers (unreadable ones missing) or text (missing stays missing)."""
+    kinds = {column.name: column.kind for table in (domain.batch, *domain.sides) for column in table.columns}
+    for name in names:
+        if kinds.get(name) in ("int", "float"):
+            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+        else:
+            frame[name] = frame[name].map(lambda value: value if value is None else str(value)).astype(object)
+    return frame
+
+
+def parse_log(lines: Iterable[str], domain: Domain) -> tuple[pd.DataFrame, int]:
+    """The valid records as one row each (features and label key flattened), and how many lines were malformed and
+    skipped."""
+    inputs = [column.name for column in domain.columns()]
     rows, malformed = [], 0
     for line in lines:
         if not line.strip():
@@ -48,7 +62,7 @@ def parse_log(lines: Iterable[str]) -> tuple[pd.DataFrame, int]:
         except (ValueError, KeyError, TypeError):
             malformed += 1
             continue
-        row = {name: record["features"].get(name) for name in (*schema.FEATURES, "flight")}
+        row = {name: record["features"].get(name) for name in inputs}
         rows.append(
             row
             | {
@@ -59,18 +73,15 @@ def parse_log(lines: Iterable[str]) -> tuple[pd.DataFrame, int]:
                 "shadow_probability": float(record.get("shadow_probability", "nan")),
             }
         )
-    columns = [*schema.FEATURES, "flight", "request_id", "timestamp", "model", "probability", "shadow_probability"]
+    columns = [*inputs, "request_id", "timestamp", "model", "probability", "shadow_probability"]
     frame = pd.DataFrame(rows, columns=columns)
-    for name in schema.FEATURES:
-        if name not in schema.CATEGORICAL:
-            frame[name] = pd.to_numeric(frame[name], errors="coerce")
-    return frame, malformed
+    return _typed(frame, domain, [name for name in inputs if name not in domain.categorical]), malformed
 
 
-def parse_labels(lines: Iterable[str]) -> tuple[pd.DataFrame, int]:
-    """Label records (the flight key and the outcome), and how many lines were malformed and skipped."""
+def parse_labels(lines: Iterable[str], domain: Domain) -> tuple[pd.DataFrame, int]:
+    """Label records (the label key and the outcome), and how many lines were malformed and skipped."""
     rows, malformed = [], 0
-    key = (*schema.FLIGHT_KEY, schema.OUTCOME)
+    key = (*domain.label_key, domain.outcome)
     for line in lines:
         if not line.strip():
             continue
@@ -79,23 +90,19 @@ def parse_labels(lines: Iterable[str]) -> tuple[pd.DataFrame, int]:
             rows.append({name: record[name] for name in key})
         except (ValueError, KeyError, TypeError):
             malformed += 1
-    frame = pd.DataFrame(rows, columns=list(key))
-    kinds = {column.name: column.kind for column in schema.FLIGHTS}
-    numeric = [name for name in key if kinds[name] in ("int", "float")]
-    for name in numeric:
-        frame[name] = pd.to_numeric(frame[name], errors="coerce")
-    return frame.dropna(subset=[name for name in numeric if name != schema.OUTCOME]), malformed
+    frame = _typed(pd.DataFrame(rows, columns=list(key)), domain, key)
+    return frame.dropna(subset=list(domain.label_key)), malformed
 
 
-def join_labels(traffic: pd.DataFrame, labels: pd.DataFrame, late_minutes: int) -> pd.DataFrame:
-    """Traffic rows whose flight has a known arrival delay, with the label `late`."""
-    if labels.empty or traffic["flight"].isna().all():
-        return traffic.iloc[0:0].assign(**{schema.TARGET: pd.Series(dtype="int8")})
-    key = list(schema.FLIGHT_KEY)
-    known = labels.dropna(subset=[schema.OUTCOME]).drop_duplicates(key, keep="last")
-    known = known.assign(**{schema.TARGET: schema.label(known[schema.OUTCOME], late_minutes)})[[*key, schema.TARGET]]
-    typed = traffic.dropna(subset=["flight"]).astype({"flight": "int64"})
-    return typed.merge(known.astype({"flight": "int64"}), on=key, how="inner")
+def join_labels(traffic: pd.DataFrame, labels: pd.DataFrame, domain: Domain) -> pd.DataFrame:
+    """Traffic rows whose label key has a known outcome, with the domain's target (both sides typed alike by
+    `parse_log` and `parse_labels`; the newest label of a key wins)."""
+    key = list(domain.label_key)
+    if labels.empty:
+        return traffic.iloc[0:0].assign(**{domain.target: pd.Series(dtype="int8")})
+    known = labels.dropna(subset=[domain.outcome]).drop_duplicates(key, keep="last")
+    known = known.assign(**{domain.target: domain.labelled(known[domain.outcome])})[[*key, domain.target]]
+    return traffic.dropna(subset=key).merge(known, on=key, how="inner")
 
 
 def _roc_auc(y: np.ndarray, p: np.ndarray) -> float:
@@ -113,7 +120,7 @@ def monitor(
     now: pd.Timestamp,
     params: Monitor,
     drift_params: Drift,
-    late_minutes: int,
+    domain: Domain,
     threshold: float = 0.5,
 ) -> MonitorVerdict:
     """Every check over the recent window, and the verdict: retrain if any check fired."""
@@ -125,7 +132,7 @@ def monitor(
         note = f"fewer than {params.min_predictions} predictions: drift and performance skipped"
         volume = volume.model_copy(update={"note": note})
     else:
-        result = drift.drift(reference, recent, drift_params)
+        result = drift.drift(reference, recent, drift_params, drift.compared(domain, drift_params))
         drift_check = DriftCheck(
             dataset_drift=result.dataset_drift,
             drifted_share=result.drifted_share,
@@ -136,10 +143,10 @@ def monitor(
         if result.dataset_drift:
             reasons.append(f"data drift in recent traffic: {', '.join(result.drifted_features)}")
 
-        labelled = join_labels(recent, labels, late_minutes)
+        labelled = join_labels(recent, labels, domain)
         performance = Performance(labelled=len(labelled), promoted_roc_auc=promoted.get("roc_auc"))
         if len(labelled) >= params.min_labelled:
-            auc = _roc_auc(labelled[schema.TARGET].to_numpy(), labelled["probability"].to_numpy())
+            auc = _roc_auc(labelled[domain.target].to_numpy(), labelled["probability"].to_numpy())
             performance = performance.model_copy(update={"roc_auc": auc})
             floor = promoted["roc_auc"] - params.max_roc_auc_drop
             if auc < floor:
@@ -148,15 +155,19 @@ def monitor(
                     f"(promoted {promoted['roc_auc']:.4f} - {params.max_roc_auc_drop:g})"
                 )
         else:
-            note = f"fewer than {params.min_labelled} labelled predictions: performance not judged"
+            note = (
+                f"fewer than {params.min_labelled} labelled predictions: performance not judged "
+                f"({len(labels):,} label records joined {len(labelled):,} of {len(recent):,} predictions by "
+                f"{', '.join(domain.label_key)})"
+            )
             performance = performance.model_copy(update={"note": note})
 
     shadowed = recent.dropna(subset=["shadow_probability"])
     if len(shadowed):
         shadow = shadow_agreement(shadowed, threshold)
 
-    newest = _newest_flight(recent)
-    staleness = Staleness(training_data_until=str(training_last), newest_flight=str(newest) if newest else None)
+    newest = _newest(recent, domain)
+    staleness = Staleness(training_data_until=str(training_last), newest_row=str(newest) if newest else None)
     if newest is not None:
         age = (newest - training_last).days
         staleness = staleness.model_copy(update={"days": age})
@@ -179,10 +190,13 @@ def shadow_agreement(traffic: pd.DataFrame, threshold: float) -> Shadow:
     )
 
 
-def _newest_flight(traffic: pd.DataFrame) -> pd.Timestamp | None:
-    """Scheduled date of the newest flight scored (flights are scheduled ahead: this is the traffic's 'now')."""
-    dates = pd.to_datetime(traffic[["year", "month", "day"]].dropna(), errors="coerce").dropna()
-    return None if dates.empty else pd.Timestamp(dates.max()).tz_localize("UTC")
+def _newest(traffic: pd.DataFrame, domain: Domain) -> pd.Timestamp | None:
+    """The time of the newest row scored (rows may be about the future, as a schedule is: this is the traffic's
+    'now'), from the model inputs (`Domain.times`)."""
+    if traffic.empty:
+        return None
+    times = pd.to_datetime(domain.times(traffic), errors="coerce", utc=True).dropna()
+    return None if times.empty else pd.Timestamp(times.max())
 
 
 def run(params: Params, root: Path, now: str | None = None) -> MonitorVerdict:
@@ -190,7 +204,7 @@ def run(params: Params, root: Path, now: str | None = None) -> MonitorVerdict:
     Actions, the step outputs `retrain`, `reason` and `blind`, and a job summary). Once a log location is configured
     ($RETRAIN_INFERENCE_LOG), one that is missing, unreadable, or holds no prediction in the window means monitoring
     is blind: the verdict says so and the command fails (it never reads as "not enough volume, no retrain")."""
-    paths = params.paths
+    paths, domain = params.paths, load_domain(params)
     configured = os.environ.get("RETRAIN_INFERENCE_LOG")
     log_dir = configured or str(params.monitor.log_dir)
     labels_dir = os.environ.get("RETRAIN_LABELS") or str(params.monitor.labels_dir)
@@ -199,8 +213,8 @@ def run(params: Params, root: Path, now: str | None = None) -> MonitorVerdict:
         lines = files.read_lines(log_dir, missing_ok=not configured)
     except InputError as error:
         lines, blind = [], str(error)
-    traffic, malformed = parse_log(lines)
-    labels, malformed_labels = parse_labels(files.read_lines(labels_dir))
+    traffic, malformed = parse_log(lines, domain)
+    labels, malformed_labels = parse_labels(files.read_lines(labels_dir), domain)
     verdict = monitor(
         traffic,
         labels,
@@ -210,7 +224,7 @@ def run(params: Params, root: Path, now: str | None = None) -> MonitorVerdict:
         pd.Timestamp(now) if now else pd.Timestamp.now(tz="UTC"),
         params.monitor,
         params.drift,
-        params.featurize.late_minutes,
+        domain,
         params.evaluate.threshold,
     ).model_copy(
         update={

@@ -3,22 +3,24 @@
 
 `clean_readings` and `derive_features` live here, not in `model.py`: every saved model names them by these qualified
 names (`retrain.pipeline.derive_features`), so moving them would change the model's bytes and make old champions
-unloadable. A change of what one of them does is a new function under a new name, for the same reason.
+unloadable. They run the domain's `clean` and `derive` (`retrain.domain.active()`: the one params.yaml names).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd
 
-from retrain.domain.nycflights import features
+from retrain import domain
 
 
-def clean_readings(frame: pd.DataFrame, max_wind_speed: float) -> pd.DataFrame:
-    """The Pipeline's first step: readings that cannot be real become missing (the domain's cleaning), so
-    that the service scores an impossible reading exactly as training saw it."""
-    return features.clean_weather(frame, max_wind_speed)
+def clean_readings(frame: pd.DataFrame, **limits: Any) -> pd.DataFrame:
+    """The Pipeline's first step: the domain's cleaning (values that cannot be real become missing), so that the
+    service scores an impossible value exactly as training saw it."""
+    return domain.active().clean(frame, **limits)
 
 
 def derive_features(frame: pd.DataFrame) -> pd.DataFrame:
-    """The Pipeline's first step: the example domain's stateless derived features (`nycflights.features.derive`)."""
-    return features.derive(frame)
+    """The Pipeline's second step: the domain's stateless derived features."""
+    return domain.active().derive(frame)

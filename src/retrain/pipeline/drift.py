@@ -23,7 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from retrain import plots
-from retrain.domain.nycflights import schema
+from retrain.domain import Domain, load_domain
 from retrain.io import files
 from retrain.params import Drift, Params
 from retrain.results import DriftResult, FeatureDrift
@@ -142,12 +142,14 @@ def holm(p_values: np.ndarray) -> np.ndarray:
     return result
 
 
-def drift(
-    reference: pd.DataFrame, current: pd.DataFrame, params: Drift, features: list[str] | None = None
-) -> DriftResult:
-    """Per-feature tests, PSI and drift flags, and the dataset-level verdict. Features default to the model's
-    inputs less `drift.exclude`; non-numeric ones are treated as categorical."""
-    features = features or [name for name in schema.FEATURES if name not in params.exclude]
+def compared(domain: Domain, params: Drift) -> list[str]:
+    """The features drift compares: the model's raw inputs less `drift.exclude`."""
+    return [name for name in domain.features if name not in params.exclude]
+
+
+def drift(reference: pd.DataFrame, current: pd.DataFrame, params: Drift, features: list[str]) -> DriftResult:
+    """Per-feature tests, PSI and drift flags, and the dataset-level verdict; non-numeric features are treated as
+    categorical."""
     rows: list[dict[str, Any]] = []
     for name in features:
         categorical = not pd.api.types.is_numeric_dtype(reference[name])
@@ -190,8 +192,8 @@ def drift(
 
 def run(params: Params, root: Path) -> None:
     """Stage drift: the newest batch against the training window, per feature; JSON and a PNG for the report."""
-    paths = params.paths
-    result = drift(files.read_frame(paths.train), files.read_frame(paths.test), params.drift)
+    paths, features = params.paths, compared(load_domain(params), params.drift)
+    result = drift(files.read_frame(paths.train), files.read_frame(paths.test), params.drift, features)
     plots.drift(result.features, paths.drift_figure)
     result.model_copy(update={"figure": paths.drift_figure.name}).write(paths.drift)
     log.info("drift: %s", result.summary)

@@ -24,7 +24,7 @@ from sklearn.metrics import (
 from sklearn.pipeline import Pipeline
 
 from retrain import plots, tracking
-from retrain.domain.nycflights import schema
+from retrain.domain import Domain, load_domain
 from retrain.io import files, modelfile
 from retrain.params import Evaluate, Params
 
@@ -38,9 +38,9 @@ class Evaluation:
     curves: dict[str, pd.DataFrame]
 
 
-def predict(model: Pipeline, frame: pd.DataFrame) -> np.ndarray:
-    """Probability of a late arrival for each raw row."""
-    return np.asarray(model.predict_proba(frame[list(schema.FEATURES)])[:, 1])
+def predict(model: Pipeline, frame: pd.DataFrame, domain: Domain) -> np.ndarray:
+    """The probability of the positive class for each raw row."""
+    return np.asarray(model.predict_proba(frame[list(domain.features)])[:, 1])
 
 
 def scores(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, float]:
@@ -59,8 +59,11 @@ def scores(y: np.ndarray, proba: np.ndarray, threshold: float) -> dict[str, floa
     }
 
 
-def curves(y: np.ndarray, proba: np.ndarray, threshold: float, points: int) -> dict[str, pd.DataFrame]:
-    """ROC, PR, calibration and confusion data, aggregated to a few rows each (never one row per sample)."""
+def curves(
+    y: np.ndarray, proba: np.ndarray, threshold: float, points: int, names: tuple[str, str] = ("0", "1")
+) -> dict[str, pd.DataFrame]:
+    """ROC, PR, calibration and confusion data (its classes called `names`), aggregated to a few rows each (never one
+    row per sample)."""
     grid = np.linspace(0.0, 1.0, points)
     fpr, tpr, _ = roc_curve(y, proba)
     precision, recall, _ = precision_recall_curve(y, proba)
@@ -69,7 +72,6 @@ def curves(y: np.ndarray, proba: np.ndarray, threshold: float, points: int) -> d
     recall, precision = recall[::-1], precision[::-1]
     prob_true, prob_pred = calibration_curve(y, proba, n_bins=10, strategy="quantile")
     matrix = confusion_matrix(y, (proba >= threshold).astype(int), labels=[0, 1])
-    names = ("on time", "late")
     return {
         "roc": pd.DataFrame({"fpr": grid, "tpr": np.interp(grid, fpr, tpr)}),
         "pr": pd.DataFrame({"recall": grid, "precision": np.interp(grid, recall, precision)}),
@@ -91,39 +93,38 @@ def slice_rows(frame: pd.DataFrame, columns: Iterable[str]) -> Iterator[tuple[st
             yield column, str(value), np.asarray(index)
 
 
-def slice_scores(frame: pd.DataFrame, proba: np.ndarray, params: Evaluate) -> list[dict[str, Any]]:
+def slice_scores(frame: pd.DataFrame, proba: np.ndarray, params: Evaluate, target: str) -> list[dict[str, Any]]:
     """The same metrics per value of each slice column; slices below `min_slice_rows` get counts only."""
     rows = []
-    y = frame[schema.TARGET].to_numpy()
+    y = frame[target].to_numpy()
     for column, value, index in slice_rows(frame, params.slices):
         row: dict[str, Any] = {"slice": column, "value": value, "rows": len(index)}
-        row["late_share"] = round(float(y[index].mean()), 4)
+        row["positive_share"] = round(float(y[index].mean()), 4)
         if len(index) >= params.min_slice_rows:
             row |= {k: round(v, 6) for k, v in scores(y[index], proba[index], params.threshold).items()}
         rows.append(row)
     return rows
 
 
-def evaluate(model: Pipeline, frame: pd.DataFrame, params: Evaluate) -> Evaluation:
+def evaluate(model: Pipeline, frame: pd.DataFrame, params: Evaluate, domain: Domain) -> Evaluation:
     """Metrics of the fitted Pipeline on the test window."""
-    y = frame[schema.TARGET].to_numpy()
-    proba = predict(model, frame)
+    y = frame[domain.target].to_numpy()
+    proba = predict(model, frame, domain)
     metrics = {k: round(v, 6) for k, v in scores(y, proba, params.threshold).items()}
     metrics |= {
         "threshold": params.threshold,
         "test_rows": len(frame),
-        "test_late_share": round(float(y.mean()), 4),
+        "test_positive_share": round(float(y.mean()), 4),
     }
-    return Evaluation(
-        metrics, slice_scores(frame, proba, params), curves(y, proba, params.threshold, params.curve_points)
-    )
+    curve_data = curves(y, proba, params.threshold, params.curve_points, domain.words.classes)
+    return Evaluation(metrics, slice_scores(frame, proba, params, domain.target), curve_data)
 
 
 def run(params: Params, root: Path) -> None:
     """Stage evaluate: metrics, slices and plots on the test window; log the model and all of it to MLflow."""
-    paths = params.paths
+    paths, domain = params.paths, load_domain(params)
     model, test = modelfile.load(paths.model), files.read_frame(paths.test)
-    result = evaluate(model, test, params.evaluate)
+    result = evaluate(model, test, params.evaluate, domain)
     files.write_json(result.metrics, paths.metrics)
     files.write_json(result.slices, paths.slices)
     for name, frame in result.curves.items():

@@ -1,4 +1,4 @@
-"""The one scikit-learn Pipeline, from raw rows to a probability: the cleaning of impossible readings, the domain's
+"""The one scikit-learn Pipeline, from raw rows to a probability: the domain's cleaning of impossible values and its
 derived features, the encoding, and the estimator named in params.yaml. Training fits it, serving loads it; nothing
 outside it transforms a model input."""
 
@@ -14,14 +14,11 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
 
-from retrain.domain.nycflights import features, schema
+from retrain.domain import Domain
 from retrain.pipeline import clean_readings, derive_features
 
-NUMERIC = features.NUMERIC
-CATEGORICAL = schema.CATEGORICAL
 
-
-def _encoder(estimator: str) -> ColumnTransformer:
+def _encoder(estimator: str, domain: Domain) -> ColumnTransformer:
     if estimator == "hist_gradient_boosting":
         categorical: Any = OrdinalEncoder(
             handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan
@@ -31,17 +28,18 @@ def _encoder(estimator: str) -> ColumnTransformer:
         categorical = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=20, sparse_output=False)
         numeric = make_pipeline(SimpleImputer(strategy="median", add_indicator=True), StandardScaler())
     return ColumnTransformer(
-        [("categorical", categorical, list(CATEGORICAL)), ("numeric", numeric, list(NUMERIC))],
+        [("categorical", categorical, list(domain.categorical)), ("numeric", numeric, list(domain.numeric))],
         verbose_feature_names_out=False,
     )
 
 
-def build(estimator: str, hyperparameters: dict[str, Any], seed: int, max_wind_speed: float) -> Pipeline:
-    """An unfitted Pipeline: cleaning, derived features, encoding, and the estimator named in params.yaml."""
+def build(domain: Domain, estimator: str, hyperparameters: dict[str, Any], seed: int) -> Pipeline:
+    """An unfitted Pipeline: the domain's cleaning (with its settings) and derived features, the encoding, and the
+    estimator named in params.yaml."""
     model: Any
     if estimator == "hist_gradient_boosting":
         model = HistGradientBoostingClassifier(
-            categorical_features=list(CATEGORICAL), random_state=seed, **hyperparameters
+            categorical_features=list(domain.categorical), random_state=seed, **hyperparameters
         )
     elif estimator == "logistic_regression":
         model = LogisticRegression(random_state=seed, **hyperparameters)
@@ -49,9 +47,9 @@ def build(estimator: str, hyperparameters: dict[str, Any], seed: int, max_wind_s
         raise ValueError(f"unknown estimator {estimator!r} (hist_gradient_boosting or logistic_regression)")
     pipeline = Pipeline(
         [
-            ("clean", FunctionTransformer(clean_readings, kw_args={"max_wind_speed": max_wind_speed}, validate=False)),
+            ("clean", FunctionTransformer(clean_readings, kw_args=domain.config.cleaning(), validate=False)),
             ("features", FunctionTransformer(derive_features, validate=False)),
-            ("encode", _encoder(estimator)),
+            ("encode", _encoder(estimator, domain)),
             ("model", model),
         ]
     )

@@ -1,8 +1,8 @@
 """Stage `tune`: search the estimator's hyperparameters with Optuna, on time-ordered folds of the training window.
 
-Folds expand in time: fold k fits on every month before validation month k and scores month k; nothing is shuffled
-across time and evaluate's test window is never seen. Each fold is a pruning step: a trial whose running mean is
-below the median of earlier trials at the same fold stops there.
+Folds expand in time: fold k fits on every batch period before validation period k and scores period k; nothing is
+shuffled across time and evaluate's test window is never seen. Each fold is a pruning step: a trial whose running
+mean is below the median of earlier trials at the same fold stops there.
 
 The study lives in Optuna storage (SQLite under tuning/ by default; any SQLAlchemy URL, e.g. PostgreSQL, from
 $RETRAIN_TUNE_STORAGE) under a name derived from its inputs, so N worker processes, or N machines, add trials to one
@@ -30,7 +30,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 from threadpoolctl import threadpool_limits
 
 from retrain import tracking
-from retrain.domain.nycflights import schema
+from retrain.domain import Domain, load_domain, periods, use
 from retrain.io import files
 from retrain.params import Params, Train, Tune
 from retrain.pipeline.model import build
@@ -41,14 +41,16 @@ METRICS: dict[str, Callable[..., float]] = {"roc_auc": roc_auc_score, "pr_auc": 
 FINISHED = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
 
 
-def folds(frame: pd.DataFrame, n: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-    """(fit rows, validation rows) for the last `n` months of the frame, each fitted on every month before it."""
-    month = (frame["year"] * 12 + frame["month"]).to_numpy()
-    distinct = np.unique(month)
+def folds(frame: pd.DataFrame, n: int, domain: Domain) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """(fit rows, validation rows) for the last `n` batch periods of the frame, each fitted on every one before it."""
+    period = periods.starts(frame[domain.time], domain.period, domain.timezone).to_numpy()
+    distinct = np.unique(period)
     if len(distinct) < n + 1:
-        raise ValueError(f"tune.folds is {n} but the training window has {len(distinct)} months: need folds + 1")
+        raise ValueError(
+            f"tune.folds is {n} but the training window has {len(distinct)} {domain.period}s: need folds + 1"
+        )
     for validation in distinct[-n:]:
-        yield month < validation, month == validation
+        yield period < validation, period == validation
 
 
 def suggest(trial: optuna.Trial, space: dict[str, dict[str, Any]]) -> dict[str, Any]:
@@ -89,10 +91,11 @@ def sampler(settings: Tune, space: dict[str, dict[str, Any]], worker: int) -> op
     return optuna.samplers.TPESampler(seed=seed, constant_liar=True)
 
 
-def study_name(settings: Tune, train: Train, data_md5: str) -> str:
-    """The study's name: the same inputs (data, search settings, fixed params) always name the same study."""
+def study_name(settings: Tune, train: Train, data_md5: str, domain: Domain) -> str:
+    """The study's name: the same inputs (data, search settings, fixed params and the domain's settings, which hold
+    the Pipeline's cleaning) always name the same study."""
     search = settings.model_dump(exclude={"enabled", "workers", "threads"})  # how many search, not what
-    inputs = json.dumps([data_md5, search, train.model_dump()], sort_keys=True)
+    inputs = json.dumps([data_md5, search, train.model_dump(), domain.config.model_dump()], sort_keys=True)
     return f"{settings.study}-{hashlib.md5(inputs.encode()).hexdigest()[:10]}"
 
 
@@ -112,9 +115,9 @@ def _storage(url: str, attempts: int = 5) -> optuna.storages.RDBStorage:
     raise AssertionError("unreachable")
 
 
-def _objective(frame: pd.DataFrame, train: Train, settings: Tune) -> Callable[[optuna.Trial], float]:
-    features, target = frame[list(schema.FEATURES)], frame[schema.TARGET].to_numpy()
-    splits = list(folds(frame, settings.folds))
+def _objective(frame: pd.DataFrame, train: Train, settings: Tune, domain: Domain) -> Callable[[optuna.Trial], float]:
+    features, target = frame[list(domain.features)], frame[domain.target].to_numpy()
+    splits = list(folds(frame, settings.folds, domain))
     score = METRICS[settings.metric]
     space = settings.space.get(train.estimator, {})
 
@@ -123,7 +126,7 @@ def _objective(frame: pd.DataFrame, train: Train, settings: Tune) -> Callable[[o
         hyperparameters = train.estimator_params() | suggest(trial, space)
         scores: list[float] = []
         for step, (fit, validate) in enumerate(splits):
-            model = build(train.estimator, hyperparameters, train.seed, train.max_wind_speed)
+            model = build(domain, train.estimator, hyperparameters, train.seed)
             model.fit(features[fit], target[fit])
             scores.append(float(score(target[validate], model.predict_proba(features[validate])[:, 1])))
             trial.report(float(np.mean(scores)), step)
@@ -139,8 +142,11 @@ def pruner(settings: Tune) -> optuna.pruners.BasePruner:
     return optuna.pruners.MedianPruner(n_startup_trials=5) if settings.pruning else optuna.pruners.NopPruner()
 
 
-def work(url: str, name: str, train_path: Path, train: Train, settings: Tune, worker: int, threads: int) -> int:
+def work(
+    url: str, name: str, train_path: Path, train: Train, settings: Tune, domain: Domain, worker: int, threads: int
+) -> int:
     """One worker: add trials to the study until it holds `settings.trials` finished ones (or time is up)."""
+    use(domain)  # a spawned process: the Pipeline's domain steps run this one
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     space = settings.space.get(train.estimator, {})
     # the pruner is not stored with the study: without it, load_study gave every worker Optuna's default
@@ -152,7 +158,7 @@ def work(url: str, name: str, train_path: Path, train: Train, settings: Tune, wo
     done = optuna.study.MaxTrialsCallback(settings.trials, states=FINISHED)
     with threadpool_limits(threads):
         study.optimize(
-            _objective(frame, train, settings),
+            _objective(frame, train, settings, domain),
             n_trials=settings.trials,
             timeout=settings.timeout,
             callbacks=[done],
@@ -161,9 +167,9 @@ def work(url: str, name: str, train_path: Path, train: Train, settings: Tune, wo
     return worker
 
 
-def tune(root: Path, train_path: Path, train: Train, settings: Tune, workers: int) -> optuna.Study:
+def tune(root: Path, train_path: Path, train: Train, settings: Tune, domain: Domain, workers: int) -> optuna.Study:
     """Run (or resume, or find done) the study of these inputs with `workers` processes; the study."""
-    url, name = storage_url(root), study_name(settings, train, files.md5(train_path))
+    url, name = storage_url(root), study_name(settings, train, files.md5(train_path), domain)
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     study = optuna.create_study(
@@ -176,8 +182,9 @@ def tune(root: Path, train_path: Path, train: Train, settings: Tune, workers: in
         log.info("tune: study %s has %d of %d trials; %d worker(s)", name, finished, settings.trials, workers)
         # worker 0 is this process (already warm); the others are fresh processes on the same study
         with ProcessPoolExecutor(max(1, workers - 1), mp_context=get_context("spawn")) as pool:
-            jobs = [pool.submit(work, url, name, train_path, train, settings, i, threads) for i in range(1, workers)]
-            work(url, name, train_path, train, settings, 0, threads)
+            args = (url, name, train_path, train, settings, domain)
+            jobs = [pool.submit(work, *args, i, threads) for i in range(1, workers)]
+            work(*args, 0, threads)
             for job in jobs:
                 job.result()
         study.set_user_attr("seconds", round(time.perf_counter() - started, 2))
@@ -234,7 +241,7 @@ def run(params: Params, root: Path, workers: int | None = None) -> None:
         files.write_json([], paths.trials)
         log.info("tune: off (tune.enabled is false); train uses the fixed hyperparameters")
         return
-    study = tune(root, paths.train, params.train, settings, workers or settings.workers)
+    study = tune(root, paths.train, params.train, settings, load_domain(params), workers or settings.workers)
     best, tried = summary(study, params.train, settings), trials(study)
     best.write(paths.best_params)
     files.write_json(tried, paths.trials)

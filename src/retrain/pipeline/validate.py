@@ -1,4 +1,4 @@
-"""Stage `validate`: check every incoming batch against the data contract (`domain/nycflights/schema.py`, `rules.py`).
+"""Stage `validate`: check every incoming batch and side table against the domain's data contract (`retrain.domain`).
 
 Each rule is vectorised over a whole column. A failure names the file, the column, the rule and a few offending
 rows. Nothing here writes: the command writes the report, and the landing folder is never touched.
@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from retrain.domain.nycflights import rules, schema
+from retrain.domain import Column, Domain, Kind, Table, load_domain, periods
 from retrain.errors import BadInput
 from retrain.io import files
 from retrain.params import Params, Validate
@@ -58,7 +58,7 @@ def _plain(row: dict[Any, Any]) -> dict[str, Any]:
     return {str(key): plain(value) for key, value in row.items()}
 
 
-def _dtype_ok(series: pd.Series, kind: schema.Kind) -> bool:
+def _dtype_ok(series: pd.Series, kind: Kind) -> bool:
     if kind == "int":
         return pd.api.types.is_integer_dtype(series)
     if kind == "float":
@@ -68,16 +68,16 @@ def _dtype_ok(series: pd.Series, kind: schema.Kind) -> bool:
     return pd.api.types.is_string_dtype(series) and bool(series.dropna().map(lambda v: isinstance(v, str)).all())
 
 
-def check_columns(check: _Checker, table: tuple[schema.Column, ...]) -> list[str]:
+def check_columns(check: _Checker, table: tuple[Column, ...]) -> list[str]:
     """Per-column rules of the contract. Returns the columns whose dtype is right (safe for row rules)."""
     frame = check.frame
-    expected = schema.columns(table)
+    expected = [column.name for column in table]
     for name in expected:
         if name not in frame.columns:
             check.batch(name, "required column is missing")
     for name in frame.columns:
         if name not in expected:
-            check.batch(str(name), "unknown column (not in schema.py)")
+            check.batch(str(name), "unknown column (not in the domain's contract)")
     typed = []
     for column in table:
         if column.name not in frame.columns:
@@ -104,74 +104,99 @@ def check_columns(check: _Checker, table: tuple[schema.Column, ...]) -> list[str
     return typed
 
 
-def check_flights(
-    file: str, frame: pd.DataFrame, params: Validate, late_minutes: int
-) -> tuple[list[Violation], dict[str, Any]]:
-    """All rules for one monthly batch of flights, and its summary for the report."""
-    check = _Checker(file, frame, params.examples, schema.FLIGHT_KEY)
-    typed = check_columns(check, schema.FLIGHTS)
-    for column, rule, bad, shown in rules.flight_rules(frame, set(typed), files.batch_month(Path(file).name)):
+def check_table(check: _Checker, table: Table) -> set[str]:
+    """A table's columns, its key and its cross-column rules. Returns the columns whose dtype is right."""
+    typed = set(check_columns(check, table.columns))
+    if set(table.key) <= typed:
+        check.rows("+".join(table.key), "key is unique", check.frame.duplicated(list(table.key), keep=False))
+    for column, rule, bad, shown in table.rules(check.frame, typed):
         check.rows(column, rule, bad, show=shown)
+    return typed
+
+
+def check_batch(
+    file: str, frame: pd.DataFrame, params: Validate, domain: Domain
+) -> tuple[list[Violation], BatchSummary]:
+    """All rules for one batch, and its summary for the report."""
+    check = _Checker(file, frame, params.examples, domain.batch.key)
+    typed = check_table(check, domain.batch)
+    first = periods.start(Path(file).name.removesuffix(".parquet"), domain.period)
+    if domain.time in typed and first is not None:
+        outside = periods.starts(frame[domain.time], domain.period, domain.timezone) != first
+        name = periods.label(first, domain.period)
+        check.rows(domain.time, f"rows belong to the batch's {domain.period} {name} ({domain.timezone})", outside)
     if len(frame) < params.min_rows:
         check.batch("*", f"at least {params.min_rows} rows, found {len(frame)}")
     for name, limit in params.max_null_rate.items():
         if name in frame.columns and len(frame) and frame[name].isna().mean() > limit:
             check.batch(name, f"null rate <= {limit:g}, found {frame[name].isna().mean():.3f}")
-    summary: dict[str, Any] = {"file": file, "rows": len(frame)}  # the batch's BatchSummary, once it is judged
-    if schema.OUTCOME in typed and len(frame):
-        outcome = frame[schema.OUTCOME]
-        late = float(schema.label(outcome, late_minutes).sum() / max(outcome.notna().sum(), 1))
-        low, high = params.late_share
-        if not low <= late <= high:
+    summary: dict[str, Any] = {"file": file, "rows": len(frame)}
+    if domain.outcome in typed and len(frame):
+        outcome = frame[domain.outcome]
+        share = float(domain.labelled(outcome).sum() / max(outcome.notna().sum(), 1))
+        low, high = params.positive_share
+        if not low <= share <= high:
+            positive = domain.words.classes[1]
             check.batch(
-                schema.OUTCOME,
-                f"share of arrivals > {late_minutes} min late within [{low:g}, {high:g}], found {late:.3f}",
+                domain.outcome, f"share of {positive} {domain.words.rows} within [{low:g}, {high:g}], found {share:.3f}"
             )
-        summary["late_share"] = round(late, 4)
-        summary["cancelled"] = int(outcome.isna().sum())
-    if schema.TIME in typed and len(frame):
-        summary["first"], summary["last"] = str(frame[schema.TIME].min()), str(frame[schema.TIME].max())
-    return check.violations, summary
+        summary |= {"positive_share": round(share, 4), "unlabelled": int(outcome.isna().sum())}
+    if domain.time in typed and len(frame):
+        summary |= {"first": str(frame[domain.time].min()), "last": str(frame[domain.time].max())}
+    return check.violations, BatchSummary.model_validate(summary | {"passed": not check.violations})
 
 
-def check_weather(file: str, frame: pd.DataFrame, params: Validate) -> list[Violation]:
-    """Rules for the hourly weather table."""
-    check = _Checker(file, frame, params.examples, schema.WEATHER_KEY)
-    typed = check_columns(check, schema.WEATHER)
-    for column, rule, bad, shown in rules.weather_rules(frame, set(typed)):
-        check.rows(column, rule, bad, show=shown)
+def check_side(file: str, frame: pd.DataFrame, params: Validate, table: Table) -> list[Violation]:
+    """Rules for a side table."""
+    check = _Checker(file, frame, params.examples, table.key)
+    check_table(check, table)
     return check.violations
 
 
 def validate(
-    batches: Mapping[str, pd.DataFrame],
-    weather: tuple[str, pd.DataFrame],
-    params: Validate,
-    late_minutes: int,
+    batches: Mapping[str, pd.DataFrame], sides: Mapping[str, pd.DataFrame], params: Validate, domain: Domain
 ) -> Validation:
-    """Check every batch and the weather table; the report lists every violation found, not just the first."""
+    """Check every batch and side table (by file); the report lists every violation found, not just the first."""
     violations: list[Violation] = []
     summaries = []
     for file, frame in batches.items():
-        found, summary = check_flights(file, frame, params, late_minutes)
+        found, summary = check_batch(file, frame, params, domain)
         violations += found
-        summaries.append(BatchSummary.model_validate(summary | {"passed": not found}))
-    violations += check_weather(*weather, params)
+        summaries.append(summary)
+    for table, (file, frame) in zip(domain.sides, sides.items(), strict=True):
+        violations += check_side(file, frame, params, table)
     return Validation(passed=not violations, batches=summaries, violations=violations)
 
 
-def combine(batches: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """The validated batches as one frame, in schedule order."""
+def read_batches(landing: Path, domain: Domain) -> dict[str, pd.DataFrame]:
+    """Every batch, keyed by its file path, oldest first."""
+    paths = files.batch_paths(
+        landing,
+        lambda name: periods.start(name.removesuffix(".parquet"), domain.period) is not None,
+        periods.FORM[domain.period],
+    )
+    return {str(path): files.read_frame(path) for path in paths}
+
+
+def read_sides(folder: Path, domain: Domain) -> dict[str, pd.DataFrame]:
+    """Every side table the domain names, keyed by its file path, in the domain's order."""
+    return {
+        str(folder / f"{table.name}.parquet"): files.read_frame(folder / f"{table.name}.parquet")
+        for table in domain.sides
+    }
+
+
+def combine(batches: Mapping[str, pd.DataFrame], domain: Domain) -> pd.DataFrame:
+    """The validated batches as one frame, in time order."""
     frame = pd.concat(list(batches.values()), ignore_index=True)
-    return frame.sort_values(["time_hour", *schema.FLIGHT_KEY], kind="stable").reset_index(drop=True)
+    return frame.sort_values([domain.time, *domain.batch.key], kind="stable").reset_index(drop=True)
 
 
 def run(params: Params, root: Path) -> None:
-    """Stage validate: check every batch against the data contract; write the validated flights."""
-    paths = params.paths
-    batches = files.read_batches(paths.landing)
-    weather = (str(paths.weather), files.read_frame(paths.weather))
-    report = validate(batches, weather, params.validate_, params.featurize.late_minutes)
+    """Stage validate: check every batch and side table against the data contract; write the validated batches."""
+    paths, domain = params.paths, load_domain(params)
+    batches = read_batches(paths.landing, domain)
+    report = validate(batches, read_sides(paths.sides, domain), params.validate_, domain)
     report.write(paths.validation)
     if not report.passed:
         for violation in report.violations:
@@ -180,5 +205,5 @@ def run(params: Params, root: Path) -> None:
             f"{len(report.violations)} contract violation(s); see {paths.validation}. "
             f"Nothing in {paths.landing} was changed."
         )
-    files.write_frame(combine(batches), paths.validated)
+    files.write_frame(combine(batches, domain), paths.validated)
     log.info("validate: %d batch(es), %d rows passed", len(batches), sum(len(f) for f in batches.values()))

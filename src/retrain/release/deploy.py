@@ -490,6 +490,7 @@ class Local:
             "PYTHONPATH": str(self.home / "releases" / release.bento.replace(":", "-") / "site"),
             "OMP_NUM_THREADS": "1",
             "RETRAIN_COMMIT": release.commit,
+            "RETRAIN_ROOT": str(bento_path(release.bento) / "src"),  # its params.yaml names the domain at import
         }
 
     def _wait_for(self, name: str, ready: Callable[[], bool], *logs: Path) -> None:
@@ -525,7 +526,8 @@ class Local:
 def remote(target: str, tag: str) -> None:
     """Hand the verified Bento to BentoCloud or to a container registry (credentials from the environment)."""
     if target == "bentocloud":
-        _bentocloud(tag, os.environ.get("BENTOCLOUD_DEPLOYMENT", "flight-delay"))
+        # the deployment is named for the Bento (the domain's name) unless the team names it
+        _bentocloud(tag, os.environ.get("BENTOCLOUD_DEPLOYMENT") or tag.split(":")[0].replace("_", "-"))
         return
     registry = os.environ.get("REGISTRY")
     hook = os.environ.get("DEPLOY_HOOK")
@@ -601,7 +603,7 @@ def run(
         live = local.deploy(local.previous(), canary=False)
         return f"rolled back: {live.bento} (model {live.md5}, commit {live.commit[:8]}) live on :{settings.port}"
     if bento is None:
-        raise BadInput("name the Bento to deploy (--bento flight_delay:TAG), or --previous, or --stop")
+        raise BadInput("name the Bento to deploy (--bento NAME:TAG, built by `make bento`), or --previous, or --stop")
     md5 = modelfile.locked(root, params.paths.model)
     verify_bento(bento, md5, params.paths.model)
     if target != "local":

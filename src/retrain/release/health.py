@@ -24,6 +24,7 @@ from typing import Any
 
 import yaml
 
+from retrain.domain import load_domain
 from retrain.io import files, http, modelfile
 from retrain.params import Params
 from retrain.release import deploy, smoke
@@ -40,7 +41,7 @@ class Checker:
     def __init__(self, home: Path, live: dict[str, Any], params: Params) -> None:
         src = deploy.bento_path(live["bento"]) / "src"
         paths = yaml.safe_load((src / "params.yaml").read_text())["paths"]
-        self.live, self.settings = live, params.deploy.health
+        self.live, self.settings, self.domain = live, params.deploy.health, load_domain(params)
         self.local = deploy.Local(home, params.deploy, params.serve.max_body_bytes)
         self.model = modelfile.load(src / paths["model"])
         self.golden = files.read_json(src / paths["golden"])
@@ -49,7 +50,7 @@ class Checker:
         """The failed checks through the front (or directly on `port`)."""
         url = f"http://127.0.0.1:{port or self.local.port}"
         wait, timeout = min(self.settings.seconds, 10), self.settings.timeout
-        return smoke.smoke(url, self.live["md5"], self.model, self.golden, wait=wait, timeout=timeout)
+        return smoke.smoke(url, self.live["md5"], self.model, self.golden, self.domain, wait=wait, timeout=timeout)
 
 
 def _now() -> str:

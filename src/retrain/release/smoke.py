@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from retrain.domain.nycflights import schema
+from retrain.domain import Domain, load_domain
 from retrain.io import files, http, modelfile
 from retrain.params import Params
 
@@ -24,7 +24,13 @@ PROBE = "X-Retrain-Probe"
 
 
 def smoke(
-    url: str, expected_md5: str, model: Any, golden: list[dict[str, Any]], wait: float = 60, timeout: float = 30
+    url: str,
+    expected_md5: str,
+    model: Any,
+    golden: list[dict[str, Any]],
+    domain: Domain,
+    wait: float = 60,
+    timeout: float = 30,
 ) -> list[str]:
     """The failed checks (empty when the deployment is good): ready within `wait` seconds, each request answered
     within `timeout` (at most 5 s for the two GETs)."""
@@ -44,7 +50,7 @@ def smoke(
     if status != 200:
         return [*failures, f"{url}/predict answered {status or 'nothing'} on the golden records: {body[:200]!r}"]
     answer = json.loads(body)
-    expected = model.predict_proba(pd.DataFrame(golden)[list(schema.FEATURES)])[:, 1]
+    expected = model.predict_proba(pd.DataFrame(golden)[list(domain.features)])[:, 1]
     if not np.allclose(answer.get("probabilities", []), expected, rtol=1e-9, atol=1e-12):
         failures.append(f"{url}/predict answers differ from the model file on the {len(golden)} golden records")
     return failures
@@ -54,7 +60,8 @@ def run(params: Params, root: Path, url: str) -> list[str]:
     """`retrain smoke`: the failed checks of the service at `url` against the model dvc.lock names (none: good)."""
     expected = modelfile.locked(root, params.paths.model)
     golden = files.read_json(params.paths.golden)
-    failures = smoke(url.rstrip("/"), expected, modelfile.load(params.paths.model), golden)
+    domain = load_domain(params)
+    failures = smoke(url.rstrip("/"), expected, modelfile.load(params.paths.model), golden, domain)
     for failure in failures:
         log.error("smoke: %s", failure)
     if not failures:

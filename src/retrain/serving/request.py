@@ -1,8 +1,7 @@
-"""The service's request model, generated from the data contract (`schema.py`), never copied from it."""
+"""The service's request model, generated from the domain's data contract (`retrain.domain`), never copied from it."""
 
 from __future__ import annotations
 
-import datetime
 import functools
 from typing import Annotated, Any, Literal
 
@@ -10,7 +9,7 @@ import numpy as np
 import pandas as pd
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
 
-from retrain.domain.nycflights import schema
+from retrain.domain import Column, Domain
 
 KINDS: dict[str, type] = {"int": int, "float": float, "str": str}
 
@@ -21,7 +20,7 @@ def _valid_hhmm(value: float | None) -> float | None:
     return value
 
 
-def _annotation(column: schema.Column) -> Any:
+def _annotation(column: Column) -> Any:
     """A column's type with its contract as pydantic constraints: numbers are strict (a boolean is no number, nor is
     a string) and finite."""
     if column.allowed is not None:
@@ -43,29 +42,12 @@ def _annotation(column: schema.Column) -> Any:
     return annotated | None if column.nullable else annotated
 
 
-IGNORED = frozenset(schema.columns(schema.FLIGHTS) + schema.columns(schema.WEATHER)) - {*schema.FEATURES, "flight"}
-"""Columns of the raw tables that the model does not read: a row sent as the flights table has them, and they are
-dropped; any other unknown field is an error."""
-
-
 class Record(BaseModel):
-    """One flight as the model reads it; `flight` only identifies it for the later label join."""
+    """One row as the model reads it, and the label key's other columns (they only identify it for the later label
+    join). Columns of the raw tables that the model does not read are dropped (a row sent as the batch table has
+    them); any other unknown field is an error."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _drop_raw_columns(cls, data: Any) -> Any:
-        return {k: v for k, v in data.items() if k not in IGNORED} if isinstance(data, dict) else data
-
-    @model_validator(mode="after")
-    def _valid_date(self) -> Record:
-        values = self.__dict__
-        try:
-            datetime.date(values["year"], values["month"], values["day"])
-        except ValueError as error:
-            raise ValueError(f"year/month/day is not a date: {error}") from None
-        return self
 
 
 class PredictRequest(BaseModel):
@@ -77,7 +59,7 @@ class PredictRequest(BaseModel):
 
 
 class PredictResponse(BaseModel):
-    """The answer: the decision at evaluate.threshold, the probability of arriving late, and the model's md5."""
+    """The answer: the decision at evaluate.threshold, the probability of the positive class, and the model's md5."""
 
     predictions: list[Literal[0, 1]]
     probabilities: list[Annotated[float, Field(ge=0, le=1)]]
@@ -107,17 +89,19 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
     return dict(resolve(schema))
 
 
-def openapi() -> dict[str, Any]:
+def openapi(domain: Domain) -> dict[str, Any]:
     """`/predict`'s request body and answers for the OpenAPI document, generated from the data contract (the most
     records a request may hold is `serve.max_records`, known when the service starts: said, not in the schema)."""
 
     def content(model: type[BaseModel]) -> dict[str, Any]:
         return {"application/json": {"schema": _inline(model.model_json_schema())}}
 
-    body = content(request_model(1))
+    body = content(request_model(1, domain))
     records = body["application/json"]["schema"]["properties"]["records"]
     records.pop("maxItems")
-    records["description"] = "1 to serve.max_records (params.yaml) flights, each checked against the data contract"
+    records["description"] = (
+        f"1 to serve.max_records (params.yaml) {domain.words.rows}, each checked against the data contract"
+    )
     error = {"content": content(ErrorResponse)}
     return {
         "requestBody": {"required": True, "content": body},
@@ -132,11 +116,11 @@ def openapi() -> dict[str, Any]:
     }
 
 
-def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
-    """Validated records as the raw-row frame the Pipeline scores, its columns in `schema.FEATURES` order (missing
+def records_frame(records: list[dict[str, Any]], domain: Domain) -> pd.DataFrame:
+    """Validated records as the raw-row frame the Pipeline scores, its columns in `Domain.features` order (missing
     optional values become NaN). Built column by column: a frame from a list of dicts costs milliseconds."""
     columns: dict[str, Any] = {}
-    for column in schema.feature_columns():
+    for column in domain.columns(domain.features):
         values = [record[column.name] for record in records]
         if column.kind == "float" or column.nullable:
             columns[column.name] = np.array([np.nan if value is None else value for value in values], dtype="float64")
@@ -147,16 +131,40 @@ def records_frame(records: list[dict[str, Any]]) -> pd.DataFrame:
     return pd.DataFrame(columns, copy=False)
 
 
-@functools.cache
-def request_model(max_records: int) -> type[PredictRequest]:
-    """`{"records": [...]}` with 1 to `max_records` records, each checked against the contract."""
-    fields: dict[str, Any] = {
-        column.name: (_annotation(column), None if column.nullable else ...) for column in schema.feature_columns()
+def _record_model(domain: Domain) -> type[Record]:
+    """A record's fields from the contract: the model's inputs (required unless nullable) and the label key's other
+    columns (optional); the domain's cross-field check (`Domain.check_record`) runs on each record."""
+    fields: dict[str, Any] = {}
+    for column in domain.columns():
+        required = column.name in domain.features and not column.nullable
+        fields[column.name] = (
+            _annotation(column) if required else _annotation(column) | None,
+            ... if required else None,
+        )
+    everything = {column.name for table in (domain.batch, *domain.sides) for column in table.columns}
+    ignored = frozenset(everything - set(fields))
+
+    def drop_raw_columns(cls: type[Record], data: Any) -> Any:
+        return {k: v for k, v in data.items() if k not in ignored} if isinstance(data, dict) else data
+
+    def check(record: Record) -> Record:
+        if domain.check_record is not None:
+            domain.check_record(record.__dict__)
+        return record
+
+    validators: dict[str, Any] = {
+        "drop_raw_columns": model_validator(mode="before")(classmethod(drop_raw_columns)),  # type: ignore[arg-type]
+        "check": model_validator(mode="after")(check),
     }
-    fields["flight"] = (Annotated[int, Field(ge=1, le=9999)] | None, None)
-    record = create_model("FlightRecord", __base__=Record, **fields)
+    return create_model("Record", __base__=Record, __validators__=validators, **fields)
+
+
+@functools.cache
+def request_model(max_records: int, domain: Domain) -> type[PredictRequest]:
+    """`{"records": [...]}` with 1 to `max_records` records, each checked against the domain's contract."""
+    record = _record_model(domain)
     return create_model(
-        "FlightRequest",
+        "PredictRequest",
         __base__=PredictRequest,
         records=(Annotated[list[record], Field(min_length=1, max_length=max_records)], ...),  # type: ignore[valid-type,arg-type]
     )

@@ -33,7 +33,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from prometheus_client import multiprocess
 from pydantic import ValidationError
 
-from retrain.domain.nycflights import schema
+from retrain.domain import Domain, load_domain
 from retrain.io import files, modelfile, vcs
 from retrain.params import ParamsError, load
 from retrain.serving.batching import Batcher, Overloaded, RecordFailed
@@ -42,7 +42,25 @@ from retrain.serving.request import PredictRequest, openapi, records_frame, requ
 from retrain.serving.scorer import Scorer
 
 log = logging.getLogger("retrain.serve")
-app = FastAPI(title="flight-delay", openapi_url=None)
+
+
+def _root() -> Path:
+    """RETRAIN_ROOT, else the directory BentoML serves from: it imports this module there (a Bento's src/, or where
+    `bentoml serve` ran)."""
+    return Path(os.environ.get("RETRAIN_ROOT") or ".").resolve()
+
+
+def _domain() -> Domain:
+    """The domain params.yaml names: the request model, the names and the Pipeline's steps are its."""
+    try:
+        return load_domain(load(_root() / "params.yaml"))
+    except ParamsError as error:
+        logging.getLogger("bentoml").critical("%s: refusing to serve", error)
+        raise SystemExit(2) from None
+
+
+DOMAIN = _domain()
+app = FastAPI(title=DOMAIN.name, openapi_url=None)
 
 PREDICTIONS = bentoml.metrics.Counter(
     name="retrain_predictions", documentation="Predictions made, by class", labelnames=["predicted", "model"]
@@ -73,7 +91,7 @@ DROPPED = bentoml.metrics.Counter(
 )
 PROMOTED_POSITIVE_SHARE = bentoml.metrics.Gauge(
     name="retrain_promoted_positive_share",
-    documentation="Share of late predictions the served model made on its test window (what live traffic is held to)",
+    documentation="Share of positive predictions the model made on its test window (what live traffic is held to)",
     multiprocess_mode="max",
 )
 SHADOW = bentoml.metrics.Counter(
@@ -88,7 +106,7 @@ ROUTES = ("/", "/predict", "/metadata", "/metrics")  # the app's routes, the onl
 # The API's page: Swagger UI from the assets BentoML bundles, reading /docs.json. It replaces BentoML's index page,
 # which loads Google Tag Manager: nothing here may reach the internet, nor make a reader's browser do so.
 INDEX = """<!DOCTYPE html>
-<html lang="en"><head><meta charset="UTF-8"><title>flight-delay</title>
+<html lang="en"><head><meta charset="UTF-8"><title>{title}</title>
 <link rel="stylesheet" type="text/css" href="./static_content/swagger-ui.css" /></head>
 <body><div id="swagger-ui"></div>
 <script src="./static_content/swagger-ui-bundle.js" charset="UTF-8"></script>
@@ -128,12 +146,6 @@ def verified_model(root: Path, path: Path) -> tuple[Any, str]:
     return modelfile.load(root / path), md5
 
 
-def _root() -> Path:
-    """RETRAIN_ROOT, else the directory BentoML serves from (a Bento's src/, or where `bentoml serve` ran)."""
-    configured = os.environ.get("RETRAIN_ROOT") or getattr(FlightDelayService, "working_dir", None)
-    return Path(configured or ".").resolve()
-
-
 def _reject(status: int, reason: str, message: str, detail: Any = None) -> JSONResponse:
     REJECTED.labels(reason=reason).inc()
     log.info("rejected %s: %s", reason, message)
@@ -157,14 +169,14 @@ def _readable(error: ValidationError) -> list[str]:
 
 
 @bentoml.service(
-    name="flight_delay",
+    name=DOMAIN.name.replace("-", "_"),  # the Bento's name
     workers=1,
     traffic={"timeout": 30, "max_concurrency": 128},
     logging={"access": {"enabled": False}},  # a log line per request costs throughput; /metrics counts them
     metrics={"enabled": False},  # BentoML's labels every raw path; /metrics is this app's, with bounded labels
 )
 @bentoml.asgi_app(app, path="/")
-class FlightDelayService:
+class Service:
     @bentoml.on_deployment
     def check_model() -> None:
         """Before any worker starts: refuse, with one line, a model that is not the one dvc.lock names."""
@@ -189,18 +201,19 @@ class FlightDelayService:
             "threshold": self.threshold,
             # the commit is no part of the model's files: a release is told it, a checkout knows it
             "commit": os.environ.get("RETRAIN_COMMIT") or (vcs.commit(root) if (root / ".git").exists() else None),
-            "features": list(schema.FEATURES),
+            "features": list(DOMAIN.features),
         }
         self.shadow, self.shadow_md5 = _shadow(os.environ.get("RETRAIN_SHADOW_MODEL"))
         golden = root / params.paths.golden
-        check = records_frame(files.read_json(golden)) if golden.exists() else None
+        check = records_frame(files.read_json(golden), DOMAIN) if golden.exists() else None
         self.scorer = Scorer(self.model, check)
         self.shadow_scorer = Scorer(self.shadow, check) if self.shadow is not None else None
         self.metadata["compiled_trees"] = self.scorer.compiled
         promoted = self.metadata["promoted_with"] or {}
-        if {"precision", "recall", "test_late_share"} <= set(promoted) and promoted["precision"] > 0:
-            # predicted late / all = (recall x late share) / precision, on the test window it was promoted with
-            share = promoted["recall"] * promoted["test_late_share"] / promoted["precision"]
+        positive = promoted.get("test_positive_share", promoted.get("test_late_share"))  # (metrics before domains)
+        if positive is not None and {"precision", "recall"} <= set(promoted) and promoted["precision"] > 0:
+            # predicted positive / all = (recall x positive share) / precision, on the test window it was promoted with
+            share = promoted["recall"] * positive / promoted["precision"]
             PROMOTED_POSITIVE_SHARE.set(round(share, 4))
         folder = os.environ.get("RETRAIN_INFERENCE_LOG")
         settings = self.settings
@@ -217,7 +230,7 @@ class FlightDelayService:
             if folder
             else None
         )
-        self.records = request_model(self.settings.max_records)
+        self.records = request_model(self.settings.max_records, DOMAIN)
         budget, stall = settings.latency_budget_seconds, settings.stall_seconds
         self.batcher = Batcher(self._score, settings.max_batch_rows, budget, stall)
         self.shadow_batcher = Batcher(self._score_shadow, settings.max_batch_rows, budget, stall)
@@ -230,7 +243,7 @@ class FlightDelayService:
         log.info("serving model %s%s%s", self.md5, compiled, f" with shadow {self.shadow_md5}" if self.shadow else "")
 
     # the body is read raw (orjson, size limits first); its schema is documented from the contract for /docs.json
-    @app.post("/predict", openapi_extra=openapi())
+    @app.post("/predict", openapi_extra=openapi(DOMAIN))
     async def predict(self, request: Request) -> JSONResponse:
         started = time.perf_counter()
         if request.headers.get("content-type", "application/json").split(";")[0].strip() != "application/json":
@@ -278,11 +291,11 @@ class FlightDelayService:
 
     def _score(self, records: list[dict[str, Any]]) -> Any:
         """Champion probabilities for records from any number of requests: one Pipeline call."""
-        return self.scorer(records_frame(records))
+        return self.scorer(records_frame(records, DOMAIN))
 
     def _score_shadow(self, records: list[dict[str, Any]]) -> Any:
         assert self.shadow_scorer is not None
-        return self.shadow_scorer(records_frame(records))
+        return self.shadow_scorer(records_frame(records, DOMAIN))
 
     def _after(self, request_id: str, records: list[dict[str, Any]], probabilities: Any) -> None:
         """After the answer: the shadow's probabilities (never in the answer, never its failure), then the log."""
@@ -313,7 +326,7 @@ class FlightDelayService:
 
     @app.get("/", include_in_schema=False)
     def index(self) -> HTMLResponse:
-        return HTMLResponse(INDEX)
+        return HTMLResponse(INDEX.replace("{title}", DOMAIN.name))
 
     @app.get("/metadata")
     def describe(self) -> JSONResponse:

@@ -13,6 +13,7 @@ import yaml
 from sklearn.pipeline import Pipeline
 
 from retrain.cli.main import main
+from retrain.domain import Domain
 from retrain.domain.nycflights import data as nycflights
 from retrain.domain.nycflights import features
 from retrain.io import files, modelfile
@@ -30,15 +31,16 @@ def _deploy(root: Path, model: Pipeline) -> str:
 
 
 def test_promote_then_revert_moves_the_champion_alias_back(
-    tmp_path: Path, params: Params, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, params: Params, monkeypatch: pytest.MonkeyPatch, domain: Domain
 ) -> None:
-    frame = featurize.label(features.join_weather(nycflights.flights(2013, 3).head(4000), nycflights.weather()), 15)[0]
+    joined = features.join_weather(nycflights.flights(2013, 3).head(4000), nycflights.weather())
+    frame = featurize.label(joined, domain)[0]
     models = []
     for iterations in (10, 20):
         settings = params.train.model_copy(
             update={"hyperparameters": {"hist_gradient_boosting": {"max_iter": iterations}}}
         )
-        models.append(train.train(frame, settings))
+        models.append(train.train(frame, settings, domain))
     for folder in ("models", "metrics", "deploy"):
         (tmp_path / folder).mkdir()
     shutil.copy(ROOT / "params.yaml", tmp_path / "params.yaml")

@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from sklearn.pipeline import Pipeline
 
+from retrain.domain import Domain
 from retrain.domain.nycflights import features, schema
 from retrain.params import Canary, Params
 from retrain.pipeline import featurize, train
@@ -22,21 +23,21 @@ CHAMPION, CANARY = "127.0.0.1:4001", "127.0.0.1:4002"
 
 
 @pytest.fixture(scope="module")
-def traffic(_january: pd.DataFrame, _weather: pd.DataFrame) -> pd.DataFrame:
-    return featurize.label(features.join_weather(_january, _weather), 15)[0].sample(600, random_state=0)
+def traffic(_january: pd.DataFrame, _weather: pd.DataFrame, domain: Domain) -> pd.DataFrame:
+    return featurize.label(features.join_weather(_january, _weather), domain)[0].sample(600, random_state=0)
 
 
-def _model(traffic: pd.DataFrame, params: Params, seed: int) -> Pipeline:
+def _model(traffic: pd.DataFrame, params: Params, seed: int, domain: Domain) -> Pipeline:
     settings = params.train.model_copy(
         update={"seed": seed, "hyperparameters": {"hist_gradient_boosting": {"max_iter": 30}}}
     )
-    return train.train(traffic, settings)
+    return train.train(traffic, settings, domain)
 
 
 @pytest.fixture(scope="module")
-def models(traffic: pd.DataFrame, params: Params) -> tuple[Pipeline, Pipeline]:
+def models(traffic: pd.DataFrame, params: Params, domain: Domain) -> tuple[Pipeline, Pipeline]:
     """The champion and a retrained challenger (another seed): different models, the same behaviour."""
-    return _model(traffic, params, 42), _model(traffic, params, 7)
+    return _model(traffic, params, 42, domain), _model(traffic, params, 7, domain)
 
 
 def _access(request_id: str, upstream: str, status: str, seconds: str) -> str:

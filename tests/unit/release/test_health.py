@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from retrain.domain import Domain
 from retrain.domain.nycflights import features, schema
 from retrain.io import files, modelfile
 from retrain.params import Params
@@ -23,6 +24,7 @@ def test_the_checker_reads_a_bento_whose_params_this_code_would_reject(
     params: Params,
     _january: pd.DataFrame,
     _weather: pd.DataFrame,
+    domain: Domain,
 ) -> None:
     src = tmp_path / "bento/src"
     raw = yaml.safe_load(Path("params.yaml").read_text())
@@ -30,9 +32,9 @@ def test_the_checker_reads_a_bento_whose_params_this_code_would_reject(
     raw["serve"]["a_later_setting"] = 1  # ... or after this one
     (src / "deploy").mkdir(parents=True)
     (src / "params.yaml").write_text(yaml.safe_dump(raw))
-    flights = featurize.label(features.join_weather(_january, _weather), 15)[0].sample(300, random_state=0)
+    flights = featurize.label(features.join_weather(_january, _weather), domain)[0].sample(300, random_state=0)
     settings = params.train.model_copy(update={"hyperparameters": {"hist_gradient_boosting": {"max_iter": 10}}})
-    modelfile.save(train.train(flights, settings), src / raw["paths"]["model"])
+    modelfile.save(train.train(flights, settings, domain), src / raw["paths"]["model"])
     golden = flights[list(schema.FEATURES)].head(3).to_dict("records")
     files.write_json(golden, src / raw["paths"]["golden"])
     monkeypatch.setattr(deploy, "bento_path", lambda tag: tmp_path / "bento")

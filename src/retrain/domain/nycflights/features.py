@@ -7,6 +7,8 @@ other data rewrites this module and `schema.py`, and nothing else in the loop.
 
 from __future__ import annotations
 
+import datetime
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -60,3 +62,19 @@ def join_weather(flights: pd.DataFrame, weather: pd.DataFrame) -> pd.DataFrame:
     """Each flight gets the weather at its origin in its scheduled departure hour (missing if none was recorded)."""
     readings = weather[[*schema.WEATHER_KEY, *schema.WEATHER_FEATURES]]
     return flights.merge(readings, on=list(schema.WEATHER_KEY), how="left", validate="many_to_one")
+
+
+def scheduled(frame: pd.DataFrame) -> pd.Series:
+    """The scheduled departure of each row in UTC, from the raw schedule columns (NaT where they name no time)."""
+    dates = pd.to_datetime(frame[["year", "month", "day"]], errors="coerce")
+    minutes = pd.to_timedelta(_minute_of_day(frame["sched_dep_time"].to_numpy(dtype="float64")), unit="min")
+    local = (dates + minutes).dt.tz_localize(schema.LOCAL_TIME, ambiguous="NaT", nonexistent="NaT")
+    return local.dt.tz_convert("UTC")
+
+
+def check_record(values: Mapping[str, Any]) -> None:
+    """A request's year, month and day must be a date."""
+    try:
+        datetime.date(values["year"], values["month"], values["day"])
+    except ValueError as error:
+        raise ValueError(f"year/month/day is not a date: {error}") from None

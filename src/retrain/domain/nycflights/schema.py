@@ -6,28 +6,7 @@ and the service's request model all read this module: the loop's machinery names
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
-
-import pandas as pd
-
-Kind = Literal["int", "float", "str", "datetime"]
-
-
-@dataclass(frozen=True)
-class Column:
-    """One column of a table: its kind, whether it may be null, and the values it may take."""
-
-    name: str
-    kind: Kind
-    nullable: bool = False
-    ge: float | None = None
-    le: float | None = None
-    allowed: tuple[str, ...] | None = None
-    pattern: str | None = None
-    hhmm: bool = False
-    description: str = ""
-
+from retrain.domain import Column
 
 ORIGINS = ("EWR", "JFK", "LGA")
 
@@ -85,11 +64,6 @@ LOCAL_TIME = "America/New_York"
 """The time zone of the scheduled times."""
 
 
-def label(outcome: pd.Series, late_minutes: int) -> pd.Series:
-    """The target from the outcome: arrived more than `late_minutes` late (1) or not (0)."""
-    return (outcome > late_minutes).astype("int8")
-
-
 SCHEDULE_FEATURES = (
     "year",
     "month",
@@ -119,14 +93,3 @@ CATEGORICAL = ("carrier", "origin", "dest")
 
 LEAKY = ("dep_time", "dep_delay", "arr_time", "arr_delay", "air_time", "tailnum")
 """Known only after departure (or unrelated to the schedule): must never reach the model."""
-
-
-def columns(table: tuple[Column, ...]) -> list[str]:
-    """Names of a table's columns, in contract order."""
-    return [column.name for column in table]
-
-
-def feature_columns() -> tuple[Column, ...]:
-    """The contract of each raw model input, as the service's request model needs it."""
-    by_name = {column.name: column for column in WEATHER + FLIGHTS if column.name in FEATURES}
-    return tuple(by_name[name] for name in FEATURES)
