@@ -302,7 +302,8 @@ serve: setup ## serve the model dvc.lock names on 127.0.0.1:3000 (BentoML); logs
 	OMP_NUM_THREADS=1 bentoml serve retrain.serving.service:Service --host 127.0.0.1 --port 3000
 
 BENTO_VERSION ?= $(shell git rev-parse --short=12 HEAD)
-BENTO := flight_delay:$(BENTO_VERSION)
+# The Bento: the domain's name (`retrain name`, from params.yaml), read when a recipe needs it
+BENTO = $(shell $(BIN)/retrain name):$(BENTO_VERSION)
 
 bento: setup-dev ## build the Bento $(BENTO): the package as a wheel, the model, requirements.lock (kept if built)
 	if ! bentoml get "$(BENTO)" >/dev/null 2>&1; then \

@@ -86,3 +86,24 @@ def test_a_light_command_loads_no_heavy_library(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True, check=True, env=env)
     assert result.stdout.splitlines()[-1] == "0 []", result.stdout + result.stderr
     assert yaml.safe_load(path.read_text())["train"]["seed"] == 7
+
+
+def test_name_prints_the_bento_name_of_the_domain_params_names(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    module = tmp_path / "other_domain.py"  # a domain named by params.yaml, elsewhere than the example
+    module.write_text(
+        "from dataclasses import replace\n"
+        "from retrain.domain.nycflights import DOMAIN as EXAMPLE\n"
+        "DOMAIN = replace(EXAMPLE, name='churn-risk')\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        path = _params(tmp_path, {"domain": {"module": "other_domain"}})
+        assert main(["--params", str(path), "name"]) == cli.EXIT_OK
+        assert capsys.readouterr().out.strip() == "churn_risk"
+        wrong = _params(tmp_path, {"domain": {"module": "no_such_domain"}})
+        assert main(["--params", str(wrong), "name"]) == cli.EXIT_BAD_INPUT
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("other_domain", None)

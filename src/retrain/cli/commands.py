@@ -30,6 +30,15 @@ PUSH = click.option(
 )
 
 
+@app.command()
+@pass_state
+def name(state: State) -> None:
+    """Print the model's name: the domain's, which names the service and its Bento (`make bento` builds NAME:commit)."""
+    from retrain.domain import load_domain
+
+    click.echo(load_domain(state.params).bento)
+
+
 @app.command("new-batch")
 @click.argument("period")
 @pass_state

@@ -118,6 +118,11 @@ class Domain:
         None  # data shipped with the domain, by file name (bundled.py)
     )
 
+    @property
+    def bento(self) -> str:
+        """The name of the service and its Bento (BentoML names take no dash)."""
+        return self.name.replace("-", "_")
+
     def columns(self, names: Iterable[str] | None = None) -> tuple[Column, ...]:
         """The contract of the named columns (of any table; by default the model's raw inputs, then the label key's
         other columns: what a request record holds)."""

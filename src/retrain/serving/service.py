@@ -169,7 +169,7 @@ def _readable(error: ValidationError) -> list[str]:
 
 
 @bentoml.service(
-    name=DOMAIN.name.replace("-", "_"),  # the Bento's name
+    name=DOMAIN.bento,  # the Bento's name (`retrain name`)
     workers=1,
     traffic={"timeout": 30, "max_concurrency": 128},
     logging={"access": {"enabled": False}},  # a log line per request costs throughput; /metrics counts them
