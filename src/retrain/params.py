@@ -135,6 +135,7 @@ class Gate(Section):
     floors: dict[Literal["roc_auc", "pr_auc", "precision", "recall", "f1"], Annotated[float, Field(ge=0, le=1)]]
     min_slice_rows: int = Field(ge=1)
     max_slice_loss: float = Field(ge=0, le=1, allow_inf_nan=False)
+    min_test_rows: int = Field(default=1, ge=1)  # default: a base's params written before this rule existed
 
     @field_validator("floors")
     @classmethod

@@ -62,7 +62,27 @@ def test_a_first_model_is_judged_on_floors(repo: tuple[Path, Run]) -> None:
     assert run("retrain", "compare", "--base", "first", check=False).returncode == 0
     made = decision(path)
     assert made["first_model"] is True and made["champion"]["model_md5"] is None  # type: ignore[index]
-    assert any("floors alone decide" in reason for reason in made["reasons"])  # type: ignore[attr-defined]
+    assert any("first model: no champion to compare with" in reason for reason in made["reasons"])  # type: ignore[attr-defined]
+
+
+def test_a_first_model_is_judged_by_the_gate_of_its_own_tree_not_the_bases(repo: tuple[Path, Run]) -> None:
+    """A base without a model has no rules worth keeping (a fork's first model: the example's gate): the tree's own
+    floors judge. Once a model is on the base, its rules judge (test_the_gate_rules_of_the_base_judge_...)."""
+    path, run = repo
+    params = path / "params.yaml"
+    original = params.read_text()
+    try:
+        run("retrain", "set-params", "gate.floors.roc_auc=0.99")
+        assert run("retrain", "compare", "--base", "first", check=False).returncode == 3  # its own, strict floor
+        params.write_text(original)
+        run("git", "checkout", "-q", "first")
+        run("retrain", "set-params", "gate.floors.roc_auc=0.99")  # the base's floor: not this tree's
+        run("git", "commit", "-qam", "a strict gate on a base without a model")
+        run("git", "checkout", "-q", "main")
+        assert run("retrain", "compare", "--base", "first", check=False).returncode == 0
+    finally:
+        run("git", "checkout", "-q", "main")
+        params.write_text(original)
 
 
 @pytest.mark.parametrize(("base", "why"), [("lost", "could not be fetched"), ("no-such-branch", "names no commit")])

@@ -48,8 +48,9 @@ def base_rules(params: Params, root: Path, base: str) -> tuple[Params, str | Non
 
 
 def compare(params: Params, root: Path, base: str, push: bool = True) -> Decision:
-    """Judge the challenger against the champion at `base` by the rules at `base`; write the decision and the
-    figures beside the report. A champion rebuilt because no DVC cache or remote held it is pushed if `push`."""
+    """Judge the challenger against the champion at `base` by the rules at `base` (a first model, with no champion
+    there, by this tree's); write the decision and the figures beside the report. A champion rebuilt because no DVC
+    cache or remote held it is pushed if `push`."""
     base = vcs.resolve(root, base)
     rules, rules_problem = base_rules(params, root, base)
     paths, threshold, domain = params.paths, params.evaluate.threshold, load_domain(params)
@@ -67,6 +68,9 @@ def compare(params: Params, root: Path, base: str, push: bool = True) -> Decisio
             windows["champion"] = _window(champion.meta)
 
     metrics = {name: evaluate.scores(y, proba, threshold) for name, proba in predictions.items()}
+    first = champion.md5 is None and champion.problem is None
+    if first:  # no model at the base (a fork's first): its rules were the example's; this tree's floors judge
+        rules, rules_problem = params, None
     if rules_problem:
         verdict = Verdict(promote=False, reasons=[rules_problem], summary="gate rules unavailable")
     elif champion.problem:

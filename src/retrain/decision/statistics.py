@@ -158,8 +158,11 @@ def gate(
     comparison: dict[str, dict[str, Any]] | None,
     slices: list[dict[str, Any]],
     params: Gate,
+    test_rows: int,
 ) -> list[Check]:
-    """The promotion rule, as a list of checks; promote only if all pass."""
+    """The promotion rule on a test window of `test_rows` rows, as a list of checks; promote only if all pass. A
+    comparison on fewer than `min_test_rows` rows blocks (its intervals are too wide to mean anything); a first model
+    has nothing to compare with, and its floors alone decide."""
     checks: list[Check] = []
 
     def check(rule: str, passed: bool, detail: str) -> None:
@@ -171,8 +174,14 @@ def gate(
             f"floor {metric}", value >= floor, f"{metric} {value:.4f} {'>=' if value >= floor else '<'} floor {floor:g}"
         )
     if comparison is None:
-        check("first model", True, "first model: no champion at the base, so the floors alone decide")
+        check("first model", True, "first model: no champion to compare with, so the floors alone decide")
         return checks
+    if test_rows < params.min_test_rows:
+        check(
+            "test rows",
+            False,
+            f"test window {test_rows} < min_test_rows {params.min_test_rows} rows: too small to judge",
+        )
     name = params.primary_metric
     delta, low = comparison[name]["delta"], comparison[name]["ci_low"]
     check(
@@ -232,12 +241,12 @@ def compare(
     """The statistical part of the decision on the test window (`y` its labels): comparison, McNemar, slices and the
     verdict."""
     if champion is None:
-        checks = gate(challenger_metrics, None, [], gate_params)
+        checks = gate(challenger_metrics, None, [], gate_params, len(test))
         promote, reasons = verdict(checks)
         return Verdict(promote=promote, reasons=reasons, checks=checks, first_model=True, summary="first model")
     comparison = paired_bootstrap(y, champion, challenger, params.bootstrap_resamples, params.seed)
     slices = slice_deltas(test, y, champion, challenger, params.slices, gate_params.min_slice_rows)
-    checks = gate(challenger_metrics, comparison, slices, gate_params)
+    checks = gate(challenger_metrics, comparison, slices, gate_params, len(test))
     promote, reasons = verdict(checks)
     return Verdict(
         promote=promote,

@@ -85,14 +85,23 @@ def _comparison(delta: float, low: float) -> dict[str, dict[str, float]]:
 
 
 def test_a_first_model_is_judged_on_the_floors_alone() -> None:
-    promote, reasons = compare.verdict(compare.gate({"roc_auc": 0.65, "pr_auc": 0.4}, None, [], GATE))
+    promote, reasons = compare.verdict(compare.gate({"roc_auc": 0.65, "pr_auc": 0.4}, None, [], GATE, test_rows=10_000))
     assert promote and any("first model" in reason for reason in reasons)
-    promote, reasons = compare.verdict(compare.gate({"roc_auc": 0.55, "pr_auc": 0.4}, None, [], GATE))
+    promote, reasons = compare.verdict(compare.gate({"roc_auc": 0.55, "pr_auc": 0.4}, None, [], GATE, test_rows=10_000))
     assert not promote and reasons == ["roc_auc 0.5500 < floor 0.6"]
 
 
+def test_a_test_window_below_min_test_rows_blocks_a_comparison_but_not_a_first_model() -> None:
+    small = GATE.model_copy(update={"min_test_rows": 1000})
+    metrics = {"roc_auc": 0.7, "pr_auc": 0.4}
+    promote, reasons = compare.verdict(compare.gate(metrics, _comparison(0.01, 0.0), [], small, test_rows=92))
+    assert not promote and "test window 92 < min_test_rows 1000 rows: too small to judge" in reasons
+    assert compare.verdict(compare.gate(metrics, _comparison(0.01, 0.0), [], small, test_rows=1000))[0]
+    assert compare.verdict(compare.gate(metrics, None, [], small, test_rows=92))[0]  # a first model: floors alone
+
+
 def test_a_loss_beyond_min_delta_blocks_with_the_metric_named() -> None:
-    checks = compare.gate({"roc_auc": 0.7, "pr_auc": 0.4}, _comparison(-0.02, -0.03), [], GATE)
+    checks = compare.gate({"roc_auc": 0.7, "pr_auc": 0.4}, _comparison(-0.02, -0.03), [], GATE, test_rows=10_000)
     promote, reasons = compare.verdict(checks)
     assert not promote
     assert reasons[0].startswith("roc_auc changed by -0.0200 (less than the required -0.002)")
@@ -100,7 +109,9 @@ def test_a_loss_beyond_min_delta_blocks_with_the_metric_named() -> None:
 
 
 def test_a_small_tolerated_loss_with_a_tight_interval_promotes() -> None:
-    promote, _ = compare.verdict(compare.gate({"roc_auc": 0.7, "pr_auc": 0.4}, _comparison(-0.001, -0.005), [], GATE))
+    promote, _ = compare.verdict(
+        compare.gate({"roc_auc": 0.7, "pr_auc": 0.4}, _comparison(-0.001, -0.005), [], GATE, test_rows=10_000)
+    )
     assert promote
 
 
@@ -110,7 +121,7 @@ def test_a_large_slice_that_loses_too_much_blocks_but_a_small_one_does_not() -> 
         {"slice": "carrier", "value": "HA", "rows": 30, "delta": -0.2},
     ]
     promote, reasons = compare.verdict(
-        compare.gate({"roc_auc": 0.7, "pr_auc": 0.4}, _comparison(0.01, 0.0), slices, GATE)
+        compare.gate({"roc_auc": 0.7, "pr_auc": 0.4}, _comparison(0.01, 0.0), slices, GATE, test_rows=10_000)
     )
     assert not promote and reasons == ["slice origin=JFK (500 rows) loses -0.0500 roc_auc, more than 0.03"]
 
