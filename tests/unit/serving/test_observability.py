@@ -26,7 +26,7 @@ def test_rules_and_dashboard_name_only_exported_or_recorded_series() -> None:
     rules = yaml.safe_load((ROOT / "deploy/prometheus/rules.yml").read_text())
     recorded = {rule["record"] for group in rules["groups"] for rule in group["rules"] if "record" in rule}
     exprs = [rule["expr"] for group in rules["groups"] for rule in group["rules"]]
-    dashboard = json.loads((ROOT / "deploy/grafana/flight-delay.json").read_text())
+    dashboard = json.loads((ROOT / "deploy/grafana/service.json").read_text())
     queries = [target["expr"] for panel in dashboard["panels"] for target in panel["targets"]]
     exported = _exported()
     assert {"retrain_http_requests", "retrain_shed_requests", "retrain_inference_log_dropped"} <= exported
