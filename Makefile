@@ -388,7 +388,7 @@ typecheck: setup-dev ## mypy --strict on src and tests
 
 # pytest-xdist: the tests in PYTEST_WORKERS processes (0: in this one), each test file whole in one of them, so a
 # file's module fixtures are built once and its tests run in order; the remote template the e2e tests copy is built
-# once per run (tests/e2e/conftest.py).
+# once per run (tests/example/e2e/conftest.py).
 PYTEST_WORKERS ?= 2
 pytest: setup-dev ## all tests: unit, data, model, integration, e2e; in $(PYTEST_WORKERS) processes
 	pytest -n "$(PYTEST_WORKERS)" --dist loadfile --no-loadscope-reorder  # longest files first: tests/conftest.py

@@ -1,19 +1,19 @@
-"""Shared fixtures: real slices of the bundled flights, the repository's own params, a temp MLflow store."""
+"""Shared fixtures: the repository's own params and domain, a copy of the repository, the GitHub stand-in, a temp
+MLflow store. The example's own are in tests/example/conftest.py."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
 from retrain.domain import Domain, load_domain
-from retrain.domain.nycflights import data as nycflights
 from retrain.params import Params, load
 from tests.e2e.stubs.github import GitHubStandIn
-from tests.support import ROOT, RUNNER_PREFIXES
+from tests.support import ROOT, RUNNER_PREFIXES, Run, copy_repository, environment
 
 # No test sees the runner it runs on: a GitHub-hosted runner's variables (RUNNER_ENVIRONMENT, GITHUB_OUTPUT, CI, ...)
 # would change what the commands under test do and where they write.
@@ -28,13 +28,13 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 # --dist loadfile --no-loadscope-reorder; by default it orders files by their number of tests), so that no long
 # scenario starts last while the other worker idles (measured: the deploy file, 290 s, started 340 s into a run).
 LONGEST_FIRST = (
-    "tests/e2e/test_workflows.py",
-    "tests/e2e/test_deploy.py",
-    "tests/integration/test_tune.py",
-    "tests/integration/test_compare_report.py",
-    "tests/integration/test_dvc_pipeline.py",
-    "tests/integration/test_first_run.py",
-    "tests/e2e/test_service.py",
+    "tests/example/e2e/test_workflows.py",
+    "tests/example/e2e/test_deploy.py",
+    "tests/example/integration/test_tune.py",
+    "tests/example/integration/test_compare_report.py",
+    "tests/example/integration/test_dvc_pipeline.py",
+    "tests/example/integration/test_first_run.py",
+    "tests/example/e2e/test_service.py",
 )
 
 
@@ -54,27 +54,6 @@ def domain(params: Params) -> Domain:
     return load_domain(params)
 
 
-@pytest.fixture(scope="session")
-def _january() -> pd.DataFrame:
-    return nycflights.flights(2013, 1)
-
-
-@pytest.fixture
-def january(_january: pd.DataFrame) -> pd.DataFrame:
-    """The real January 2013 batch (a fresh copy per test, so tests may change it)."""
-    return _january.copy()
-
-
-@pytest.fixture(scope="session")
-def _weather() -> pd.DataFrame:
-    return nycflights.weather()
-
-
-@pytest.fixture
-def weather(_weather: pd.DataFrame) -> pd.DataFrame:
-    return _weather.copy()
-
-
 @pytest.fixture
 def github(tmp_path: Path) -> Iterator[GitHubStandIn]:
     """GitHub's REST API (a stand-in on loopback) for the repository whose origin is tmp_path/origin.git (for act:
@@ -91,3 +70,30 @@ def github(tmp_path: Path) -> Iterator[GitHubStandIn]:
 def _tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test that reaches MLflow writes to a store under its own temp dir."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+
+
+@pytest.fixture(scope="module")
+def make_repo(tmp_path_factory: pytest.TempPathFactory) -> Callable[[], tuple[Path, Run]]:
+    """Build a fresh copy of the repository; returns its path and a `run(*command)` bound to it."""
+
+    def build() -> tuple[Path, Run]:
+        base = tmp_path_factory.mktemp("repo")
+        home = base / "home"
+        home.mkdir()
+        repo = copy_repository(base / "repo")
+        env = environment(home)
+
+        def run(*command: str, check: bool = True, **extra: str) -> subprocess.CompletedProcess[str]:
+            result = subprocess.run(command, cwd=repo, env=env | extra, capture_output=True, text=True, check=False)
+            if check and result.returncode:
+                raise AssertionError(
+                    f"{' '.join(command)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}"
+                )
+            return result
+
+        run("git", "init", "-q", "-b", "main")
+        run("git", "add", "-A")
+        run("git", "commit", "-qm", "copy")
+        return repo, run
+
+    return build

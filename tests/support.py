@@ -20,11 +20,6 @@ from typing import Any
 
 import pandas as pd
 import yaml
-from sklearn.pipeline import Pipeline
-
-from retrain.domain.nycflights import data as nycflights
-from retrain.domain.nycflights import schema
-from retrain.io import files
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -191,35 +186,8 @@ def act(
     )
 
 
-def write_slice(landing: Path, month: int) -> Path:
-    """A quarter of a real month, as a batch file."""
-    frame = nycflights.flights(2013, month).sample(frac=0.25, random_state=month).sort_index().reset_index(drop=True)
-    path = landing / f"2013-{month:02d}.parquet"
-    files.write_frame(frame, path)
-    return path
-
-
 def stages_run(result: Run | object) -> list[str]:
     return re.findall(r"Running stage '(\w+)'", getattr(result, "stdout", ""))
-
-
-def log_lines(
-    model: Pipeline, flights: pd.DataFrame, rows: int = 2000, seed: int = 0, when: pd.Timestamp = NOW
-) -> list[str]:
-    """Inference log records for a sample of flights, timestamped in the day before `when`."""
-    sample = flights.sample(rows, random_state=seed).reset_index(drop=True)
-    probabilities = model.predict_proba(sample[list(schema.FEATURES)])[:, 1]
-    lines = []
-    for index, row in enumerate(sample[[*schema.FEATURES, "flight"]].to_dict("records")):
-        record = {
-            "request_id": f"r{index}",
-            "timestamp": (when - pd.Timedelta(minutes=index)).isoformat(),
-            "model": "a" * 32,
-            "features": {name: (None if pd.isna(value) else value) for name, value in row.items()},
-            "probability": float(probabilities[index]),
-        }
-        lines.append(json.dumps(record, default=str))
-    return lines
 
 
 def ended(pid: int) -> bool:

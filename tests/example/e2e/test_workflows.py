@@ -17,7 +17,8 @@ from retrain.io import files
 from retrain.params import Params
 from retrain.pipeline import featurize, train
 from tests.e2e.stubs.github import GitHubStandIn
-from tests.support import act, act_env, git, log_lines
+from tests.example.support import log_lines
+from tests.support import act, act_env, git
 
 pytestmark = pytest.mark.slow
 

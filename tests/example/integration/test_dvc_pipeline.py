@@ -12,7 +12,8 @@ import yaml
 
 from retrain.domain.nycflights import data as nycflights
 from retrain.io import files
-from tests.support import Run, stages_run, write_slice
+from tests.example.support import write_slice
+from tests.support import Run, stages_run
 
 pytestmark = pytest.mark.slow
 ALL_STAGES = ["validate", "featurize", "drift", "tune", "train", "evaluate"]

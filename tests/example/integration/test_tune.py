@@ -9,7 +9,8 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from tests.support import Run, stages_run, write_slice
+from tests.example.support import write_slice
+from tests.support import Run, stages_run
 
 pytestmark = pytest.mark.slow
 SMALL_SPACE = "{learning_rate: {low: 0.05, high: 0.5, log: true}, max_iter: {low: 10, high: 40, step: 10}}"

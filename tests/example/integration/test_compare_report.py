@@ -13,7 +13,8 @@ import yaml
 
 from retrain.domain.nycflights import data as nycflights
 from retrain.io import files
-from tests.support import Run, write_slice
+from tests.example.support import write_slice
+from tests.support import Run
 
 pytestmark = pytest.mark.slow
 

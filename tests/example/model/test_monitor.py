@@ -24,7 +24,8 @@ from retrain.monitoring import alert, monitor
 from retrain.params import Params
 from retrain.pipeline import featurize, train
 from retrain.results import MonitorVerdict
-from tests.support import NOW, ROOT, log_lines
+from tests.example.support import log_lines
+from tests.support import NOW, ROOT
 
 
 @pytest.fixture(scope="module")
