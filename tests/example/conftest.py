@@ -5,6 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from retrain.domain import Domain, use
 from retrain.domain.nycflights import data as nycflights
 
 
@@ -27,3 +28,10 @@ def _weather() -> pd.DataFrame:
 @pytest.fixture
 def weather(_weather: pd.DataFrame) -> pd.DataFrame:
     return _weather.copy()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _example_domain(domain: Domain) -> None:
+    """The example is the process's domain in its modules, from before their module fixtures fit any model (a
+    model's steps run the active domain, and a test of another file in this worker may have made another active)."""
+    use(domain)

@@ -94,12 +94,13 @@ def test_name_prints_the_bento_name_of_the_domain_params_names(
     module = tmp_path / "other_domain.py"  # a domain named by params.yaml, elsewhere than the example
     module.write_text(
         "from dataclasses import replace\n"
-        "from retrain.domain.nycflights import DOMAIN as EXAMPLE\n"
-        "DOMAIN = replace(EXAMPLE, name='churn-risk')\n"
+        "from tests.synthetic.domain import DOMAIN as TICKETS\n"
+        "DOMAIN = replace(TICKETS, name='churn-risk')\n"
     )
     sys.path.insert(0, str(tmp_path))
     try:
-        path = _params(tmp_path, {"domain": {"module": "other_domain"}})
+        settings = {"slow_hours": 24.0, "max_backlog": 100_000}
+        path = _params(tmp_path, {"domain": {"module": "other_domain", "settings": settings}})
         assert main(["--params", str(path), "name"]) == cli.EXIT_OK
         assert capsys.readouterr().out.strip() == "churn_risk"
         wrong = _params(tmp_path, {"domain": {"module": "no_such_domain"}})

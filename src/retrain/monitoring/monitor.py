@@ -192,10 +192,13 @@ def shadow_agreement(traffic: pd.DataFrame, threshold: float) -> Shadow:
 
 def _newest(traffic: pd.DataFrame, domain: Domain) -> pd.Timestamp | None:
     """The time of the newest row scored (rows may be about the future, as a schedule is: this is the traffic's
-    'now'), from the model inputs (`Domain.times`)."""
+    'now'), from the model inputs (`Domain.times`); when they hold no time (a model that does not read its row's
+    time), the time it was scored."""
     if traffic.empty:
         return None
-    times = pd.to_datetime(domain.times(traffic), errors="coerce", utc=True).dropna()
+    logged = domain.row_time is not None or domain.time in traffic.columns
+    times = pd.to_datetime(domain.times(traffic) if logged else traffic["timestamp"], errors="coerce", utc=True)
+    times = times.dropna()
     return None if times.empty else pd.Timestamp(times.max())
 
 

@@ -8,11 +8,11 @@ import getpass
 import os
 from pathlib import Path
 
-import pandas as pd
-
 from retrain import tracking
+from retrain.domain import load_domain
 from retrain.io import files, modelfile, vcs
 from retrain.params import Params
+from retrain.serving.request import records_frame
 
 
 def promote(params: Params, root: Path) -> str:
@@ -22,7 +22,7 @@ def promote(params: Params, root: Path) -> str:
     metrics = files.read_json(paths.metrics)
     run_id = tracking.find_run(root, params.tracking.experiment, md5)
     if run_id is None:  # trained elsewhere (CI) with another tracking store: log it here
-        example = pd.DataFrame(files.read_json(paths.golden))
+        example = records_frame(files.read_json(paths.golden), load_domain(params))
         run_id = tracking.log_model(params, root, modelfile.load(paths.model), example, metrics, [])
     deployment = {
         "deployed_at": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

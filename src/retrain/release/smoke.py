@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from retrain.domain import Domain, load_domain
 from retrain.io import files, http, modelfile
 from retrain.params import Params
+from retrain.serving.request import records_frame
 
 log = logging.getLogger(__name__)
 PROBE = "X-Retrain-Probe"
@@ -50,7 +50,7 @@ def smoke(
     if status != 200:
         return [*failures, f"{url}/predict answered {status or 'nothing'} on the golden records: {body[:200]!r}"]
     answer = json.loads(body)
-    expected = model.predict_proba(pd.DataFrame(golden)[list(domain.features)])[:, 1]
+    expected = model.predict_proba(records_frame(golden, domain))[:, 1]  # the frame the service builds from them
     if not np.allclose(answer.get("probabilities", []), expected, rtol=1e-9, atol=1e-12):
         failures.append(f"{url}/predict answers differ from the model file on the {len(golden)} golden records")
     return failures

@@ -43,6 +43,13 @@ def _reason(error: OSError) -> str:
     return "write_error_" + errno.errorcode.get(error.errno or 0, type(error).__name__)
 
 
+def _iso(value: Any) -> str:
+    """A record's value that JSON has no type for: a time (a domain's datetime input), as ISO 8601."""
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
 @dataclass(frozen=True)
 class Retention:
     days: float = float("inf")
@@ -98,7 +105,7 @@ class InferenceLog:
             if shadow is not None:
                 line["shadow_probability"] = float(shadow[index])
             try:
-                self._queue.put_nowait(json.dumps(line))
+                self._queue.put_nowait(json.dumps(line, default=_iso))
             except queue.Full:  # the writer cannot keep up: drop the line, never slow a request
                 self._drop("queue_full", 1)
 

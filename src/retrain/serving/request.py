@@ -7,11 +7,11 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, create_model, model_validator
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, create_model, model_validator
 
 from retrain.domain import Column, Domain
 
-KINDS: dict[str, type] = {"int": int, "float": float, "str": str}
+KINDS: dict[str, Any] = {"int": int, "float": float, "str": str, "datetime": AwareDatetime}  # a time: ISO 8601, zoned
 
 
 def _valid_hhmm(value: float | None) -> float | None:
@@ -122,11 +122,13 @@ def records_frame(records: list[dict[str, Any]], domain: Domain) -> pd.DataFrame
     columns: dict[str, Any] = {}
     for column in domain.columns(domain.features):
         values = [record[column.name] for record in records]
-        if column.kind == "float" or column.nullable:
+        if column.kind == "datetime":  # UTC, as the batches hold it (NaT where null)
+            columns[column.name] = pd.Series(pd.to_datetime(values, utc=True))
+        elif column.kind == "float" or (column.kind == "int" and column.nullable):
             columns[column.name] = np.array([np.nan if value is None else value for value in values], dtype="float64")
         elif column.kind == "int":
             columns[column.name] = np.array(values, dtype="int64")
-        else:  # object, as the Pipeline's encoders take it: pandas' string dtype would convert twice
+        else:  # object (None where null), as the Pipeline's encoders take it: pandas' string dtype converts twice
             columns[column.name] = pd.Series(values, dtype=object)
     return pd.DataFrame(columns, copy=False)
 
