@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from pathlib import Path
 
 import click
 
@@ -37,6 +38,18 @@ def name(state: State) -> None:
     from retrain.domain import load_domain
 
     click.echo(load_domain(state.params).bento)
+
+
+@app.command()
+@click.argument("batches", nargs=-1, type=click.Path(path_type=Path))
+@click.option("--side", "sides", multiple=True, type=click.Path(path_type=Path), help="a side table, <name>.parquet")
+@pass_state
+def adopt(state: State, batches: tuple[Path, ...], sides: tuple[Path, ...]) -> None:
+    """Start over on your own data (README: Bring your own data): retire the example's data pointers, dvc.lock and
+    outputs in a commit, land BATCHES (files named for their period) and the side tables, train a first model."""
+    from retrain.domain import adopt as adopting
+
+    adopting.adopt(state.params, state.root, list(batches), list(sides))
 
 
 @app.command("new-batch")

@@ -2,7 +2,7 @@
 table and any side tables, with their columns, keys and cross-column rules), the timestamp and the batch period,
 the target and how it is made from the raw outcome, the key that joins late labels, the model's inputs, and the words
 reports use. `params.yaml` names the module that holds it (`domain.module`) and gives its settings
-(`domain.settings`, typed by the domain). The example is `retrain.domain.nycflights`; a team writes its own beside it
+(`domain.settings`, typed by the domain). The example is a package beside this module; a team writes its own
 (README: Bring your own data). Nothing outside this package names a column, a table or a noun of any domain.
 """
 

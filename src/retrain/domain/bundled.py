@@ -1,4 +1,4 @@
-"""The data a domain bundles (`Domain.bundled`, the example's 2013 flights): `retrain new-batch` lands one batch of
+"""The data a domain bundles (`Domain.bundled`: the example ships its batches): `retrain new-batch` lands one batch of
 it, `retrain bootstrap` recreates, byte for byte, the files the committed pointers name when no DVC remote holds them.
 A domain without bundled data has neither: its batches come from its own sources, pushed to the DVC remote."""
 

@@ -96,6 +96,25 @@ def lock_stage(lock_text: str | None, path: Path | str) -> str | None:
     return found[0] if found else None
 
 
+def lock_outputs(lock_text: str | None) -> list[str]:
+    """Every output path a dvc.lock records, in its order."""
+    stages = (yaml.safe_load(lock_text or "") or {}).get("stages", {})
+    return [str(out["path"]) for stage in stages.values() for out in stage.get("outs", [])]
+
+
+def remove_and_commit(root: Path, paths: list[str], message: str) -> str:
+    """Delete the tracked ones of `paths` (files or folders) from git and the working tree and commit only that; the
+    commit's hash. Nothing else in the index or the tree is committed (a team's uncommitted edits stay so)."""
+    tracked = [path for path in paths if _git(root, "ls-files", "--", path).stdout.strip()]
+    if not tracked:
+        raise VcsError(f"none of {', '.join(paths)} is tracked by git: nothing to remove")
+    for args in (("rm", "-q", "-r", "--", *tracked), ("commit", "-q", "-m", message, "--", *tracked)):
+        result = _git(root, *args)
+        if result.returncode:
+            raise VcsError(f"git {args[0]} failed: {(result.stderr or result.stdout).strip()}")
+    return commit(root) or ""
+
+
 def _locked(lock_text: str | None, path: Path | str) -> tuple[str, str] | None:
     stages = (yaml.safe_load(lock_text or "") or {}).get("stages", {})
     for name, stage in stages.items():
