@@ -1,5 +1,5 @@
-"""Shared fixtures: the repository's own params and domain, a copy of the repository, the GitHub stand-in, a temp
-MLflow store. The example's own are in tests/example/conftest.py."""
+"""Shared fixtures: the repository's own params and domain, a copy of the repository, the GitHub stand-in, a
+temporary MLflow store. The example's own are in tests/example/conftest.py."""
 
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def github(tmp_path: Path) -> Iterator[GitHubStandIn]:
 
 @pytest.fixture(autouse=True)
 def _tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test that reaches MLflow writes to a store under its own temp dir."""
+    """Every test that reaches MLflow writes to a store under its own temporary folder."""
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
 
 

@@ -44,11 +44,11 @@ def _release(local: deploy.Local, name: str) -> deploy.Release:
     """A stand-in release, supervised as `_start` supervises one, ready."""
     port = free_port()
     (local.home / "standin.py").write_text(STANDIN)
-    program = f"release-flight_delay-{name}-{port}"
+    program = f"release-retrain_model-{name}-{port}"
     local._supervise(
         program, [sys.executable, str(local.home / "standin.py"), str(port), name * 32], local.home, "TERM"
     )
-    release = deploy.Release(f"flight_delay:{name}", name * 32, name, port, program)
+    release = deploy.Release(f"retrain_model:{name}", name * 32, name, port, program)
     _eventually(lambda: local._answers(release))
     return release
 
@@ -110,7 +110,7 @@ def test_killed_during_the_canary_every_request_goes_back_to_the_live_release(lo
     front.point(local.front_dir, old.port, new.port, 0.5)  # the split a canary had set
     local._reload()
     assert {_served(local) for _ in range(20)} == {old.md5, new.md5}
-    assert local.repair()[0] == "undid the canary of flight_delay:b"
+    assert local.repair()[0] == "undid the canary of retrain_model:b"
     assert _running(local, old, new) == [True, False] and {_served(local) for _ in range(20)} == {old.md5}
     assert not {"starting", "canary"} & set(local.status())
 
@@ -119,7 +119,7 @@ def test_killed_after_the_switch_the_switch_is_finished_and_the_old_release_stop
     old, new = _release(local, "a"), _release(local, "b")
     _killed_at(local, new, live=old, starting=new, switching=new)  # traffic already on the new release
     done = local.repair()
-    assert done[:2] == ["finished the switch to flight_delay:b", "stopped flight_delay:a, which was draining"]
+    assert done[:2] == ["finished the switch to retrain_model:b", "stopped retrain_model:a, which was draining"]
     assert _running(local, old, new) == [False, True] and _served(local) == new.md5
     state = local.status()
     assert state["live"]["program"] == new.program and state["previous"]["program"] == old.program
@@ -130,7 +130,7 @@ def test_killed_while_switching_to_a_release_that_died_the_switch_is_undone(loca
     old, new = _release(local, "a"), _release(local, "b")
     _killed_at(local, new, live=old, starting=new, switching=new)
     local.supervisor.remove(new.program)  # the new release died with the deploy
-    assert local.repair()[0] == "undid the switch to flight_delay:b, which does not answer"
+    assert local.repair()[0] == "undid the switch to retrain_model:b, which does not answer"
     assert _running(local, old) == [True] and _served(local) == old.md5
     assert local.status()["live"]["program"] == old.program
 
@@ -140,7 +140,7 @@ def test_killed_during_the_drain_the_old_release_is_stopped_and_an_orphan_too(lo
     _killed_at(local, new, live=new, previous=old, draining=old)
     done = local.repair()
     assert done[:2] == [
-        "stopped flight_delay:a, which was draining",
+        "stopped retrain_model:a, which was draining",
         f"stopped {orphan.program}, which state.json does not name",
     ]
     assert _running(local, old, new, orphan) == [False, True, False] and _served(local) == new.md5

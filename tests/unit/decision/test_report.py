@@ -105,7 +105,7 @@ CONTEXT = report.Context(
         best_trial=7,
         trials={"complete": 15, "pruned": 5},
         sampler="tpe",
-        study="flight-delays-0123456789",
+        study="study-0123456789",
         seconds=95.2,
     ),
 )

@@ -33,19 +33,19 @@ def bento(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def test_a_bento_that_holds_the_locked_model_passes(bento: Path) -> None:
-    deploy.verify_bento("flight_delay:abc", files.md5(bento / MODEL), MODEL)
+    deploy.verify_bento("retrain_model:abc", files.md5(bento / MODEL), MODEL)
 
 
 def test_a_bento_whose_model_is_not_the_one_dvc_lock_names_is_refused(bento: Path) -> None:
     expected = files.md5(bento / MODEL)
     (bento / MODEL).write_bytes(b"another model")
     with pytest.raises(deploy.DeployError, match=f"md5 {files.md5(bento / MODEL)} .* dvc.lock names {expected}"):
-        deploy.verify_bento("flight_delay:abc", expected, MODEL)
+        deploy.verify_bento("retrain_model:abc", expected, MODEL)
 
 
 def test_a_bento_built_from_another_lock_is_refused(bento: Path) -> None:
     with pytest.raises(deploy.DeployError, match="refusing to deploy"):
-        deploy.verify_bento("flight_delay:abc", "0" * 32, MODEL)
+        deploy.verify_bento("retrain_model:abc", "0" * 32, MODEL)
 
 
 def test_a_rollback_without_a_previous_release_says_what_to_do(tmp_path: Path, params: Params) -> None:
@@ -76,12 +76,12 @@ def test_bentocloud_creates_the_deployment_once_then_updates_it(monkeypatch: pyt
 
     cloud = BentoCloud()
     monkeypatch.setattr(bentoml.deployment, "apply", cloud.apply)
-    for tag in ("flight_delay:aaa", "flight_delay:bbb", "flight_delay:aaa"):  # merge, merge, redeploy the first
+    for tag in ("retrain_model:aaa", "retrain_model:bbb", "retrain_model:aaa"):  # merge, merge, redeploy the first
         deploy.remote("bentocloud", tag)
-    assert cloud.calls == ["create", "update", "update"] and cloud.deployments == {"flight-delay": "flight_delay:aaa"}
+    assert cloud.calls == ["create", "update", "update"] and cloud.deployments == {"retrain-model": "retrain_model:aaa"}
     monkeypatch.setattr(bentoml.deployment, "apply", BentoCloud(ready=1).apply)
     with pytest.raises(deploy.DeployError, match="did not become ready"):
-        deploy.remote("bentocloud", "flight_delay:ccc")
+        deploy.remote("bentocloud", "retrain_model:ccc")
 
 
 def test_the_container_target_logs_in_with_the_password_on_stdin_before_it_pushes(
@@ -101,11 +101,11 @@ def test_the_container_target_logs_in_with_the_password_on_stdin_before_it_pushe
     monkeypatch.setenv("DEPLOY_HOOK", "true")
     monkeypatch.setenv("REGISTRY_USERNAME", "octocat")
     monkeypatch.setenv("REGISTRY_PASSWORD", "s3cret")
-    deploy.remote("container", "flight_delay:aaa")
+    deploy.remote("container", "retrain_model:aaa")
     calls = record.read_text().splitlines()
     assert calls[0] == "docker login ghcr.io --username octocat --password-stdin <s3cret>"
-    assert calls[1].startswith("bentoml containerize flight_delay:aaa --image-tag ghcr.io/acme/flight_delay:aaa")
-    assert calls[2].startswith("docker push ghcr.io/acme/flight_delay:aaa")
+    assert calls[1].startswith("bentoml containerize retrain_model:aaa --image-tag ghcr.io/acme/retrain_model:aaa")
+    assert calls[2].startswith("docker push ghcr.io/acme/retrain_model:aaa")
     assert all("s3cret" not in call.split("<")[0] for call in calls)
 
 

@@ -17,7 +17,7 @@ from retrain.serving.inference_log import InferenceLog, Retention
 
 def _write(log: InferenceLog, requests: int) -> None:
     for number in range(requests):
-        records = [{"month": 7, "wind_speed": 10.0 + index} for index in range(20)]
+        records = [{"period": 7, "reading": 10.0 + index} for index in range(20)]
         log.write(f"r{number}", "a" * 32, records, np.full(20, 0.25), None)
 
 
