@@ -114,9 +114,8 @@ class Domain:
     words: Words = field(default_factory=Words)
     row_time: Callable[[pd.DataFrame], pd.Series] | None = None  # a model input row's UTC time (else `time`)
     check_record: Callable[[Mapping[str, Any]], None] | None = None  # a request record's cross-field rule: ValueError
-    bundled: Callable[[str], pd.DataFrame | None] | None = (
-        None  # data shipped with the domain, by file name (bundled.py)
-    )
+    # data shipped with the domain, by file name without .parquet (bundled.py: new-batch, bootstrap)
+    bundled: Callable[[str], pd.DataFrame | None] | None = None
 
     @property
     def bento(self) -> str:
@@ -135,6 +134,7 @@ class Domain:
         return self.row_time(frame) if self.row_time else frame[self.time]
 
     def labelled(self, outcome: pd.Series) -> pd.Series:
+        """The target (int8) from the outcome, by the settings params.yaml gives."""
         return self.label(outcome, self.config).astype("int8")
 
 
