@@ -11,8 +11,10 @@ from pathlib import Path
 import pytest
 
 from retrain.io import files
+from retrain.serving.request import request_model
 from tests.support import ROOT, Run
 from tests.synthetic import data
+from tests.synthetic.domain import DOMAIN
 
 pytestmark = pytest.mark.slow
 
@@ -76,6 +78,9 @@ def test_adopt_retires_the_example_lands_the_batches_and_compare_promotes_a_firs
     pointers = sorted(p.name for p in (path / "data/landing").glob("*.dvc"))
     assert pointers == [f"{day}.parquet.dvc" for day in data.days("2026-03-01", 4)]
     assert files.md5(path / "models/model.skops") and (path / "dvc.lock").exists()
+    golden = files.read_json(path / "deploy/golden.json")  # the team's rows now, valid requests of its domain
+    request_model(100, DOMAIN).model_validate({"records": golden})
+    assert len(golden) == 20 and set(golden[0]) == {*DOMAIN.features, *DOMAIN.label_key}
 
     result = run("retrain", "compare", "--base", "main", check=False, **own)
     assert result.returncode == 0, result.stderr
