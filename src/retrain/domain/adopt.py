@@ -56,7 +56,7 @@ def golden(test: pd.DataFrame, domain: Domain, rows: int = 20) -> list[dict[str,
 
     names = [column.name for column in domain.columns()]
     sample = test.sample(min(rows, len(test)), random_state=0)[names]
-    return [{name: plain(value) for name, value in record.items()} for record in sample.to_dict("records")]
+    return [{str(name): plain(value) for name, value in record.items()} for record in sample.to_dict("records")]
 
 
 def adopt(params: Params, root: Path, batches: list[Path], sides: list[Path]) -> str:
