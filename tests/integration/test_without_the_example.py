@@ -1,6 +1,7 @@
 """A fork that deletes the example keeps a working suite: in a copy of the repository without the example's package
 and tests, with params.yaml naming another domain (the synthetic one, written where a team writes its own), pytest
-collects every test and the machinery's tests on that domain pass; `retrain` runs there on the fork's own code."""
+collects every test, the import rules hold and the machinery's tests on that domain pass; `retrain` runs there on the
+fork's own code."""
 
 from __future__ import annotations
 
@@ -38,6 +39,8 @@ def test_a_copy_without_the_example_collects_every_test_and_passes_the_machinery
     where = run(sys.executable, "-c", "import retrain.domain.tickets as m; print(m.__file__)")
     assert where.stdout.strip() == str(repo / "src/retrain/domain/tickets.py"), where.stderr  # the fork's code
     assert run("retrain", "name").stdout.strip() == "ticket_sla"
+    layers = run("lint-imports", "--no-cache")  # the import rules name no module of the example
+    assert layers.returncode == 0, layers.stdout[-2000:]
 
     collected = run(sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider")
     assert collected.returncode == 0, collected.stdout[-2000:] + collected.stderr[-2000:]
