@@ -7,12 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import yaml
 
 from retrain import cli
 from retrain.cli.main import main
 from retrain.cli.stages import STAGES
+from retrain.domain import load_domain, periods
+from retrain.params import Params
 from tests.support import ROOT
 
 
@@ -45,21 +48,19 @@ def test_a_missing_landing_folder_is_bad_input(tmp_path: Path, caplog: pytest.Lo
     assert "landing folder not found" in caplog.text
 
 
-@pytest.mark.parametrize(
-    ("name", "content", "message"),
-    [
-        ("july.parquet", b"", "must be named YYYY-MM.parquet, found july.parquet"),
-        ("2013-01.parquet", b"not parquet", "2013-01.parquet: not a readable parquet file"),
-    ],
-)
+@pytest.mark.parametrize("wrong", [True, False])
 def test_a_bad_batch_file_is_bad_input(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture, name: str, content: bytes, message: str
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, params: Params, wrong: bool
 ) -> None:
+    """A file not named for a batch period of the domain's, or one that is no parquet, is named in the error."""
+    period = load_domain(params).period
+    name = "july.parquet" if wrong else periods.label(pd.Timestamp("2024-03-04"), period) + ".parquet"
     path = _params(tmp_path)
     (tmp_path / "data/landing").mkdir(parents=True)
-    (tmp_path / "data/landing" / name).write_bytes(content)
+    (tmp_path / "data/landing" / name).write_bytes(b"" if wrong else b"not parquet")
     assert main(["--params", str(path), "validate"]) == cli.EXIT_BAD_INPUT
-    assert message in caplog.text
+    message = f"must be named {periods.FORM[period]}.parquet, found july.parquet" if wrong else "not a readable"
+    assert message in caplog.text and name in caplog.text
 
 
 def test_unknown_command_is_bad_usage() -> None:

@@ -113,6 +113,22 @@ def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     return flat
 
 
+def _flow(value: Any) -> Any:
+    """Lists and mappings in flow style (`[a, b]`, `{k: v}`), as params.yaml writes them: ruamel 0.19 breaks the
+    file when it replaces a block list under a commented key with an empty one (`exclude: []` swallowed the next
+    section's line break)."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+    if isinstance(value, list):
+        flow: Any = CommentedSeq(_flow(item) for item in value)
+    elif isinstance(value, dict):
+        flow = CommentedMap((key, _flow(item)) for key, item in value.items())
+    else:
+        return value
+    flow.fa.set_flow_style()
+    return flow
+
+
 def set_yaml_values(path: Path, changes: dict[str, Any]) -> None:
     """Change existing keys (dotted paths) of a YAML file in place, keeping its comments and layout."""
     from ruamel.yaml import YAML
@@ -131,6 +147,6 @@ def set_yaml_values(path: Path, changes: dict[str, Any]) -> None:
             node = node[key]
         if not isinstance(node, dict) or last not in node:
             raise InputError(f"{path}: no key {dotted!r} (only existing keys can be set)")
-        node[last] = value
+        node[last] = _flow(value)
     with path.open("w") as handle:
         document.dump(tree, handle)
