@@ -4,6 +4,7 @@ edits of lists and mappings."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -22,7 +23,7 @@ compare:
 def test_lists_and_mappings_set_again_and_again_keep_the_file_yaml_and_its_comments(tmp_path: Path) -> None:
     path = tmp_path / "params.yaml"
     path.write_text(TEXT)
-    edits = [
+    edits: list[dict[str, Any]] = [
         {"drift.exclude": ["c"], "compare.slices": ["x", "y"]},
         {"drift.exclude": [], "compare.slices": []},  # an empty list after a list (broke the file in a fork)
         {"drift.exclude": ["d"], "compare.base": "trunk"},
