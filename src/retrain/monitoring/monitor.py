@@ -35,12 +35,11 @@ REQUIRED = {"request_id": str, "timestamp": str, "model": str, "features": dict,
 
 def _typed(frame: pd.DataFrame, domain: Domain, names: Iterable[str]) -> pd.DataFrame:
     """Columns as their contract kind says: numbers (unreadable ones missing) or text (missing stays missing)."""
-    kinds = {column.name: column.kind for table in (domain.batch, *domain.sides) for column in table.columns}
-    for name in names:
-        if kinds.get(name) in ("int", "float"):
-            frame[name] = pd.to_numeric(frame[name], errors="coerce").astype("float64")
+    for column in domain.columns(names):
+        if column.kind in ("int", "float"):
+            frame[column.name] = pd.to_numeric(frame[column.name], errors="coerce").astype("float64")
         else:
-            frame[name] = frame[name].map(lambda value: value if value is None else str(value)).astype(object)
+            frame[column.name] = frame[column.name].map(lambda v: v if v is None else str(v)).astype(object)
     return frame
 
 

@@ -9,11 +9,7 @@ from sklearn.metrics import roc_auc_score
 
 from retrain.decision import statistics as compare
 from retrain.domain import Domain
-
-
-def _scores(rng: np.random.Generator, n: int, separation: float) -> tuple[np.ndarray, np.ndarray]:
-    y = (rng.random(n) < 0.3).astype(int)
-    return y, separation * y + rng.normal(size=n)
+from tests.unit.decision.test_statistics import _scores
 
 
 def test_metric_by_period_scores_each_local_month_and_marks_the_training_window(domain: Domain) -> None:
