@@ -3,16 +3,23 @@ model, from the example's state to a first model that `compare` promotes by the 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
-from collections.abc import Callable
+import subprocess
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 
-from retrain.io import files
+from retrain.io import files, http, modelfile
 from retrain.serving.request import request_model
-from tests.support import ROOT, Run
+from tests.machinery.conftest import activated
+from tests.support import ROOT, Run, environment, free_port, post
 from tests.synthetic import data
 from tests.synthetic.domain import DOMAIN
 
@@ -48,16 +55,30 @@ def fork(make_repo: Callable[[], tuple[Path, Run]]) -> tuple[Path, Run]:
     return path, run
 
 
-def test_adopt_retires_the_example_lands_the_batches_and_compare_promotes_a_first_model(
-    fork: tuple[Path, Run], tmp_path: Path
+@pytest.fixture(scope="module")
+def incoming(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The team's first batches: four Tokyo days of tickets."""
+    folder = tmp_path_factory.mktemp("incoming")
+    for day in data.days("2026-03-01", 4):
+        files.write_frame(data.batch(day, rows=400), folder / f"{day}.parquet")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def adopted(fork: tuple[Path, Run], incoming: Path) -> tuple[Path, Run, str]:
+    """The fork after `retrain adopt` of the incoming batches, and the commit it started from."""
+    path, run = fork
+    before = run("git", "rev-parse", "HEAD").stdout.strip()
+    run("retrain", "adopt", *map(str, sorted(incoming.glob("*.parquet"))), PYTHONPATH=str(path / "src"))
+    return path, run, before
+
+
+def test_adopt_refuses_files_that_do_not_fit_the_domain_before_anything_changes(
+    fork: tuple[Path, Run], incoming: Path, tmp_path: Path
 ) -> None:
     path, run = fork
     own = {"PYTHONPATH": str(path / "src")}  # the fork's package, with its domain, before the venv's
-    incoming = tmp_path / "incoming"
-    for day in data.days("2026-03-01", 4):
-        files.write_frame(data.batch(day, rows=400), incoming / f"{day}.parquet")
     before = run("git", "rev-parse", "HEAD").stdout.strip()
-
     first = str(incoming / "2026-03-01.parquet")
     side = tmp_path / "readings.parquet"  # a side table this domain does not have
     shutil.copy(first, side)
@@ -67,9 +88,15 @@ def test_adopt_retires_the_example_lands_the_batches_and_compare_promotes_a_firs
     shutil.copy(first, misnamed)
     wrong = run("retrain", "adopt", str(misnamed), check=False, **own)
     assert wrong.returncode == 2 and "named for their day (YYYY-MM-DD.parquet)" in wrong.stderr
-    assert run("git", "rev-parse", "HEAD").stdout.strip() == before  # refused before anything changed
+    assert run("git", "rev-parse", "HEAD").stdout.strip() == before
+    assert not run("git", "status", "--porcelain", "data").stdout.strip()
 
-    run("retrain", "adopt", *map(str, sorted(incoming.glob("*.parquet"))), **own)
+
+def test_adopt_retires_the_example_lands_the_batches_and_compare_promotes_a_first_model(
+    adopted: tuple[Path, Run, str],
+) -> None:
+    path, run, before = adopted
+    own = {"PYTHONPATH": str(path / "src")}
     log = run("git", "log", "--format=%s", f"{before}..HEAD").stdout.splitlines()
     assert len(log) == 1 and log[0].startswith("Retire the example")
     committed = run("git", "ls-files", "data").stdout.split()
@@ -89,3 +116,84 @@ def test_adopt_retires_the_example_lands_the_batches_and_compare_promotes_a_firs
     assert any("first model: no champion to compare with" in reason for reason in made["reasons"])
     summary = run("retrain", "summary", **own).stdout + run("retrain", "summary", **own).stderr
     assert "tickets" in summary
+
+
+def _requests(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Rows as a client sends them: the model's inputs and the label key, times in ISO 8601, missing as null."""
+    rows = frame[[*DOMAIN.features, *DOMAIN.label_key]].astype(object)
+    rows = rows.where(rows.notna(), None)
+    return [
+        {str(name): value.isoformat() if isinstance(value, pd.Timestamp) else value for name, value in record.items()}
+        for record in rows.to_dict("records")
+    ]
+
+
+@contextlib.contextmanager
+def _served(path: Path, env: dict[str, str], output: Path) -> Iterator[str]:
+    """The fork's service as `bentoml serve` runs it from the fork's own source, until it is ready."""
+    port = free_port()
+    command = ["bentoml", "serve", "retrain.serving.service:Service", "--host", "127.0.0.1", "--port", str(port)]
+    with output.open("w") as sink:
+        process = subprocess.Popen(command, cwd=path / "src", env=env, stdout=sink, stderr=subprocess.STDOUT)
+    url, deadline = f"http://127.0.0.1:{port}", time.monotonic() + 90
+    try:
+        while http.request(f"{url}/readyz")[0] != 200:
+            assert process.poll() is None and time.monotonic() < deadline, output.read_text()
+            time.sleep(0.3)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+def test_the_forks_service_answers_as_its_model_and_monitoring_joins_its_late_labels(
+    adopted: tuple[Path, Run, str], incoming: Path, tmp_path: Path
+) -> None:
+    """Its own domain end to end through real processes: `bentoml serve` scores the team's rows as the Pipeline
+    does and logs them; `retrain monitor` joins late labels to those predictions by the domain's string key."""
+    path, run, _ = adopted
+    logs = tmp_path / "inference"
+    env = environment(tmp_path / "home") | {
+        "PYTHONPATH": str(path / "src"),
+        "RETRAIN_ROOT": str(path),
+        "RETRAIN_INFERENCE_LOG": str(logs),
+        "BENTOML_HOME": str(tmp_path / "bentoml"),
+        "OMP_NUM_THREADS": "1",
+    }
+    batches = pd.concat([files.read_frame(p) for p in sorted(incoming.glob("*.parquet"))], ignore_index=True)
+    records = _requests(batches)
+    with activated(DOMAIN):
+        model = modelfile.load(path / "models/model.skops")
+        expected = model.predict_proba(batches[list(DOMAIN.features)])[:, 1]
+    with _served(path, env, tmp_path / "server.log") as url:
+        status, answer = post(f"{url}/predict", json.dumps({"records": records}).encode())
+        assert status == 200, answer
+        np.testing.assert_allclose(answer["probabilities"], expected, rtol=1e-9)
+        assert answer["model"] == files.md5(path / "models/model.skops")
+        bad = records[0] | {"priority": "whenever"}  # not among the domain's allowed values
+        status, refused = post(f"{url}/predict", json.dumps({"records": [bad]}).encode())
+        assert status == 422 and "priority" in json.dumps(refused)
+        status, meta = http.request(f"{url}/metadata")
+        assert status == 200 and answer["model"] in meta.decode()
+        deadline = time.monotonic() + 15
+        while sum(len(p.read_text().splitlines()) for p in logs.glob("*.jsonl")) < len(records):
+            assert time.monotonic() < deadline, "the inference log did not receive every prediction"
+            time.sleep(0.2)
+
+    labels = tmp_path / "labels"
+    lines = [
+        json.dumps({"ticket": key, "resolution_hours": None if pd.isna(hours) else float(hours)})
+        for key, hours in zip(batches["ticket"], batches["resolution_hours"], strict=True)
+    ]
+    lines += [json.dumps({"ticket": "T-0000000000", "resolution_hours": 3.0}), "{not json"]
+    labels.mkdir()
+    (labels / "labels.jsonl").write_text("\n".join(lines) + "\n")
+    own = {"PYTHONPATH": str(path / "src"), "RETRAIN_INFERENCE_LOG": str(logs), "RETRAIN_LABELS": str(labels)}
+    run("retrain", "monitor", **own)
+    verdict = files.read_json(path / "reports/monitor.json")
+    assert verdict["checks"]["volume"]["predictions"] == len(records)
+    performance = verdict["checks"]["performance"]
+    assert performance["labelled"] == int(batches["resolution_hours"].notna().sum())  # each known label, once
+    assert performance["roc_auc"] > 0.6 and verdict["malformed_label_lines"] == 1
+    alert = run("retrain", "alert", **own)
+    assert alert.returncode == 0
