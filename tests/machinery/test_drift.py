@@ -38,3 +38,20 @@ def test_a_shifted_channel_mix_and_backlog_are_drift(split: Split, synthetic_par
     result = drift.drift(split.train, current, synthetic_params.drift, ["channel", "priority", "backlog", "words"])
     assert sorted(result.drifted_features) == ["backlog", "channel"]
     assert result.dataset_drift
+
+
+def test_the_time_column_is_never_compared_and_another_time_is_compared_as_a_number(
+    split: Split, synthetic_params: Params, synthetic: Domain
+) -> None:
+    """A time split moves the batch's time by construction, so drift never compares it (even when drift.exclude
+    forgets it); any other time is a number to KS and PSI, not ten thousand categories to chi-square."""
+    forgetful = synthetic_params.drift.model_copy(update={"exclude": ()})
+    assert "opened_at" not in drift.compared(synthetic, forgetful)
+    train, test = split.train.copy(), split.test.copy()
+    train["due_at"] = train["opened_at"] + pd.Timedelta(hours=24)
+    test["due_at"] = test["opened_at"] + pd.Timedelta(hours=24)
+    result = drift.drift(train, test, forgetful, ["due_at", "words"])
+    due = next(row for row in result.features if row.feature == "due_at")
+    assert due.test == "ks" and due.p_value < 0.05 and due.psi > 1  # the test window is later: that is drift
+    test.loc[test.index[::2], "due_at"] = pd.NaT  # no due time known: missing, not a crash
+    assert drift.drift(train, test, forgetful, ["due_at"]).features[0].test == "ks"

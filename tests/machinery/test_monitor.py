@@ -54,6 +54,7 @@ def test_parse_log_types_the_inputs_and_the_key(traffic: pd.DataFrame, tickets: 
     assert traffic["ticket"].str.fullmatch(r"T-2403(09|10)\d{4}").all()
     assert traffic["words"].dtype == "float64" and traffic["account_age_days"].isna().any()
     assert traffic["plan"].isna().any() and set(traffic["plan"].dropna()) == {"free", "pro", "enterprise"}
+    assert isinstance(traffic["opened_at"].dtype, pd.DatetimeTZDtype) and str(traffic["opened_at"].dt.tz) == "UTC"
     assert len(traffic) == int((tickets["opened_at"] >= pd.Timestamp("2024-03-08 15:00", tz="UTC")).sum())
 
 

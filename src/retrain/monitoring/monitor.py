@@ -34,10 +34,13 @@ REQUIRED = {"request_id": str, "timestamp": str, "model": str, "features": dict,
 
 
 def _typed(frame: pd.DataFrame, domain: Domain, names: Iterable[str]) -> pd.DataFrame:
-    """Columns as their contract kind says: numbers (unreadable ones missing) or text (missing stays missing)."""
+    """Columns as their contract kind says: numbers, times in UTC (unreadable ones missing) or text (missing stays
+    missing)."""
     for column in domain.columns(names):
         if column.kind in ("int", "float"):
             frame[column.name] = pd.to_numeric(frame[column.name], errors="coerce").astype("float64")
+        elif column.kind == "datetime":
+            frame[column.name] = pd.to_datetime(frame[column.name], errors="coerce", utc=True, format="ISO8601")
         else:
             frame[column.name] = frame[column.name].map(lambda v: v if v is None else str(v)).astype(object)
     return frame

@@ -143,20 +143,29 @@ def holm(p_values: np.ndarray) -> np.ndarray:
 
 
 def compared(domain: Domain, params: Drift) -> list[str]:
-    """The features drift compares: the model's raw inputs less `drift.exclude`."""
-    return [name for name in domain.features if name not in params.exclude]
+    """The features drift compares: the model's raw inputs less `drift.exclude` and less the domain's time (a time
+    split moves it forward by construction, so it would always read as drift)."""
+    return [name for name in domain.features if name not in params.exclude and name != domain.time]
+
+
+def _as_numbers(values: pd.Series) -> pd.Series:
+    """A time as seconds since 1970 (missing stays missing): compared as a number, not as categories."""
+    if not pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    return (pd.to_datetime(values, utc=True) - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
 
 
 def drift(reference: pd.DataFrame, current: pd.DataFrame, params: Drift, features: list[str]) -> DriftResult:
-    """Per-feature tests, PSI and drift flags, and the dataset-level verdict; non-numeric features are treated as
-    categorical."""
+    """Per-feature tests, PSI and drift flags, and the dataset-level verdict; times are numbers (seconds since 1970),
+    other non-numeric features are treated as categorical."""
     rows: list[dict[str, Any]] = []
     for name in features:
-        categorical = not pd.api.types.is_numeric_dtype(reference[name])
-        counts = Counts.of(reference[name], current[name], categorical)
+        before, now = _as_numbers(reference[name]), _as_numbers(current[name])
+        categorical = not pd.api.types.is_numeric_dtype(before)
+        counts = Counts.of(before, now, categorical)
         test = chi_square_test if categorical else ks_test
-        statistic, p_value = test(reference[name], current[name], counts)
-        shares = binned_shares(reference[name], current[name], categorical, params.psi_bins, counts)
+        statistic, p_value = test(before, now, counts)
+        shares = binned_shares(before, now, categorical, params.psi_bins, counts)
         rows.append(
             {
                 "feature": name,
