@@ -45,13 +45,13 @@ def render(verdict: MonitorVerdict, env: Mapping[str, str]) -> str:
     if checks.performance:
         performance = checks.performance
         live = f"live ROC AUC {performance.roc_auc:.4f}" if performance.roc_auc is not None else performance.note
-        promoted = performance.promoted_roc_auc
+        promoted = "unknown" if performance.promoted_roc_auc is None else f"{performance.promoted_roc_auc:.4f}"
         lines.append(f"| performance | {live} on {performance.labelled:,} labelled; promoted {promoted} |")
     staleness = checks.staleness
-    days = "?" if staleness.days is None else staleness.days
+    days = "? days" if staleness.days is None else f"{staleness.days} day{'' if staleness.days == 1 else 's'}"
     lines.append(
         f"| staleness | training data until {staleness.training_data_until[:10]}, newest row scored "
-        f"{(staleness.newest_row or 'None')[:10]} ({days} days) |"
+        f"{(staleness.newest_row or 'None')[:10]} ({days}) |"
     )
     link = run_url(env)
     if link:
