@@ -31,8 +31,11 @@ def _add_july(repository: Path, tmp_path: Path) -> None:
     git("push", "-q", "origin", "main", cwd=repository)  # the push that starts retrain.yml
 
 
-def test_a_dispatch_with_nothing_new_opens_no_pr_and_ends_green(repository: Path, tmp_path: Path) -> None:
-    """Same data, same params: the same model bytes and the same dvc.lock, so there is nothing to propose."""
+def test_a_dispatch_with_nothing_new_opens_no_pr_and_ends_green(with_remote: Path, tmp_path: Path) -> None:
+    """Same data, same params, with the DVC remote that holds main's outputs (as in real use): the same model bytes
+    and the same dvc.lock, so there is nothing to propose. (That a retrain from scratch on a fresh runner gives the
+    same bytes is the day-one test's: `make retrain` in the template copy leaves `git status` clean.)"""
+    repository = with_remote
     result = act(repository, tmp_path, "workflow_dispatch", "retrain.yml", "--input", "reason=weekly")
     assert result.returncode == 0, result.stdout[-4000:]
     assert "nothing to retrain on: same data, same params, same model" in result.stdout
