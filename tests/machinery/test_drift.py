@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pandas as pd
 
 from retrain.domain import Domain
@@ -20,10 +22,10 @@ def test_drift_compares_every_feature_but_the_excluded_timestamp(
     assert tests == {
         "channel": "chi-square",
         "priority": "chi-square",
-        "plan": "chi-square",
+        "plan": "chi-square + missing",  # nullable: present against missing is tested too
         "words": "ks",
         "backlog": "ks",
-        "account_age_days": "ks",
+        "account_age_days": "ks + missing",
     }
     assert (result.reference_rows, result.current_rows) == (len(split.train), len(split.test))
     assert not result.dataset_drift, result.summary  # the same generator every day
@@ -54,4 +56,21 @@ def test_the_time_column_is_never_compared_and_another_time_is_compared_as_a_num
     due = next(row for row in result.features if row.feature == "due_at")
     assert due.test == "ks" and due.p_value < 0.05 and due.psi > 1  # the test window is later: that is drift
     test.loc[test.index[::2], "due_at"] = pd.NaT  # no due time known: missing, not a crash
-    assert drift.drift(train, test, forgetful, ["due_at"]).features[0].test == "ks"
+    assert drift.drift(train, test, forgetful, ["due_at"]).features[0].test == "ks + missing"
+
+
+def test_a_feature_that_stops_arriving_or_goes_missing_more_often_is_drift(
+    split: Split, synthetic_params: Params
+) -> None:
+    """What a client that stops sending a field does: every value missing (nothing left to compare, which must not
+    crash), or a far larger share missing while the values that do arrive look as before."""
+    current = split.test.copy()
+    current["plan"] = pd.array([None] * len(current), dtype="str")
+    current["account_age_days"] = float("nan")
+    current.loc[current.index[: len(current) * 3 // 5], "backlog"] = float("nan")  # 60 % missing, was none
+    features = ["plan", "account_age_days", "backlog", "words"]
+    result = drift.drift(split.train, current, synthetic_params.drift, features)
+    assert sorted(result.drifted_features) == ["account_age_days", "backlog", "plan"], result.features
+    assert all(math.isfinite(row.statistic) and math.isfinite(row.p_value) for row in result.features)
+    same = drift.drift(split.train, split.test, synthetic_params.drift, features)
+    assert not same.drifted_features  # the nulls the generator makes every day are no drift

@@ -1,10 +1,11 @@
 """Stage `drift`: the newest batch (the test window) against the model's training window, feature by feature.
 
-Numeric features: Kolmogorov-Smirnov. Categorical ones: chi-square on the contingency table. Both: the Population
-Stability Index with bins from reference quantiles (categories for categorical features) and a floor for empty bins.
-The p-values are Holm-corrected for testing many features at once. At these sizes (100k+ rows) almost any difference
-is significant, so a feature counts as drifted only when its PSI reaches the threshold *and* its corrected p-value is
-below alpha: the effect size decides, the test confirms.
+Numeric features: Kolmogorov-Smirnov. Categorical ones: chi-square on the contingency table. Where a side has
+missing values, a chi-square test of present against missing too (the two Bonferroni-combined). Every feature: the
+Population Stability Index with bins from reference quantiles (categories for categorical features) and a floor for
+empty bins. The p-values are Holm-corrected for testing many features at once. At these sizes (100k+ rows) almost
+any difference is significant, so a feature counts as drifted only when its PSI reaches the threshold *and* its
+corrected p-value is below alpha: the effect size decides, the test confirms.
 
 Everything is computed from value counts (one hash pass per column), so the cost is linear in rows with no sort of
 the raw data; the results equal `scipy.stats.ks_2samp` and `scipy.stats.chi2_contingency` (tests compare them).
@@ -60,6 +61,8 @@ def ks_test(reference: pd.Series, current: pd.Series, counts: Counts | None = No
     """Two-sided KS statistic and p-value of the non-missing values, as `scipy.stats.ks_2samp` gives them."""
     counts = counts or Counts.of(reference, current, categorical=False)
     n1, n2 = int(counts.reference.sum()), int(counts.current.sum())
+    if not n1 or not n2:  # no value on one side: nothing to compare (`missing_test` sees it)
+        return 0.0, 1.0
     if max(n1, n2) <= EXACT_KS_MAX_ROWS:
         result = stats.ks_2samp(reference.dropna().to_numpy(), current.dropna().to_numpy())
         return float(result.statistic), float(result.pvalue)
@@ -81,10 +84,20 @@ def chi_square_test(reference: pd.Series, current: pd.Series, counts: Counts | N
     A category seen on one side only is a column with a zero, which the test handles."""
     counts = counts or Counts.of(reference, current, categorical=True)
     table = pd.concat([counts.reference, counts.current], axis=1).fillna(0).to_numpy().T
-    if table.shape[1] < 2:
+    if table.shape[1] < 2 or table.sum(axis=1).min() == 0:  # one category, or no value on one side
         return 0.0, 1.0
     result = stats.chi2_contingency(table)
     return float(result.statistic), float(result.pvalue)
+
+
+def missing_test(counts: Counts) -> float:
+    """p-value of the chi-square test of present against missing by side: a field that goes missing more often is a
+    change the value tests cannot see, since they compare the values present. 1.0 when no side has a missing value."""
+    missing = counts.missing()
+    table = np.array([[counts.reference_rows - missing[0], missing[0]], [counts.current_rows - missing[1], missing[1]]])
+    if table.sum(axis=0).min() == 0 or table.sum(axis=1).min() == 0:
+        return 1.0
+    return float(stats.chi2_contingency(table).pvalue)
 
 
 def _quantile_edges(counts: pd.Series, bins: int) -> np.ndarray:
@@ -163,13 +176,15 @@ def drift(reference: pd.DataFrame, current: pd.DataFrame, params: Drift, feature
         before, now = _as_numbers(reference[name]), _as_numbers(current[name])
         categorical = not pd.api.types.is_numeric_dtype(before)
         counts = Counts.of(before, now, categorical)
-        test = chi_square_test if categorical else ks_test
+        test, label = (chi_square_test, "chi-square") if categorical else (ks_test, "ks")
         statistic, p_value = test(before, now, counts)
+        if any(counts.missing()):  # values and missingness, each at alpha / 2 (Bonferroni)
+            p_value, label = min(1.0, 2 * min(p_value, missing_test(counts))), f"{label} + missing"
         shares = binned_shares(before, now, categorical, params.psi_bins, counts)
         rows.append(
             {
                 "feature": name,
-                "test": "chi-square" if categorical else "ks",
+                "test": label,
                 "statistic": statistic,
                 "p_value": p_value,
                 "psi": psi(shares, params.psi_floor),
