@@ -211,6 +211,7 @@ class Params(Section):
     """The whole of params.yaml: an unknown section (a typo, a leftover) is an error, like an unknown key."""
 
     domain: DomainSection
+    partition_rows: int = Field(default=100_000, gt=0)  # rows per part file of the large tables (files.write_parts)
     paths: Paths
     validate_: Validate = Field(alias="validate")
     featurize: Featurize

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,17 @@ class InputError(BadInput):
     """A file the pipeline needs is missing or unreadable; the message names it."""
 
 
+PART = "part-{:05d}.parquet"
+"""The name of a large table's parts, in row order (`write_parts`)."""
+
+
 def read_frame(path: Path) -> pd.DataFrame:
-    """Read a parquet file, naming it in the error if that fails."""
+    """Read a parquet file, or a folder of parts (`write_parts`) as one frame, naming the file if that fails."""
+    if path.is_dir():
+        parts = sorted(path.glob("part-*.parquet"))
+        if not parts:
+            raise InputError(f"{path}: no part-*.parquet in the folder")
+        return pd.concat([read_frame(part) for part in parts], ignore_index=True)
     try:
         return pd.read_parquet(path)
     except FileNotFoundError as error:
@@ -33,6 +43,22 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
     """Write a frame as parquet, deterministically (same frame, same bytes)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False, compression="zstd")
+
+
+def write_parts(frame: pd.DataFrame, path: Path, rows: int) -> None:
+    """Write a large table as the folder `path` of parquet parts of `rows` rows each, in row order (the last may be
+    shorter; an empty frame is one empty part), replacing what was there (a folder, or the single file of older
+    commits) at once: the same frame and `rows` give the same files, whatever process wrote them."""
+    staged = path.with_name(path.name + ".tmp")
+    shutil.rmtree(staged, ignore_errors=True)
+    staged.mkdir(parents=True)
+    for number, start in enumerate(range(0, max(len(frame), 1), rows)):
+        write_frame(frame.iloc[start : start + rows], staged / PART.format(number))
+    if path.is_dir():
+        shutil.rmtree(path)
+    elif path.exists():
+        path.unlink()
+    staged.rename(path)
 
 
 def batch_paths(landing: Path, is_batch: Callable[[str], bool], form: str) -> list[Path]:
@@ -77,7 +103,11 @@ def append_text(variable: str, text: str) -> None:
 
 
 def md5(path: Path) -> str:
-    """The md5 of a file, as DVC computes it for a single file."""
+    """The md5 of a file, as DVC computes it for a single file; of a folder of parts, the md5 of its parts' names and
+    md5s, one line each, in name order."""
+    if path.is_dir():
+        listing = "".join(f"{part.name} {md5(part)}\n" for part in sorted(path.glob("part-*.parquet")))
+        return hashlib.md5(listing.encode()).hexdigest()
     digest = hashlib.md5()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

@@ -85,7 +85,7 @@ def run(params: Params, root: Path) -> None:
         table.name: frame for table, frame in zip(domain.sides, read_sides(paths.sides, domain).values(), strict=True)
     }
     split = featurize(files.read_frame(paths.validated), sides, params.featurize, domain)
-    files.write_frame(split.train, paths.train)
-    files.write_frame(split.test, paths.test)
+    files.write_parts(split.train, paths.train, params.partition_rows)
+    files.write_parts(split.test, paths.test, params.partition_rows)
     files.write_json(split.stats, paths.data_metrics)
     log.info("featurize: %d training rows, %d test rows", len(split.train), len(split.test))

@@ -205,5 +205,5 @@ def run(params: Params, root: Path) -> None:
             f"{len(report.violations)} contract violation(s); see {paths.validation}. "
             f"Nothing in {paths.landing} was changed."
         )
-    files.write_frame(combine(batches, domain), paths.validated)
+    files.write_parts(combine(batches, domain), paths.validated, params.partition_rows)
     log.info("validate: %d batch(es), %d rows passed", len(batches), sum(len(f) for f in batches.values()))
