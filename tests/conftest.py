@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -68,8 +69,12 @@ def github(tmp_path: Path) -> Iterator[GitHubStandIn]:
 
 @pytest.fixture(autouse=True)
 def _tracking(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every test that reaches MLflow writes to a store under its own temporary folder."""
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    """Every test that reaches MLflow writes to a store under its own temporary folder. The package sets mlflow's
+    process-wide tracking URI, which outranks the variable: a test in the same process is pointed back at its own."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    if "mlflow" in sys.modules:  # imported by a test before (importing it here would cost every worker 2 s)
+        sys.modules["mlflow"].set_tracking_uri(uri)
 
 
 @pytest.fixture(scope="module")
