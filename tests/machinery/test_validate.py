@@ -157,3 +157,29 @@ def test_a_file_not_named_for_a_day_is_refused(tmp_path: Path, day: pd.DataFrame
         files.InputError, match=r"batch files must be named YYYY-MM-DD\.parquet, found 2024-03\.parquet"
     ):
         validate.read_batches(tmp_path, synthetic)
+
+
+@pytest.mark.parametrize("kind", sorted(BAD))
+def test_a_batch_cut_into_partitions_gets_the_report_of_the_whole(
+    kind: str, day: pd.DataFrame, synthetic_params: Params, synthetic: Domain
+) -> None:
+    """Per partition, then reduced: the same violations (counts, the first example rows by their row in the file, the
+    order) and the same summary, whatever the partition size; a duplicate key split across two partitions too."""
+    frame = BAD[kind][0](day.copy())
+    whole = validate.check_batch(FILE, frame, synthetic_params.validate_, synthetic)
+    assert whole[0], kind  # the mutation breaks a rule
+    for rows in (7, 64, 299):
+        assert validate.check_batch(FILE, frame, synthetic_params.validate_, synthetic, partition_rows=rows) == whole
+
+
+def test_many_faults_at_once_are_reported_alike_in_partitions(
+    day: pd.DataFrame, synthetic_params: Params, synthetic: Domain
+) -> None:
+    frame = day.copy()
+    for kind in ("duplicate ticket", "unknown channel", "null priority", "negative backlog", "malformed ticket"):
+        frame = BAD[kind][0](frame)
+    frame.loc[frame.index[-5:], "channel"] = "fax"  # the same rule broken again in the last partition
+    whole = validate.check_batch(FILE, frame, synthetic_params.validate_, synthetic)
+    assert len(whole[0]) == 5 and whole[1].positive_share is not None
+    for rows in (1, 5, 100):
+        assert validate.check_batch(FILE, frame, synthetic_params.validate_, synthetic, partition_rows=rows) == whole

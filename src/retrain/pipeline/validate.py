@@ -1,13 +1,17 @@
 """Stage `validate`: check every incoming batch and side table against the domain's data contract (`retrain.domain`).
 
-Each rule is vectorised over a whole column. A failure names the file, the column, the rule and a few offending
-rows. Nothing here writes: the command writes the report, and the landing folder is never touched.
+Each rule is vectorised over a column of one partition of a batch (`partition_rows` rows; `inspect`), and the
+partitions' results are reduced (`summarise`): counts and sums add up, the first offending rows are quoted, and the
+key's uniqueness is checked over the key columns of the whole batch, so the report is the same whatever the partition
+size. A failure names the file, the column, the rule and a few offending rows. Nothing here writes: the command
+writes the report, and the landing folder is never touched.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,16 +26,33 @@ from retrain.results import BatchSummary, Validation, Violation
 log = logging.getLogger(__name__)
 
 
-class _Checker:
-    """Collects violations for one file; `examples` rows of each are quoted."""
+KEY_RULE = "key is unique"
 
-    def __init__(self, file: str, frame: pd.DataFrame, examples: int, key: tuple[str, ...]) -> None:
-        self.file, self.frame, self.examples = file, frame, examples
+
+@dataclass
+class Check:
+    """One rule on one partition: how many of its rows break it (0: none; a batch-level problem has rows 0 and
+    `batch` set) and the first `examples` of them, by their row in the file."""
+
+    column: str
+    rule: str
+    rows: int = 0
+    examples: list[dict[str, Any]] = field(default_factory=list)
+    batch: bool = False
+
+
+class _Checker:
+    """Records every rule checked on one partition, in the contract's order, whether or not a row breaks it (so that
+    the checks of a file's partitions line up); `examples` rows of each are quoted."""
+
+    def __init__(self, frame: pd.DataFrame, examples: int, key: tuple[str, ...]) -> None:
+        self.frame, self.examples = frame, examples
         self.key = [name for name in key if name in frame.columns]
-        self.violations: list[Violation] = []
+        self.checks: list[Check] = []
 
     def rows(self, column: str, rule: str, bad: pd.Series, show: tuple[str, ...] = ()) -> None:
         count = int(bad.sum())
+        records: list[dict[str, Any]] = []
         if count:
             shown = list(dict.fromkeys([*self.key, column, *show]))
             shown = [name for name in shown if name in self.frame.columns]
@@ -39,10 +60,25 @@ class _Checker:
             records = [
                 {"row": int(i), **_plain(row)} for i, row in zip(sample.index, sample.to_dict("records"), strict=True)
             ]
-            self.violations.append(Violation(file=self.file, column=column, rule=rule, rows=count, examples=records))
+        self.checks.append(Check(column, rule, count, records))
 
     def batch(self, column: str, rule: str) -> None:
-        self.violations.append(Violation(file=self.file, column=column, rule=rule, rows=0))
+        self.checks.append(Check(column, rule, batch=True))
+
+
+def _reduce(file: str, partitions: list[list[Check]], examples: int) -> list[Violation]:
+    """The partitions' checks as one file's violations: counts summed, the first examples kept, in the order of the
+    checks (a batch-level problem, the same in every partition of a file, once)."""
+    violations = []
+    for checks in zip(*partitions, strict=True):
+        first = checks[0]
+        if any((check.column, check.rule) != (first.column, first.rule) for check in checks):
+            raise AssertionError(f"{file}: partitions checked different rules")  # the same schema in every part
+        rows = sum(check.rows for check in checks)
+        if first.batch or rows:
+            quoted = [row for check in checks for row in check.examples][:examples]
+            violations.append(Violation(file=file, column=first.column, rule=first.rule, rows=rows, examples=quoted))
+    return violations
 
 
 def _plain(row: dict[Any, Any]) -> dict[str, Any]:
@@ -105,62 +141,133 @@ def check_columns(check: _Checker, table: tuple[Column, ...]) -> list[str]:
 
 
 def check_table(check: _Checker, table: Table) -> set[str]:
-    """A table's columns, its key and its cross-column rules. Returns the columns whose dtype is right."""
+    """A table's columns, its key and its cross-column rules on one partition. Returns the columns whose dtype is
+    right. The key's rule spans partitions: here it is a place in the order, which `_key_check` fills."""
     typed = set(check_columns(check, table.columns))
     if set(table.key) <= typed:
-        check.rows("+".join(table.key), "key is unique", check.frame.duplicated(list(table.key), keep=False))
+        check.checks.append(Check("+".join(table.key), KEY_RULE))
     for column, rule, bad, shown in table.rules(check.frame, typed):
         check.rows(column, rule, bad, show=shown)
     return typed
 
 
-def check_batch(
-    file: str, frame: pd.DataFrame, params: Validate, domain: Domain
-) -> tuple[list[Violation], BatchSummary]:
-    """All rules for one batch, and its summary for the report."""
-    check = _Checker(file, frame, params.examples, domain.batch.key)
+def _key_check(keys: pd.DataFrame, examples: int, key: tuple[str, ...]) -> Check:
+    """The key's rule over the key columns of a whole table (a reduction: duplicates may sit in two partitions)."""
+    check = _Checker(keys, examples, key)
+    check.rows("+".join(key), KEY_RULE, keys.duplicated(list(key), keep=False))
+    return check.checks[0]
+
+
+def _with_key(partitions: list[list[Check]], key: Check) -> list[list[Check]]:
+    """The key's place in the first partition filled with the whole table's key check."""
+    first = [key if check.rule == KEY_RULE and check.column == key.column else check for check in partitions[0]]
+    return [first, *partitions[1:]]
+
+
+@dataclass
+class Partial:
+    """What one partition of a batch says: every rule checked, in order, and the sums that span partitions."""
+
+    checks: list[Check]
+    typed: set[str]
+    rows: int
+    nulls: dict[str, int]
+    positives: int = 0
+    labelled: int = 0
+    times: list[Any] = field(default_factory=list)  # the partition's first and last time
+
+
+def inspect(file: str, frame: pd.DataFrame, params: Validate, domain: Domain) -> Partial:
+    """The row rules of one partition of a batch (rows indexed by their row in the file) and its sums."""
+    check = _Checker(frame, params.examples, domain.batch.key)
     typed = check_table(check, domain.batch)
     first = periods.start(Path(file).name.removesuffix(".parquet"), domain.period)
     if domain.time in typed and first is not None:
         outside = periods.starts(frame[domain.time], domain.period, domain.timezone) != first
         name = periods.label(first, domain.period)
         check.rows(domain.time, f"rows belong to the batch's {domain.period} {name} ({domain.timezone})", outside)
-    if len(frame) < params.min_rows:
-        check.batch("*", f"at least {params.min_rows} rows, found {len(frame)}")
-    for name, limit in params.max_null_rate.items():
-        if name in frame.columns and len(frame) and frame[name].isna().mean() > limit:
-            check.batch(name, f"null rate <= {limit:g}, found {frame[name].isna().mean():.3f}")
-    summary: dict[str, Any] = {"file": file, "rows": len(frame)}
-    if domain.outcome in typed and len(frame):
+    nulls = {name: int(frame[name].isna().sum()) for name in params.max_null_rate if name in frame.columns}
+    partial = Partial(check.checks, typed, len(frame), nulls)
+    if domain.outcome in typed:
         outcome = frame[domain.outcome]
-        share = float(domain.labelled(outcome).sum() / max(outcome.notna().sum(), 1))
+        partial.positives, partial.labelled = int(domain.labelled(outcome).sum()), int(outcome.notna().sum())
+    if domain.time in typed and len(frame):
+        partial.times = [frame[domain.time].min(), frame[domain.time].max()]
+    return partial
+
+
+def summarise(
+    file: str, partials: list[Partial], key: Check | None, params: Validate, domain: Domain
+) -> tuple[list[Violation], BatchSummary]:
+    """A batch's violations and summary from its partitions (and the key's check over the whole batch)."""
+    checks = [partial.checks for partial in partials]
+    violations = _reduce(file, checks if key is None else _with_key(checks, key), params.examples)
+    rows, typed = sum(partial.rows for partial in partials), partials[0].typed
+    if rows < params.min_rows:
+        violations.append(
+            Violation(file=file, column="*", rule=f"at least {params.min_rows} rows, found {rows}", rows=0)
+        )
+    for name, limit in params.max_null_rate.items():
+        rate = sum(partial.nulls[name] for partial in partials) / rows if name in partials[0].nulls and rows else 0.0
+        if rate > limit:
+            violations.append(
+                Violation(file=file, column=name, rule=f"null rate <= {limit:g}, found {rate:.3f}", rows=0)
+            )
+    summary: dict[str, Any] = {"file": file, "rows": rows}
+    if domain.outcome in typed and rows:
+        labelled = sum(partial.labelled for partial in partials)
+        share = sum(partial.positives for partial in partials) / max(labelled, 1)
         low, high = params.positive_share
         if not low <= share <= high:
-            positive = domain.words.classes[1]
-            check.batch(
-                domain.outcome, f"share of {positive} {domain.words.rows} within [{low:g}, {high:g}], found {share:.3f}"
+            rule = (
+                f"share of {domain.words.classes[1]} {domain.words.rows} within [{low:g}, {high:g}], found {share:.3f}"
             )
-        summary |= {"positive_share": round(share, 4), "unlabelled": int(outcome.isna().sum())}
-    if domain.time in typed and len(frame):
-        summary |= {"first": str(frame[domain.time].min()), "last": str(frame[domain.time].max())}
-    return check.violations, BatchSummary.model_validate(summary | {"passed": not check.violations})
+            violations.append(Violation(file=file, column=domain.outcome, rule=rule, rows=0))
+        summary |= {"positive_share": round(share, 4), "unlabelled": rows - labelled}
+    times = pd.Series([time for partial in partials for time in partial.times])
+    if domain.time in typed and rows:
+        summary |= {"first": str(times.min()), "last": str(times.max())}
+    return violations, BatchSummary.model_validate(summary | {"passed": not violations})
+
+
+def _parts(frame: pd.DataFrame, rows: int | None) -> list[pd.DataFrame]:
+    """The frame's partitions of `rows` rows (all of it when None), each indexed by its rows in the frame."""
+    size = rows or max(len(frame), 1)
+    return [frame.iloc[start : start + size] for start in range(0, max(len(frame), 1), size)]
+
+
+def check_batch(
+    file: str, frame: pd.DataFrame, params: Validate, domain: Domain, partition_rows: int | None = None
+) -> tuple[list[Violation], BatchSummary]:
+    """All rules for one batch, checked per partition of `partition_rows` rows and reduced, and its summary."""
+    partials = [inspect(file, part, params, domain) for part in _parts(frame, partition_rows)]
+    key = None
+    if set(domain.batch.key) <= partials[0].typed:
+        key = _key_check(frame[list(domain.batch.key)], params.examples, domain.batch.key)
+    return summarise(file, partials, key, params, domain)
 
 
 def check_side(file: str, frame: pd.DataFrame, params: Validate, table: Table) -> list[Violation]:
-    """Rules for a side table."""
-    check = _Checker(file, frame, params.examples, table.key)
-    check_table(check, table)
-    return check.violations
+    """Rules for a side table (one partition: side tables are small)."""
+    check = _Checker(frame, params.examples, table.key)
+    typed = check_table(check, table)
+    key = _key_check(frame[list(table.key)], params.examples, table.key) if set(table.key) <= typed else None
+    return _reduce(file, [check.checks] if key is None else _with_key([check.checks], key), params.examples)
 
 
 def validate(
-    batches: Mapping[str, pd.DataFrame], sides: Mapping[str, pd.DataFrame], params: Validate, domain: Domain
+    batches: Mapping[str, pd.DataFrame],
+    sides: Mapping[str, pd.DataFrame],
+    params: Validate,
+    domain: Domain,
+    partition_rows: int | None = None,
 ) -> Validation:
-    """Check every batch and side table (by file); the report lists every violation found, not just the first."""
+    """Check every batch (per partition of `partition_rows` rows) and side table (by file); the report lists every
+    violation found, not just the first."""
     violations: list[Violation] = []
     summaries = []
     for file, frame in batches.items():
-        found, summary = check_batch(file, frame, params, domain)
+        found, summary = check_batch(file, frame, params, domain, partition_rows)
         violations += found
         summaries.append(summary)
     for table, (file, frame) in zip(domain.sides, sides.items(), strict=True):
@@ -196,7 +303,7 @@ def run(params: Params, root: Path) -> None:
     """Stage validate: check every batch and side table against the data contract; write the validated batches."""
     paths, domain = params.paths, load_domain(params)
     batches = read_batches(paths.landing, domain)
-    report = validate(batches, read_sides(paths.sides, domain), params.validate_, domain)
+    report = validate(batches, read_sides(paths.sides, domain), params.validate_, domain, params.partition_rows)
     report.write(paths.validation)
     if not report.passed:
         for violation in report.violations:
