@@ -48,7 +48,7 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
 def write_parts(frame: pd.DataFrame, path: Path, rows: int) -> None:
     """Write a large table as the folder `path` of parquet parts of `rows` rows each, in row order (the last may be
     shorter; an empty frame is one empty part), replacing what was there (a folder, or the single file of older
-    commits) at once: the same frame and `rows` give the same files, whatever process wrote them."""
+    commits) once every part is written: the same frame and `rows` give the same files, whatever process wrote them."""
     staged = path.with_name(path.name + ".tmp")
     shutil.rmtree(staged, ignore_errors=True)
     staged.mkdir(parents=True)
