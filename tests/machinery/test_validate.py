@@ -183,3 +183,15 @@ def test_many_faults_at_once_are_reported_alike_in_partitions(
     assert len(whole[0]) == 5 and whole[1].positive_share is not None
     for rows in (1, 5, 100):
         assert validate.check_batch(FILE, frame, synthetic_params.validate_, synthetic, partition_rows=rows) == whole
+
+
+def test_a_column_whose_values_are_not_all_text_is_one_dtype_problem_in_any_partition(
+    day: pd.DataFrame, synthetic_params: Params, synthetic: Domain
+) -> None:
+    """Text in every partition but the last, where a number hides: the whole batch's column has the wrong kind,
+    so no partition checks its row rules (the partitions' checks line up)."""
+    frame = day.assign(channel=day["channel"].astype(object))
+    frame.loc[frame.index[-1], "channel"] = 5
+    whole = validate.check_batch(FILE, frame, synthetic_params.validate_, synthetic)
+    assert [(v.column, v.rule) for v in whole[0]] == [("channel", "dtype must be str, found object")]
+    assert validate.check_batch(FILE, frame, synthetic_params.validate_, synthetic, partition_rows=7) == whole

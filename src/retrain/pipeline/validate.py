@@ -104,7 +104,15 @@ def _dtype_ok(series: pd.Series, kind: Kind) -> bool:
     return pd.api.types.is_string_dtype(series) and bool(series.dropna().map(lambda v: isinstance(v, str)).all())
 
 
-def check_columns(check: _Checker, table: tuple[Column, ...]) -> list[str]:
+def well_typed(frame: pd.DataFrame, table: tuple[Column, ...]) -> set[str]:
+    """The contract's columns present with the right kind, judged over the whole file (a column with one number among
+    its text is wrong in every partition of it)."""
+    return {
+        column.name for column in table if column.name in frame.columns and _dtype_ok(frame[column.name], column.kind)
+    }
+
+
+def check_columns(check: _Checker, table: tuple[Column, ...], typed_in_file: set[str]) -> list[str]:
     """Per-column rules of the contract. Returns the columns whose dtype is right (safe for row rules)."""
     frame = check.frame
     expected = [column.name for column in table]
@@ -119,7 +127,7 @@ def check_columns(check: _Checker, table: tuple[Column, ...]) -> list[str]:
         if column.name not in frame.columns:
             continue
         values = frame[column.name]
-        if not _dtype_ok(values, column.kind):
+        if column.name not in typed_in_file:
             check.batch(column.name, f"dtype must be {column.kind}, found {values.dtype}")
             continue
         typed.append(column.name)
@@ -140,10 +148,10 @@ def check_columns(check: _Checker, table: tuple[Column, ...]) -> list[str]:
     return typed
 
 
-def check_table(check: _Checker, table: Table) -> set[str]:
+def check_table(check: _Checker, table: Table, typed_in_file: set[str]) -> set[str]:
     """A table's columns, its key and its cross-column rules on one partition. Returns the columns whose dtype is
     right. The key's rule spans partitions: here it is a place in the order, which `_key_check` fills."""
-    typed = set(check_columns(check, table.columns))
+    typed = set(check_columns(check, table.columns, typed_in_file))
     if set(table.key) <= typed:
         check.checks.append(Check("+".join(table.key), KEY_RULE))
     for column, rule, bad, shown in table.rules(check.frame, typed):
@@ -177,10 +185,10 @@ class Partial:
     times: list[Any] = field(default_factory=list)  # the partition's first and last time
 
 
-def inspect(file: str, frame: pd.DataFrame, params: Validate, domain: Domain) -> Partial:
+def inspect(file: str, frame: pd.DataFrame, params: Validate, domain: Domain, typed_in_file: set[str]) -> Partial:
     """The row rules of one partition of a batch (rows indexed by their row in the file) and its sums."""
     check = _Checker(frame, params.examples, domain.batch.key)
-    typed = check_table(check, domain.batch)
+    typed = check_table(check, domain.batch, typed_in_file)
     first = periods.start(Path(file).name.removesuffix(".parquet"), domain.period)
     if domain.time in typed and first is not None:
         outside = periods.starts(frame[domain.time], domain.period, domain.timezone) != first
@@ -240,7 +248,8 @@ def check_batch(
     file: str, frame: pd.DataFrame, params: Validate, domain: Domain, partition_rows: int | None = None
 ) -> tuple[list[Violation], BatchSummary]:
     """All rules for one batch, checked per partition of `partition_rows` rows and reduced, and its summary."""
-    partials = [inspect(file, part, params, domain) for part in _parts(frame, partition_rows)]
+    typed = well_typed(frame, domain.batch.columns)
+    partials = [inspect(file, part, params, domain, typed) for part in _parts(frame, partition_rows)]
     key = None
     if set(domain.batch.key) <= partials[0].typed:
         key = _key_check(frame[list(domain.batch.key)], params.examples, domain.batch.key)
@@ -250,7 +259,7 @@ def check_batch(
 def check_side(file: str, frame: pd.DataFrame, params: Validate, table: Table) -> list[Violation]:
     """Rules for a side table (one partition: side tables are small)."""
     check = _Checker(frame, params.examples, table.key)
-    typed = check_table(check, table)
+    typed = check_table(check, table, well_typed(frame, table.columns))
     key = _key_check(frame[list(table.key)], params.examples, table.key) if set(table.key) <= typed else None
     return _reduce(file, [check.checks] if key is None else _with_key([check.checks], key), params.examples)
 
