@@ -13,6 +13,7 @@ import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -98,8 +99,7 @@ def lock_stage(lock_text: str | None, path: Path | str) -> str | None:
 
 def lock_outputs(lock_text: str | None) -> list[str]:
     """Every output path a dvc.lock records, in its order."""
-    stages = (yaml.safe_load(lock_text or "") or {}).get("stages", {})
-    return [str(out["path"]) for stage in stages.values() for out in stage.get("outs", [])]
+    return [str(out["path"]) for _, out in _outs(lock_text)]
 
 
 def remove_and_commit(root: Path, paths: list[str], message: str) -> str:
@@ -115,13 +115,14 @@ def remove_and_commit(root: Path, paths: list[str], message: str) -> str:
     return commit(root) or ""
 
 
-def _locked(lock_text: str | None, path: Path | str) -> tuple[str, str] | None:
+def _outs(lock_text: str | None) -> list[tuple[str, dict[str, Any]]]:
+    """Each output a dvc.lock records, with the stage that makes it, in its order."""
     stages = (yaml.safe_load(lock_text or "") or {}).get("stages", {})
-    for name, stage in stages.items():
-        for out in stage.get("outs", []):
-            if out["path"] == str(path):
-                return str(name), str(out["md5"])
-    return None
+    return [(str(name), out) for name, stage in stages.items() for out in stage.get("outs", [])]
+
+
+def _locked(lock_text: str | None, path: Path | str) -> tuple[str, str] | None:
+    return next(((name, str(out["md5"])) for name, out in _outs(lock_text) if out["path"] == str(path)), None)
 
 
 def pointer_md5(pointer: Path) -> str:
