@@ -11,7 +11,6 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -119,16 +118,6 @@ def test_adopt_retires_the_example_lands_the_batches_and_compare_promotes_a_firs
     assert "tickets" in summary
 
 
-def _requests(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Rows as a client sends them: the model's inputs and the label key, times in ISO 8601, missing as null."""
-    rows = frame[[*DOMAIN.features, *DOMAIN.label_key]].astype(object)
-    rows = rows.where(rows.notna(), None)
-    return [
-        {str(name): value.isoformat() if isinstance(value, pd.Timestamp) else value for name, value in record.items()}
-        for record in rows.to_dict("records")
-    ]
-
-
 @contextlib.contextmanager
 def _served(path: Path, env: dict[str, str], output: Path) -> Iterator[str]:
     """The fork's service as `bentoml serve` runs it from the fork's own source, until it is ready."""
@@ -162,7 +151,7 @@ def test_the_forks_service_answers_as_its_model_and_monitoring_joins_its_late_la
         "OMP_NUM_THREADS": "1",
     }
     batches = pd.concat([files.read_frame(p) for p in sorted(incoming.glob("*.parquet"))], ignore_index=True)
-    records = _requests(batches)
+    records = data.records(batches, [*DOMAIN.features, *DOMAIN.label_key])  # as a client sends them
     with activated(DOMAIN):
         model = modelfile.load(path / "models/model.skops")
         expected = model.predict_proba(batches[list(DOMAIN.features)])[:, 1]
