@@ -13,8 +13,9 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -241,3 +242,72 @@ def copy_remote(template: Path, tmp_path: Path) -> Path:
                 if column[1].upper().startswith(("VARCHAR", "TEXT")):
                     db.execute(f'UPDATE "{table}" SET "{column[0]}" = replace("{column[0]}", ?, ?)', (old, new))
     return repository
+
+
+class DaskCluster:
+    """A Dask cluster of real processes on loopback: `dask scheduler` and single-threaded `dask worker`s without a
+    nanny (so that a killed worker stays dead), each in its own folder under `folder`, importing this repository's
+    tests (a synthetic domain) by PYTHONPATH. Ended by pid."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder, self.workers = folder, list[subprocess.Popen[bytes]]()
+        self.env = inherited() | {"PYTHONPATH": str(ROOT), "DASK_DATAFRAME__CONVERT_STRING": "False"}
+        file = folder / "scheduler.json"
+        self.scheduler = self._start(
+            "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(file)
+        )
+        _wait_for(file.exists, f"dask scheduler (log: {folder / 'scheduler.log'})")
+        self.address = json.loads(file.read_text())["address"]
+
+    def _start(self, name: str, *arguments: str) -> subprocess.Popen[bytes]:
+        (self.folder / name).mkdir(parents=True, exist_ok=True)
+        log = (self.folder / f"{name}.log").open("wb")
+        command = [str(BIN / "dask"), name.rstrip("0123456789"), *arguments]
+        return subprocess.Popen(command, cwd=self.folder / name, env=self.env, stdout=log, stderr=log)
+
+    def add_worker(self) -> subprocess.Popen[bytes]:
+        """One more worker: 1 thread, 2 GiB, its spill folder its own."""
+        name = f"worker{len(self.workers)}"
+        worker = self._start(
+            name, self.address, "--nthreads", "1", "--memory-limit", "2GiB", "--no-nanny", "--no-dashboard",
+            "--host", "127.0.0.1", "--local-directory", str(self.folder / name),
+        )  # fmt: skip
+        self.workers.append(worker)
+        return worker
+
+    def wait_for_workers(self, count: int) -> None:
+        from distributed import Client
+
+        with Client(self.address, timeout=30) as client:
+            client.wait_for_workers(count, timeout=60)
+
+    def stop(self) -> None:
+        for process in [*self.workers, self.scheduler]:
+            process.terminate()
+        for process in [*self.workers, self.scheduler]:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _wait_for(ready: Callable[[], bool], what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not ready():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not start in {seconds:g} s")
+        time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def dask_cluster(folder: Path, workers: int = 2) -> Iterator[DaskCluster]:
+    """A started cluster of `workers` workers (see DaskCluster), stopped after."""
+    cluster = DaskCluster(folder)
+    try:
+        for _ in range(workers):
+            cluster.add_worker()
+        cluster.wait_for_workers(workers)
+        yield cluster
+    finally:
+        cluster.stop()

@@ -212,6 +212,7 @@ class Params(Section):
 
     domain: DomainSection
     partition_rows: int = Field(default=100_000, gt=0)  # rows per part file of the large tables (files.write_parts)
+    engine: Literal["local", "dask"] = "local"  # dask: the data stages as tasks on a cluster (io/cluster.py)
     paths: Paths
     validate_: Validate = Field(alias="validate")
     featurize: Featurize

@@ -7,11 +7,13 @@ import json
 import os
 import shutil
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import fsspec
 import pandas as pd
+import pyarrow.parquet as pq
 
 from retrain.errors import BadInput
 
@@ -27,16 +29,72 @@ PART = "part-{:05d}.parquet"
 def read_frame(path: Path) -> pd.DataFrame:
     """Read a parquet file, or a folder of parts (`write_parts`) as one frame, naming the file if that fails."""
     if path.is_dir():
-        parts = sorted(path.glob("part-*.parquet"))
-        if not parts:
+        if not parts(path):
             raise InputError(f"{path}: no part-*.parquet in the folder")
-        return pd.concat([read_frame(part) for part in parts], ignore_index=True)
+        return pd.concat([read_frame(part) for part in parts(path)], ignore_index=True)
     try:
         return pd.read_parquet(path)
     except FileNotFoundError as error:
         raise InputError(f"{path}: file not found") from error
     except Exception as error:  # pyarrow raises several types for a corrupt file
         raise InputError(f"{path}: not a readable parquet file ({error})") from error
+
+
+def parts(path: Path) -> list[Path]:
+    """The files of a table: a folder's parts in row order, or the single file."""
+    return sorted(path.glob("part-*.parquet")) if path.is_dir() else [path]
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Rows [start, stop) of a parquet file: a partition that a cluster's worker reads for itself (`read_rows`)."""
+
+    path: str
+    start: int
+    stop: int
+
+
+def row_ranges(path: Path, rows: int) -> list[Rows]:
+    """A parquet file's rows in ranges of `rows` (one range if it is empty), or a folder's parts, each whole; by
+    absolute path, for a worker whose working directory is not this one."""
+    ranges = []
+    for part in parts(path):
+        try:
+            total = pq.ParquetFile(part).metadata.num_rows
+        except Exception as error:  # pyarrow raises several types for a missing or corrupt file
+            raise InputError(f"{part}: not a readable parquet file ({error})") from error
+        step = total if path.is_dir() else rows
+        ranges += [
+            Rows(str(part.resolve()), start, min(start + step, total)) for start in range(0, max(total, 1), step or 1)
+        ]
+    return ranges
+
+
+def read_rows(rows: Rows, columns: list[str] | None = None) -> pd.DataFrame:
+    """A range of a parquet file's rows, indexed by their row in the file (only the row groups holding them are
+    read); the same values and dtypes as `read_frame`."""
+    file = pq.ParquetFile(rows.path)
+    groups: list[int] = []
+    first = offset = 0
+    for number in range(file.metadata.num_row_groups):
+        size = file.metadata.row_group(number).num_rows
+        if offset < rows.stop and offset + size > rows.start:
+            if not groups:
+                first = offset
+            groups.append(number)
+        offset += size
+    table = file.read_row_groups(groups, columns) if groups else file.schema_arrow.empty_table()
+    if columns is not None and not groups:
+        table = table.select(columns)
+    frame: pd.DataFrame = table.slice(rows.start - first, rows.stop - rows.start).to_pandas()
+    frame.index = pd.RangeIndex(rows.start, rows.start + len(frame))
+    return frame
+
+
+def schema_frame(path: Path) -> pd.DataFrame:
+    """An empty frame with a parquet table's columns and dtypes (of its first part)."""
+    frame: pd.DataFrame = pq.read_schema(parts(path)[0]).empty_table().to_pandas()
+    return frame
 
 
 def write_frame(frame: pd.DataFrame, path: Path) -> None:
@@ -49,11 +107,22 @@ def write_parts(frame: pd.DataFrame, path: Path, rows: int) -> None:
     """Write a large table as the folder `path` of parquet parts of `rows` rows each, in row order (the last may be
     shorter; an empty frame is one empty part), replacing what was there (a folder, or the single file of older
     commits) once every part is written: the same frame and `rows` give the same files, whatever process wrote them."""
+    staged = staging(path)
+    for number, start in enumerate(range(0, max(len(frame), 1), rows)):
+        write_frame(frame.iloc[start : start + rows], staged / PART.format(number))
+    replace(staged, path)
+
+
+def staging(path: Path) -> Path:
+    """An empty folder beside `path` to write its parts in (`replace` then puts it in place)."""
     staged = path.with_name(path.name + ".tmp")
     shutil.rmtree(staged, ignore_errors=True)
     staged.mkdir(parents=True)
-    for number, start in enumerate(range(0, max(len(frame), 1), rows)):
-        write_frame(frame.iloc[start : start + rows], staged / PART.format(number))
+    return staged
+
+
+def replace(staged: Path, path: Path) -> None:
+    """Put a staged folder of parts in the place of `path` (a folder, or the single file of older commits)."""
     if path.is_dir():
         shutil.rmtree(path)
     elif path.exists():
@@ -106,7 +175,7 @@ def md5(path: Path) -> str:
     """The md5 of a file, as DVC computes it for a single file; of a folder of parts, the md5 of its parts' names and
     md5s, one line each, in name order."""
     if path.is_dir():
-        listing = "".join(f"{part.name} {md5(part)}\n" for part in sorted(path.glob("part-*.parquet")))
+        listing = "".join(f"{part.name} {md5(part)}\n" for part in parts(path))
         return hashlib.md5(listing.encode()).hexdigest()
     digest = hashlib.md5()
     with path.open("rb") as handle:

@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline
 from retrain.domain import Domain, load_domain
 from retrain.io import files, modelfile
 from retrain.params import Params, Train
-from retrain.pipeline.featurize import window
+from retrain.pipeline.featurize import summary, window
 from retrain.pipeline.model import build
 from retrain.results import Tuning
 
@@ -36,7 +36,7 @@ def metadata(frame: pd.DataFrame, params: Train, data_md5: str, domain: Domain) 
         "seed": params.seed,
         "features": list(domain.features),
         "target": domain.target,
-        "training_window": window(frame, domain),
+        "training_window": window([summary(frame, domain)]),
         "data_md5": data_md5,
         "versions": {
             "python": platform.python_version(),

@@ -15,12 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dask.dataframe as dd
+import numpy as np
 import pandas as pd
+from dask.delayed import delayed
 
 from retrain.domain import Column, Domain, Kind, Table, load_domain, periods
 from retrain.errors import BadInput
-from retrain.io import files
+from retrain.io import cluster, files
 from retrain.params import Params, Validate
+from retrain.pipeline import partitioned
 from retrain.results import BatchSummary, Validation, Violation
 
 log = logging.getLogger(__name__)
@@ -185,7 +189,7 @@ class Partial:
     times: list[Any] = field(default_factory=list)  # the partition's first and last time
 
 
-def inspect(file: str, frame: pd.DataFrame, params: Validate, domain: Domain, typed_in_file: set[str]) -> Partial:
+def inspect(frame: pd.DataFrame, file: str, params: Validate, domain: Domain, typed_in_file: set[str]) -> Partial:
     """The row rules of one partition of a batch (rows indexed by their row in the file) and its sums."""
     check = _Checker(frame, params.examples, domain.batch.key)
     typed = check_table(check, domain.batch, typed_in_file)
@@ -249,11 +253,73 @@ def check_batch(
 ) -> tuple[list[Violation], BatchSummary]:
     """All rules for one batch, checked per partition of `partition_rows` rows and reduced, and its summary."""
     typed = well_typed(frame, domain.batch.columns)
-    partials = [inspect(file, part, params, domain, typed) for part in _parts(frame, partition_rows)]
+    partials = [inspect(part, file, params, domain, typed) for part in _parts(frame, partition_rows)]
     key = None
     if set(domain.batch.key) <= partials[0].typed:
         key = _key_check(frame[list(domain.batch.key)], params.examples, domain.batch.key)
     return summarise(file, partials, key, params, domain)
+
+
+def _key_hashes(frame: pd.DataFrame, key: list[str]) -> np.ndarray:
+    return pd.util.hash_pandas_object(frame[key], index=False).to_numpy()
+
+
+def _repeated(hashes: np.ndarray) -> np.ndarray:
+    values, counts = np.unique(hashes, return_counts=True)
+    return values[counts > 1]
+
+
+def _key_rows(frame: pd.DataFrame, key: list[str], repeated: np.ndarray) -> pd.DataFrame:
+    """The key columns of the rows whose key's hash is among `repeated` (by their row in the file)."""
+    return frame.loc[np.isin(_key_hashes(frame, key), repeated), key]
+
+
+def _typed_on_cluster(path: Path, ranges: list[files.Rows], table: tuple[Column, ...]) -> set[str]:
+    """`well_typed` of a whole file, from its schema: a parquet column's values all have its type, except in a column
+    that pandas reads as objects (all null, say), whose values decide; those alone are read, by the workers (a column
+    is well typed in the file when it is in every partition)."""
+    schema = files.schema_frame(path)
+    odd = [column for column in table if column.name in schema.columns and schema[column.name].dtype == object]
+    typed = well_typed(schema, tuple(column for column in table if column not in odd))
+    if odd:
+        names = [column.name for column in odd]
+        (found,) = partitioned.compute(partitioned.tasks(well_typed, ranges, tuple(odd), columns=names))
+        typed |= set.intersection(*found)
+    return typed
+
+
+def check_batches_on_cluster(
+    paths: list[Path], params: Validate, domain: Domain, partition_rows: int
+) -> list[tuple[list[Violation], BatchSummary]]:
+    """`check_batch` for every batch on the cluster: each worker reads and inspects its own ranges of
+    `partition_rows` rows; the key's uniqueness is reduced by hash (every row's key hashed, then only the rows whose
+    hash repeats gathered and compared by value), so that no process holds a whole batch."""
+    key = list(domain.batch.key)
+    ranges = [files.row_ranges(path, partition_rows) for path in paths]
+    typed = [_typed_on_cluster(path, found, domain.batch.columns) for path, found in zip(paths, ranges, strict=True)]
+    keyed = [set(key) <= columns for columns in typed]
+    partials, hashes = partitioned.compute(
+        [
+            partitioned.tasks(inspect, r, str(p), params, domain, t)
+            for p, r, t in zip(paths, ranges, typed, strict=True)
+        ],
+        [partitioned.tasks(_key_hashes, r, key, columns=key) if k else [] for r, k in zip(ranges, keyed, strict=True)],
+    )
+    repeated = [_repeated(np.concatenate(found)) if found else None for found in hashes]
+    (candidates,) = partitioned.compute(
+        [
+            partitioned.tasks(_key_rows, r, key, hashes, columns=key) if hashes is not None else []
+            for r, hashes in zip(ranges, repeated, strict=True)
+        ]
+    )
+    results = []
+    for path, file_partials, rows, keys in zip(paths, partials, candidates, keyed, strict=True):
+        check = None
+        if keys:
+            frame = pd.concat([files.schema_frame(path)[key], *rows])
+            check = _key_check(frame, params.examples, domain.batch.key)
+        results.append(summarise(str(path), file_partials, check, params, domain))
+    return results
 
 
 def check_side(file: str, frame: pd.DataFrame, params: Validate, table: Table) -> list[Violation]:
@@ -284,14 +350,18 @@ def validate(
     return Validation(passed=not violations, batches=summaries, violations=violations)
 
 
-def read_batches(landing: Path, domain: Domain) -> dict[str, pd.DataFrame]:
-    """Every batch, keyed by its file path, oldest first."""
-    paths = files.batch_paths(
+def batch_paths(landing: Path, domain: Domain) -> list[Path]:
+    """Every batch file, oldest first."""
+    return files.batch_paths(
         landing,
         lambda name: periods.start(name.removesuffix(".parquet"), domain.period) is not None,
         periods.FORM[domain.period],
     )
-    return {str(path): files.read_frame(path) for path in paths}
+
+
+def read_batches(landing: Path, domain: Domain) -> dict[str, pd.DataFrame]:
+    """Every batch, keyed by its file path, oldest first."""
+    return {str(path): files.read_frame(path) for path in batch_paths(landing, domain)}
 
 
 def read_sides(folder: Path, domain: Domain) -> dict[str, pd.DataFrame]:
@@ -308,11 +378,51 @@ def combine(batches: Mapping[str, pd.DataFrame], domain: Domain) -> pd.DataFrame
     return frame.sort_values([domain.time, *domain.batch.key], kind="stable").reset_index(drop=True)
 
 
+def combine_on_cluster(paths: list[Path], domain: Domain, partition_rows: int, target: Path) -> None:
+    """`combine` on the cluster, written as `target`'s parts: the batches sorted by Dask (a distributed sort; the
+    key makes the order total, so it is the local engine's order), then cut into parts of `partition_rows` rows."""
+    ranges = [rows for path in paths for rows in files.row_ranges(path, partition_rows)]
+    frame = dd.from_delayed(partitioned.frames(ranges), meta=files.schema_frame(paths[0]), verify_meta=False)
+    ordered = frame.sort_values([domain.time, *domain.batch.key]).persist()
+    parts = ordered.to_delayed()
+    (lengths,) = partitioned.compute([delayed(len)(part) for part in parts])
+    staged = files.staging(target)
+    partitioned.compute(partitioned.write_parts(parts, lengths, staged, partition_rows))
+    files.replace(staged, target)
+
+
 def run(params: Params, root: Path) -> None:
     """Stage validate: check every batch and side table against the data contract; write the validated batches."""
     paths, domain = params.paths, load_domain(params)
+    if params.engine == "dask":
+        run_on_cluster(params)
+        return
     batches = read_batches(paths.landing, domain)
     report = validate(batches, read_sides(paths.sides, domain), params.validate_, domain, params.partition_rows)
+    _judge(report, params)
+    files.write_parts(combine(batches, domain), paths.validated, params.partition_rows)
+    log.info("validate: %d batch(es), %d rows passed", len(batches), sum(len(f) for f in batches.values()))
+
+
+def run_on_cluster(params: Params) -> None:
+    """Stage validate on the cluster (`engine: dask`): the same report and validated parts as `run`."""
+    paths, domain = params.paths, load_domain(params)
+    batches = batch_paths(paths.landing, domain)
+    with cluster.connect():
+        checked = check_batches_on_cluster(batches, params.validate_, domain, params.partition_rows)
+        violations = [violation for found, _ in checked for violation in found]
+        for table, (file, frame) in zip(domain.sides, read_sides(paths.sides, domain).items(), strict=True):
+            violations += check_side(file, frame, params.validate_, table)
+        summaries = [summary for _, summary in checked]
+        report = Validation(passed=not violations, batches=summaries, violations=violations)
+        _judge(report, params)
+        combine_on_cluster(batches, domain, params.partition_rows, paths.validated)
+    log.info("validate: %d batch(es), %d rows passed", len(batches), sum(summary.rows for summary in summaries))
+
+
+def _judge(report: Validation, params: Params) -> None:
+    """Write the report; raise, naming each violation, unless it passed."""
+    paths = params.paths
     report.write(paths.validation)
     if not report.passed:
         for violation in report.violations:
@@ -321,5 +431,3 @@ def run(params: Params, root: Path) -> None:
             f"{len(report.violations)} contract violation(s); see {paths.validation}. "
             f"Nothing in {paths.landing} was changed."
         )
-    files.write_parts(combine(batches, domain), paths.validated, params.partition_rows)
-    log.info("validate: %d batch(es), %d rows passed", len(batches), sum(len(f) for f in batches.values()))

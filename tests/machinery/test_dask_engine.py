@@ -1,0 +1,82 @@
+"""`engine: dask` on a real cluster on loopback (a scheduler and two single-threaded workers, separate processes that
+import the synthetic domain): the contract's reports, the validated table and the windows are those of the local
+engine, whatever the partitions."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from retrain.domain import Domain
+from retrain.io import cluster, files
+from retrain.params import Params
+from retrain.pipeline import featurize, validate
+from tests.machinery.test_validate import BAD
+from tests.support import DaskCluster, dask_cluster
+from tests.synthetic import data
+
+DAY = "2024-03-05"
+
+
+@pytest.fixture(scope="module")
+def dask(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaskCluster]:
+    with dask_cluster(tmp_path_factory.mktemp("dask")) as started:
+        yield started
+
+
+@pytest.fixture
+def on_cluster(dask: DaskCluster, monkeypatch: pytest.MonkeyPatch) -> DaskCluster:
+    monkeypatch.setenv(cluster.SCHEDULER, dask.address)
+    return dask
+
+
+def _landing(folder: Path, frames: dict[str, pd.DataFrame]) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frame in frames.items():
+        files.write_frame(frame, folder / f"{name}.parquet")
+    return sorted(folder.glob("*.parquet"))
+
+
+def test_every_bad_batch_is_reported_as_by_the_local_engine(
+    on_cluster: DaskCluster, tmp_path: Path, synthetic_params: Params, synthetic: Domain
+) -> None:
+    """Each contract case the validate tests cover, as a landing file checked by the workers in ranges of 64 rows
+    (a duplicate key split across two of them among them): the same violations, examples and summary as pandas."""
+    day = data.batch(DAY)
+    paths = [_landing(tmp_path / kind.replace(" ", "-"), {DAY: BAD[kind][0](day.copy())})[0] for kind in sorted(BAD)]
+    rules = synthetic_params.validate_
+    local = [validate.check_batch(str(path), files.read_frame(path), rules, synthetic) for path in paths]
+    with cluster.connect():
+        remote = validate.check_batches_on_cluster(paths, rules, synthetic, partition_rows=64)
+    for kind, path, expected, found in zip(sorted(BAD), paths, local, remote, strict=True):
+        assert expected[0], kind  # the case breaks a rule
+        assert found == expected, kind
+        assert found[0][0].file == str(path)
+
+
+def test_validate_and_featurize_on_the_cluster_write_the_local_engines_files(
+    on_cluster: DaskCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthetic_params: Params
+) -> None:
+    """Ten days of tickets in parts of 97 rows, each engine in a copy of its own (paths relative to it, as in a
+    repository; the workers run elsewhere): the validated table, train and test (parts, bytes and md5s),
+    validation.json and data.json are the local engine's, and a second run on the cluster writes them again."""
+    outputs: dict[str, dict[str, str]] = {}
+    for engine in ("local", "dask", "dask"):
+        root = tmp_path / engine
+        root.mkdir(exist_ok=True)
+        monkeypatch.chdir(root)
+        paths = synthetic_params.paths
+        _landing(paths.landing, {day: data.batch(day) for day in data.days("2024-03-01", 10)})
+        params = synthetic_params.model_copy(update={"engine": engine, "partition_rows": 97})
+        validate.run(params, Path.cwd())
+        featurize.run(params, Path.cwd())
+        found = {name: files.md5(getattr(paths, name)) for name in WRITTEN}
+        assert outputs.setdefault(engine, found) == found  # a second run: the same files
+        assert len(files.parts(paths.train)) > 3
+    assert outputs["dask"] == outputs["local"]
+
+
+WRITTEN = ("validated", "validation", "train", "test", "data_metrics")
