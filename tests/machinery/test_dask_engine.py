@@ -4,6 +4,7 @@ engine, whatever the partitions."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,8 +13,8 @@ import pytest
 
 from retrain.domain import Domain
 from retrain.io import cluster, files
-from retrain.params import Params
-from retrain.pipeline import featurize, validate
+from retrain.params import Params, Paths
+from retrain.pipeline import validate
 from tests.machinery.test_validate import BAD
 from tests.support import DaskCluster, dask_cluster
 from tests.synthetic import data
@@ -57,12 +58,13 @@ def test_every_bad_batch_is_reported_as_by_the_local_engine(
         assert found[0][0].file == str(path)
 
 
-def test_validate_and_featurize_on_the_cluster_write_the_local_engines_files(
+def test_the_stages_on_the_cluster_write_the_local_engines_files(
     on_cluster: DaskCluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthetic_params: Params
 ) -> None:
     """Ten days of tickets in parts of 97 rows, each engine in a copy of its own (paths relative to it, as in a
-    repository; the workers run elsewhere): the validated table, train and test (parts, bytes and md5s),
-    validation.json and data.json are the local engine's, and a second run on the cluster writes them again."""
+    repository; the workers run elsewhere), every stage: the validated table, train and test (parts, bytes), the
+    reports, metrics, slices, curves and the model are the local engine's, and a second run on the cluster writes
+    them again."""
     outputs: dict[str, dict[str, str]] = {}
     for engine in ("local", "dask", "dask"):
         root = tmp_path / engine
@@ -71,12 +73,17 @@ def test_validate_and_featurize_on_the_cluster_write_the_local_engines_files(
         paths = synthetic_params.paths
         _landing(paths.landing, {day: data.batch(day) for day in data.days("2024-03-01", 10)})
         params = synthetic_params.model_copy(update={"engine": engine, "partition_rows": 97})
-        validate.run(params, Path.cwd())
-        featurize.run(params, Path.cwd())
-        found = {name: files.md5(getattr(paths, name)) for name in WRITTEN}
+        for stage in STAGES:
+            importlib.import_module(f"retrain.pipeline.{stage}").run(params, root)
+        found = {str(path): files.md5(path) for path in _written(paths)}
         assert outputs.setdefault(engine, found) == found  # a second run: the same files
-        assert len(files.parts(paths.train)) > 3
+        assert len(files.parts(paths.train)) > 3 and len(files.parts(paths.test)) > 1
     assert outputs["dask"] == outputs["local"]
 
 
-WRITTEN = ("validated", "validation", "train", "test", "data_metrics")
+STAGES = ("validate", "featurize", "drift", "tune", "train", "evaluate")
+
+
+def _written(paths: Paths) -> list[Path]:
+    single = [paths.validation, paths.data_metrics, paths.drift, paths.model, paths.metrics, paths.slices]
+    return [paths.validated, paths.train, paths.test, *single, *sorted(paths.plots.glob("*.json"))]

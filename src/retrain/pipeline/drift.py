@@ -25,8 +25,9 @@ from scipy import stats
 
 from retrain import plots
 from retrain.domain import Domain, load_domain
-from retrain.io import files
+from retrain.io import cluster, files
 from retrain.params import Drift, Params
+from retrain.pipeline import partitioned
 from retrain.results import DriftResult, FeatureDrift
 
 log = logging.getLogger(__name__)
@@ -47,24 +48,50 @@ class Counts:
 
     @classmethod
     def of(cls, reference: pd.Series, current: pd.Series, categorical: bool) -> Counts:
-        def counts(values: pd.Series) -> pd.Series:
-            counted = values.value_counts(sort=False, dropna=True)
-            return counted if categorical else counted.sort_index()
+        return cls.added([tally(reference)], [tally(current)], categorical)
 
-        return cls(counts(reference), counts(current), len(reference), len(current))
+    @classmethod
+    def added(cls, reference: list[Tally], current: list[Tally], categorical: bool) -> Counts:
+        """The partitions' tallies of each side added up: categories in the order they first appear, numbers
+        sorted."""
+
+        def total(tallies: list[Tally]) -> tuple[pd.Series, int]:
+            counted = pd.concat([counts for counts, _ in tallies]).groupby(level=0, sort=not categorical).sum()
+            return counted, sum(rows for _, rows in tallies)
+
+        (before, before_rows), (now, now_rows) = total(reference), total(current)
+        return cls(before, now, before_rows, now_rows)
 
     def missing(self) -> tuple[int, int]:
         return self.reference_rows - int(self.reference.sum()), self.current_rows - int(self.current.sum())
 
 
-def ks_test(reference: pd.Series, current: pd.Series, counts: Counts | None = None) -> tuple[float, float]:
+Tally = tuple[pd.Series, int]
+"""A column of one partition: the count of each value present, in the order they first appear, and its rows."""
+
+
+def tally(values: pd.Series) -> Tally:
+    return values.value_counts(sort=False, dropna=True), len(values)
+
+
+def tallies(frame: pd.DataFrame, features: list[str]) -> dict[str, Tally]:
+    """Each feature's tally in a partition (times as numbers)."""
+    return {name: tally(_as_numbers(frame[name])) for name in features}
+
+
+def ks_test(reference: pd.Series, current: pd.Series) -> tuple[float, float]:
     """Two-sided KS statistic and p-value of the non-missing values, as `scipy.stats.ks_2samp` gives them."""
-    counts = counts or Counts.of(reference, current, categorical=False)
+    return _ks(Counts.of(reference, current, categorical=False))
+
+
+def _ks(counts: Counts) -> tuple[float, float]:
     n1, n2 = int(counts.reference.sum()), int(counts.current.sum())
     if not n1 or not n2:  # no value on one side: nothing to compare (`missing_test` sees it)
         return 0.0, 1.0
-    if max(n1, n2) <= EXACT_KS_MAX_ROWS:
-        result = stats.ks_2samp(reference.dropna().to_numpy(), current.dropna().to_numpy())
+    if max(n1, n2) <= EXACT_KS_MAX_ROWS:  # the values again, from their counts (the test does not see order)
+        result = stats.ks_2samp(
+            *(np.repeat(c.index.to_numpy(), c.to_numpy()) for c in (counts.reference, counts.current))
+        )
         return float(result.statistic), float(result.pvalue)
     values = np.union1d(counts.reference.index.to_numpy(), counts.current.index.to_numpy())
     ref_cdf = np.cumsum(counts.reference.reindex(values, fill_value=0).to_numpy()) / n1
@@ -79,10 +106,13 @@ def ks_test(reference: pd.Series, current: pd.Series, counts: Counts | None = No
     return statistic, float(np.clip(stats.kstwo.sf(statistic, effective), 0, 1))
 
 
-def chi_square_test(reference: pd.Series, current: pd.Series, counts: Counts | None = None) -> tuple[float, float]:
+def chi_square_test(reference: pd.Series, current: pd.Series) -> tuple[float, float]:
     """Chi-square test of independence on the 2 x categories table, as `scipy.stats.chi2_contingency` gives it.
     A category seen on one side only is a column with a zero, which the test handles."""
-    counts = counts or Counts.of(reference, current, categorical=True)
+    return _chi_square(Counts.of(reference, current, categorical=True))
+
+
+def _chi_square(counts: Counts) -> tuple[float, float]:
     table = pd.concat([counts.reference, counts.current], axis=1).fillna(0).to_numpy().T
     if table.shape[1] < 2 or table.sum(axis=1).min() == 0:  # one category, or no value on one side
         return 0.0, 1.0
@@ -109,11 +139,12 @@ def _quantile_edges(counts: pd.Series, bins: int) -> np.ndarray:
     return np.unique(counts.index.to_numpy()[positions])
 
 
-def binned_shares(
-    reference: pd.Series, current: pd.Series, categorical: bool, bins: int, counts: Counts | None = None
-) -> pd.DataFrame:
+def binned_shares(reference: pd.Series, current: pd.Series, categorical: bool, bins: int) -> pd.DataFrame:
     """Share of each side in each bin (quantile bins or categories), plus a bin for missing values."""
-    counts = counts or Counts.of(reference, current, categorical)
+    return _shares(Counts.of(reference, current, categorical), categorical, bins)
+
+
+def _shares(counts: Counts, categorical: bool, bins: int) -> pd.DataFrame:
     missing = counts.missing()
     if categorical:
         table = pd.concat([counts.reference, counts.current], axis=1).fillna(0)
@@ -171,16 +202,27 @@ def _as_numbers(values: pd.Series) -> pd.Series:
 def drift(reference: pd.DataFrame, current: pd.DataFrame, params: Drift, features: list[str]) -> DriftResult:
     """Per-feature tests, PSI and drift flags, and the dataset-level verdict; times are numbers (seconds since 1970),
     other non-numeric features are treated as categorical."""
+    sides = [tallies(reference, features)], [tallies(current, features)]
+    return judged(*sides, (len(reference), len(current)), params, features)
+
+
+def judged(
+    reference: list[dict[str, Tally]],
+    current: list[dict[str, Tally]],
+    sizes: tuple[int, int],
+    params: Drift,
+    features: list[str],
+) -> DriftResult:
+    """`drift` from the tallies of each side's partitions (and each side's size in rows)."""
     rows: list[dict[str, Any]] = []
     for name in features:
-        before, now = _as_numbers(reference[name]), _as_numbers(current[name])
-        categorical = not pd.api.types.is_numeric_dtype(before)
-        counts = Counts.of(before, now, categorical)
-        test, label = (chi_square_test, "chi-square") if categorical else (ks_test, "ks")
-        statistic, p_value = test(before, now, counts)
+        categorical = not pd.api.types.is_numeric_dtype(reference[0][name][0].index.dtype)
+        counts = Counts.added([part[name] for part in reference], [part[name] for part in current], categorical)
+        test, label = (_chi_square, "chi-square") if categorical else (_ks, "ks")
+        statistic, p_value = test(counts)
         if any(counts.missing()):  # values and missingness, each at alpha / 2 (Bonferroni)
             p_value, label = min(1.0, 2 * min(p_value, missing_test(counts))), f"{label} + missing"
-        shares = binned_shares(before, now, categorical, params.psi_bins, counts)
+        shares = _shares(counts, categorical, params.psi_bins)
         rows.append(
             {
                 "feature": name,
@@ -208,8 +250,8 @@ def drift(reference: pd.DataFrame, current: pd.DataFrame, params: Drift, feature
             f"drifted (PSI >= {params.psi_threshold:g} and Holm-adjusted p < {params.alpha:g}; dataset drift at "
             f">= {params.dataset_share:.0%} of features)."
         ),
-        reference_rows=len(reference),
-        current_rows=len(current),
+        reference_rows=sizes[0],
+        current_rows=sizes[1],
         features=[FeatureDrift.model_validate(row) for row in rows],
     )
 
@@ -217,7 +259,16 @@ def drift(reference: pd.DataFrame, current: pd.DataFrame, params: Drift, feature
 def run(params: Params, root: Path) -> None:
     """Stage drift: the newest batch against the training window, per feature; JSON and a PNG for the report."""
     paths, features = params.paths, compared(load_domain(params), params.drift)
-    result = drift(files.read_frame(paths.train), files.read_frame(paths.test), params.drift, features)
+    if params.engine == "dask":
+        with cluster.connect():
+            sides = [files.row_ranges(path, params.partition_rows) for path in (paths.train, paths.test)]
+            reference, current = partitioned.compute(
+                *(partitioned.tasks(tallies, ranges, features, columns=features) for ranges in sides)
+            )
+        sizes = (sum(r.stop - r.start for r in sides[0]), sum(r.stop - r.start for r in sides[1]))
+        result = judged(reference, current, sizes, params.drift, features)
+    else:
+        result = drift(files.read_frame(paths.train), files.read_frame(paths.test), params.drift, features)
     plots.drift(result.features, paths.drift_figure)
     result.model_copy(update={"figure": paths.drift_figure.name}).write(paths.drift)
     log.info("drift: %s", result.summary)

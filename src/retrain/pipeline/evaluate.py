@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from dask.delayed import delayed
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import (
     average_precision_score,
@@ -24,9 +25,10 @@ from sklearn.metrics import (
 from sklearn.pipeline import Pipeline
 
 from retrain import plots, tracking
-from retrain.domain import Domain, load_domain
-from retrain.io import files, modelfile
+from retrain.domain import Domain, load_domain, use
+from retrain.io import cluster, files, modelfile
 from retrain.params import Evaluate, Params
+from retrain.pipeline import partitioned
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +110,12 @@ def slice_scores(frame: pd.DataFrame, proba: np.ndarray, params: Evaluate, targe
 
 def evaluate(model: Pipeline, frame: pd.DataFrame, params: Evaluate, domain: Domain) -> Evaluation:
     """Metrics of the fitted Pipeline on the test window."""
+    return evaluation(frame, predict(model, frame, domain), params, domain)
+
+
+def evaluation(frame: pd.DataFrame, proba: np.ndarray, params: Evaluate, domain: Domain) -> Evaluation:
+    """Metrics of the predictions `proba` of the test window's rows `frame` (its target and slice columns)."""
     y = frame[domain.target].to_numpy()
-    proba = predict(model, frame, domain)
     metrics = {k: round(v, 6) for k, v in scores(y, proba, params.threshold).items()}
     metrics |= {
         "threshold": params.threshold,
@@ -120,11 +126,30 @@ def evaluate(model: Pipeline, frame: pd.DataFrame, params: Evaluate, domain: Dom
     return Evaluation(metrics, slice_scores(frame, proba, params, domain.target), curve_data)
 
 
+def _scored(frame: pd.DataFrame, model: Pipeline, domain: Domain, columns: list[str]) -> pd.DataFrame:
+    """A partition's `columns` and its predictions (a cluster's worker: the model's steps run the active domain)."""
+    use(domain)
+    return frame[columns].assign(**{PROBA: predict(model, frame, domain)})
+
+
+PROBA = "__proba__"
+
+
 def run(params: Params, root: Path) -> None:
     """Stage evaluate: metrics, slices and plots on the test window; log the model and all of it to MLflow."""
     paths, domain = params.paths, load_domain(params)
-    model, test = modelfile.load(paths.model), files.read_frame(paths.test)
-    result = evaluate(model, test, params.evaluate, domain)
+    model = modelfile.load(paths.model)
+    if params.engine == "dask":  # scored per part on the cluster, measured here from the predictions
+        ranges, columns = files.row_ranges(paths.test, params.partition_rows), [domain.target, *params.evaluate.slices]
+        with cluster.connect():
+            loaded = delayed(modelfile.load)(paths.model.resolve())  # once per worker that needs it
+            (scored,) = partitioned.compute(partitioned.tasks(_scored, ranges, loaded, domain, columns))
+        test = pd.concat(scored, ignore_index=True)
+        result = evaluation(test, test[PROBA].to_numpy(), params.evaluate, domain)
+        test = files.read_rows(files.Rows(ranges[0].path, 0, min(5, ranges[0].stop)))  # the logged input example
+    else:
+        test = files.read_frame(paths.test)
+        result = evaluate(model, test, params.evaluate, domain)
     files.write_json(result.metrics, paths.metrics)
     files.write_json(result.slices, paths.slices)
     for name, frame in result.curves.items():
