@@ -5,6 +5,9 @@ engine, whatever the partitions."""
 from __future__ import annotations
 
 import importlib
+import signal
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +17,7 @@ import pytest
 from retrain.domain import Domain
 from retrain.io import cluster, files
 from retrain.params import Params, Paths
-from retrain.pipeline import validate
+from retrain.pipeline import featurize, validate
 from tests.machinery.test_validate import BAD
 from tests.support import DaskCluster, dask_cluster
 from tests.synthetic import data
@@ -87,3 +90,34 @@ STAGES = ("validate", "featurize", "drift", "tune", "train", "evaluate")
 def _written(paths: Paths) -> list[Path]:
     single = [paths.validation, paths.data_metrics, paths.drift, paths.model, paths.metrics, paths.slices]
     return [paths.validated, paths.train, paths.test, *single, *sorted(paths.plots.glob("*.json"))]
+
+
+def test_a_worker_killed_during_featurize_costs_only_its_tasks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, synthetic_params: Params
+) -> None:
+    """SIGKILL to one of two workers once featurize has written its first part: the scheduler runs the lost tasks
+    again on the other (from their inputs: the reads are tasks too), and the files are those of the local engine."""
+    monkeypatch.chdir(tmp_path)
+    paths = synthetic_params.paths
+    _landing(paths.landing, {day: data.batch(day) for day in data.days("2024-03-01", 30)})
+    params = synthetic_params.model_copy(update={"partition_rows": 97})
+    validate.run(params, tmp_path)
+    featurize.run(params, tmp_path)
+    expected = {path: files.md5(path) for path in (paths.train, paths.test, paths.data_metrics)}
+    with dask_cluster(tmp_path / "dask") as started:
+        monkeypatch.setenv(cluster.SCHEDULER, started.address)
+        staged, seen = paths.train.with_name(paths.train.name + ".tmp"), []
+
+        def kill_once_a_part_is_written() -> None:
+            while not list(staged.glob("part-*")):
+                time.sleep(0.005)
+            seen.append(len(list(staged.glob("part-*"))))
+            started.workers[0].send_signal(signal.SIGKILL)
+
+        killer = threading.Thread(target=kill_once_a_part_is_written, daemon=True)
+        killer.start()
+        featurize.run(params.model_copy(update={"engine": "dask"}), tmp_path)
+        killer.join(timeout=10)
+        assert started.workers[0].wait(timeout=10) == -signal.SIGKILL
+    assert seen and seen[0] < len(files.parts(paths.train))  # killed before featurize had written its parts
+    assert {path: files.md5(path) for path in expected} == expected

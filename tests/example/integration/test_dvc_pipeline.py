@@ -93,6 +93,19 @@ def test_two_runs_from_a_clean_cache_give_the_same_metrics_and_model(repo: tuple
     assert files.md5(path / "models/model.skops") == model
 
 
+def test_the_dask_engine_writes_every_output_again_byte_for_byte(repo: tuple[Path, Run]) -> None:
+    """`retrain set-params engine=dask`: the engine is no dependency (nothing to rerun), and every stage rerun on a
+    LocalCluster (two worker processes here) writes the outputs that dvc.lock names, to the byte."""
+    path, run = repo
+    lock = (path / "dvc.lock").read_text()
+    run("retrain", "set-params", "engine=dask")
+    assert stages_run(run("dvc", "repro")) == []
+    result = run("dvc", "repro", "--force")
+    assert sorted(stages_run(result)) == sorted(ALL_STAGES) and "dask: 2 worker(s)" in result.stderr
+    assert (path / "dvc.lock").read_text() == lock
+    run("retrain", "set-params", "engine=local")
+
+
 def test_an_unreachable_tracking_server_is_one_clear_line(repo: tuple[Path, Run]) -> None:
     _, run = repo
     result = run("retrain", "evaluate", check=False, MLFLOW_TRACKING_URI="http://127.0.0.1:9")
