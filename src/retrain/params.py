@@ -63,7 +63,7 @@ class DomainSection(Section):
 
 
 class Train(Section):
-    estimator: Literal["hist_gradient_boosting", "logistic_regression"]
+    estimator: Literal["hist_gradient_boosting", "xgboost", "logistic_regression"]
     seed: int
     hyperparameters: dict[str, dict[str, Any]]
 

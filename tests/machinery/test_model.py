@@ -12,7 +12,7 @@ from sklearn.pipeline import Pipeline
 from retrain.domain import Domain
 from retrain.io import modelfile
 from retrain.params import Params
-from retrain.pipeline import evaluate, train
+from retrain.pipeline import evaluate, featurize, train
 from retrain.pipeline.featurize import Split
 from tests.synthetic.data import BROKEN_COUNTER
 
@@ -68,7 +68,8 @@ def test_logistic_regression_fits_the_same_domain(split: Split, synthetic_params
 def test_metadata_names_the_domains_features_target_and_window(
     split: Split, synthetic_params: Params, synthetic: Domain
 ) -> None:
-    meta = train.metadata(split.train, synthetic_params.train, "0" * 32, synthetic)
+    training = featurize.window([featurize.summary(split.train, synthetic)])
+    meta = train.metadata(training, synthetic_params.train, "0" * 32, synthetic)
     assert (meta["features"], meta["target"]) == (list(synthetic.features), "slow")
     assert pd.Timestamp(meta["training_window"]["last"]) == split.train["opened_at"].max()
 

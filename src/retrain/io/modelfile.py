@@ -24,6 +24,8 @@ TRUSTED_TYPES = [
     "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
     "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
     "sklearn.utils.validation.check_array",
+    "xgboost.core.Booster",
+    "xgboost.sklearn.XGBClassifier",
 ]
 
 
@@ -58,8 +60,9 @@ def _normalise(path: Path) -> None:
             for key, value in node.items():
                 if key == "__id__":
                     node[key] = int(numbers.setdefault(str(value), str(len(numbers) + 1)))
-                elif key == "file" and isinstance(value, str) and value.endswith(".npy"):
-                    node[key] = numbers.setdefault(value[:-4], str(len(numbers) + 1)) + ".npy"
+                elif key == "file" and isinstance(value, str) and "." in value:  # x.npy, or x.bin (a Booster)
+                    stem, suffix = value.rsplit(".", 1)
+                    node[key] = numbers.setdefault(stem, str(len(numbers) + 1)) + "." + suffix
                 else:
                     renumber(value)
         elif isinstance(node, list):
@@ -68,7 +71,7 @@ def _normalise(path: Path) -> None:
         return node
 
     entries = {"schema.json": json.dumps(renumber(schema), indent=2).encode()}
-    entries |= {numbers[name[:-4]] + ".npy": data for name, data in arrays.items()}
+    entries |= {numbers[name.rsplit(".", 1)[0]] + "." + name.rsplit(".", 1)[1]: data for name, data in arrays.items()}
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as target:
         for name in sorted(entries):
             target.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), entries[name])

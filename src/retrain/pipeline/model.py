@@ -13,13 +13,16 @@ from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, OrdinalEncoder, StandardScaler
+from xgboost import XGBClassifier
 
 from retrain.domain import Domain
 from retrain.pipeline import clean_readings, derive_features
 
+TREES = ("hist_gradient_boosting", "xgboost")  # categories as ordinal codes, numbers as they are
+
 
 def _encoder(estimator: str, domain: Domain) -> ColumnTransformer:
-    if estimator == "hist_gradient_boosting":
+    if estimator in TREES:
         categorical: Any = OrdinalEncoder(
             handle_unknown="use_encoded_value", unknown_value=np.nan, encoded_missing_value=np.nan
         )
@@ -41,10 +44,12 @@ def build(domain: Domain, estimator: str, hyperparameters: dict[str, Any], seed:
         model = HistGradientBoostingClassifier(
             categorical_features=list(domain.categorical), random_state=seed, **hyperparameters
         )
+    elif estimator == "xgboost":  # categories as their ordinal codes: Treelite cannot read XGBoost's own encoder
+        model = XGBClassifier(random_state=seed, tree_method="hist", enable_categorical=False, **hyperparameters)
     elif estimator == "logistic_regression":
         model = LogisticRegression(random_state=seed, **hyperparameters)
     else:
-        raise ValueError(f"unknown estimator {estimator!r} (hist_gradient_boosting or logistic_regression)")
+        raise ValueError(f"unknown estimator {estimator!r} (hist_gradient_boosting, xgboost or logistic_regression)")
     pipeline = Pipeline(
         [
             ("clean", FunctionTransformer(clean_readings, kw_args=domain.config.cleaning(), validate=False)),

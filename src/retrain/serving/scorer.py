@@ -19,13 +19,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import treelite
+import treelite.frontend
 import treelite.sklearn
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
-TOLERANCE = 1e-9
+TOLERANCE = 1e-9  # sklearn's trees and Treelite both sum in float64
+FLOAT32_TOLERANCE = 1e-6  # XGBoost sums its trees in float32 (measured: up to 4.2e-7 from Treelite's sums)
 COMPILED_ROWS = 256  # where the two costs cross
 
 
@@ -36,19 +38,23 @@ class Scorer:
         self.pipeline, self.trees = pipeline, None
         self.steps = pipeline[:-1] if len(pipeline) > 1 else None  # the steps before the trees, if any
         final = pipeline[-1]
-        if not isinstance(final, HistGradientBoostingClassifier) or len(final.classes_) != 2:
+        xgboost = type(final).__module__.startswith("xgboost.")
+        if not (isinstance(final, HistGradientBoostingClassifier) or xgboost) or len(final.classes_) != 2:
             return  # nothing to compile: the Pipeline is as fast as it gets
         if check is None or check.empty:
             log.warning("no check rows to verify compiled trees against: the Pipeline scores alone")
             return
         try:
-            self.trees = treelite.sklearn.import_model(final)
+            if xgboost:
+                self.trees, tolerance = treelite.frontend.from_xgboost(final.get_booster()), FLOAT32_TOLERANCE
+            else:
+                self.trees, tolerance = treelite.sklearn.import_model(final), TOLERANCE
             columns = list(self._encode(check.head(1)).columns)
             if columns != list(final.feature_names_in_):
                 raise ValueError(f"the steps give columns {columns}, the trees read {list(final.feature_names_in_)}")
             rows = check.head(COMPILED_ROWS)
             difference = float(np.max(np.abs(self(rows) - pipeline.predict_proba(rows)[:, 1])))
-            if not difference <= TOLERANCE:
+            if not difference <= tolerance:
                 raise ValueError(f"probabilities differ by {difference:.3g} from the Pipeline's")
         except Exception as error:  # a model or library that Treelite cannot read the same way: no speed-up
             log.warning("compiled trees not used (%s: %s): the Pipeline scores alone", type(error).__name__, error)

@@ -94,16 +94,24 @@ def test_two_runs_from_a_clean_cache_give_the_same_metrics_and_model(repo: tuple
 
 
 def test_the_dask_engine_writes_every_output_again_byte_for_byte(repo: tuple[Path, Run]) -> None:
-    """`retrain set-params engine=dask`: the engine is no dependency (nothing to rerun), and every stage rerun on a
-    LocalCluster (two worker processes here) writes the outputs that dvc.lock names, to the byte."""
+    """`retrain set-params engine=dask`: train depends on the engine (an XGBoost estimator would be fitted on the
+    cluster) and gives the same model; every stage rerun on a LocalCluster (two worker processes here) writes the
+    outputs that dvc.lock names, to the byte."""
     path, run = repo
-    lock = (path / "dvc.lock").read_text()
+    outputs = _outs(path)
     run("retrain", "set-params", "engine=dask")
-    assert stages_run(run("dvc", "repro")) == []
+    assert stages_run(run("dvc", "repro")) == ["train", "evaluate"]
+    assert _outs(path) == outputs
     result = run("dvc", "repro", "--force")
     assert sorted(stages_run(result)) == sorted(ALL_STAGES) and "dask: 2 worker(s)" in result.stderr
-    assert (path / "dvc.lock").read_text() == lock
+    assert _outs(path) == outputs
     run("retrain", "set-params", "engine=local")
+
+
+def _outs(path: Path) -> dict[str, str]:
+    """Each output dvc.lock names, and its md5."""
+    stages = yaml.safe_load((path / "dvc.lock").read_text())["stages"]
+    return {out["path"]: out["md5"] for stage in stages.values() for out in stage.get("outs", [])}
 
 
 def test_an_unreachable_tracking_server_is_one_clear_line(repo: tuple[Path, Run]) -> None:
