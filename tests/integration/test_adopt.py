@@ -19,7 +19,7 @@ import pytest
 from retrain.io import files, http, modelfile
 from retrain.serving.request import request_model
 from tests.machinery.conftest import activated
-from tests.support import ROOT, Run, environment, free_port, post
+from tests.support import ROOT, Run, environment, free_port, post, stages_run
 from tests.synthetic import data
 from tests.synthetic.domain import DOMAIN
 
@@ -189,3 +189,29 @@ def test_the_forks_service_answers_as_its_model_and_monitoring_joins_its_late_la
     table = (path / "reports/alert.md").read_text()
     assert re.search(r"\| live ROC AUC \d\.\d{4} on 1,\d{3} labelled; promoted \d\.\d{4} \|", table), table
     assert "newest row scored 2026-03-04 (1 day) |" in table, table
+
+
+def test_the_fork_past_one_machine_serves_xgboost_fitted_on_a_cluster(
+    adopted: tuple[Path, Run, str], incoming: Path, tmp_path: Path
+) -> None:
+    """`retrain set-params engine=dask train.estimator=xgboost`, then `dvc repro` on a LocalCluster: the model is
+    fitted by xgboost.dask, and the real service compiles its trees with Treelite and answers requests small
+    enough for them as the Pipeline does (XGBoost sums in float32: within 1e-6), larger ones exactly."""
+    path, run, _ = adopted
+    own = {"PYTHONPATH": str(path / "src")}
+    run("retrain", "set-params", "engine=dask", "train.estimator=xgboost", **own)
+    result = run("dvc", "repro", **own)
+    assert stages_run(result) == ["tune", "train", "evaluate"] and "dask: 2 worker(s)" in result.stderr
+    assert files.read_json(path / "models/model.json")["estimator"] == "xgboost"
+    env = environment(tmp_path / "home") | own | {"RETRAIN_ROOT": str(path), "BENTOML_HOME": str(tmp_path / "b")}
+    batches = pd.concat([files.read_frame(p) for p in sorted(incoming.glob("*.parquet"))], ignore_index=True)
+    records = data.records(batches, [*DOMAIN.features, *DOMAIN.label_key])
+    with activated(DOMAIN):
+        expected = modelfile.load(path / "models/model.skops").predict_proba(batches[list(DOMAIN.features)])[:, 1]
+    with _served(path, env, tmp_path / "server.log") as url:
+        status, meta = http.request(f"{url}/metadata")
+        assert status == 200 and json.loads(meta)["compiled_trees"] is True
+        for start, size in ((0, 1), (1, 100), (101, 1500)):  # compiled up to COMPILED_ROWS, the Pipeline above
+            status, answer = post(f"{url}/predict", json.dumps({"records": records[start : start + size]}).encode())
+            assert status == 200, answer
+            np.testing.assert_allclose(answer["probabilities"], expected[start : start + size], rtol=0, atol=1e-6)
