@@ -29,7 +29,7 @@ DEPLOY_TARGET ?= local
 # cannot inject shell code.
 export BASE RUN REASON CLOUD CLOUD_TYPE CLOUD_SPOT IDLE_TIMEOUT DEPLOY_TARGET
 
-.PHONY: help python setup setup-dev data validate featurize drift tune train evaluate retrain repro summary compare report monitor alert serve bento serve-host github deploy smoke rollback undeploy promote bench-serve test \
+.PHONY: help python setup setup-dev data validate featurize drift tune train evaluate retrain repro summary compare report monitor alert serve bento serve-host github deploy smoke rollback undeploy promote bench-serve bench-scale test \
 	rules ci-remote ci-params ci-tune ci-runner ci-base ci-retrain ci-gate ci-publish ci-pr ci-checks ci-status ci-comment ci-monitor ci-alert ci-blind-alert ci-deploy-alert ci-health ci-revert gate cml lint typecheck lock-check static pytest bench lock clean
 
 help: ## list the targets
@@ -404,6 +404,9 @@ bench: setup-dev $(EVIDENTLY)/.installed ## benchmark the pipeline, drift (again
 	python -m bench.pipeline
 	python -m bench.drift --evidently $(EVIDENTLY)/bin/python
 	python -m bench.scaling
+
+bench-scale: setup-dev ## engine dask against pandas at 3x, 20x, 100x the flights, XGBoost on the cluster; tables (~1 h)
+	python -m bench.scale
 
 bench-serve: setup-dev repro ## the service against `mlflow models serve` of the same model under wrk, and a soak; tables
 	$(call need,wrk,wrk,make bench-serve)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from bench.pipeline import repository, timed
-from retrain.domain import schema
+from retrain.domain.nycflights import schema
 from retrain.io import files
 
 ROOT = Path(__file__).resolve().parents[1]

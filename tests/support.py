@@ -265,11 +265,11 @@ class DaskCluster:
         command = [str(BIN / "dask"), name.rstrip("0123456789"), *arguments]
         return subprocess.Popen(command, cwd=self.folder / name, env=self.env, stdout=log, stderr=log)
 
-    def add_worker(self) -> subprocess.Popen[bytes]:
-        """One more worker: 1 thread, 2 GiB, its spill folder its own."""
+    def add_worker(self, memory: str = "2GiB") -> subprocess.Popen[bytes]:
+        """One more worker: 1 thread, `memory` at most, its spill folder its own."""
         name = f"worker{len(self.workers)}"
         worker = self._start(
-            name, self.address, "--nthreads", "1", "--memory-limit", "2GiB", "--no-nanny", "--no-dashboard",
+            name, self.address, "--nthreads", "1", "--memory-limit", memory, "--no-nanny", "--no-dashboard",
             "--host", "127.0.0.1", "--local-directory", str(self.folder / name),
         )  # fmt: skip
         self.workers.append(worker)
@@ -301,12 +301,12 @@ def _wait_for(ready: Callable[[], bool], what: str, seconds: float = 30) -> None
 
 
 @contextlib.contextmanager
-def dask_cluster(folder: Path, workers: int = 2) -> Iterator[DaskCluster]:
-    """A started cluster of `workers` workers (see DaskCluster), stopped after."""
+def dask_cluster(folder: Path, workers: int = 2, memory: str = "2GiB") -> Iterator[DaskCluster]:
+    """A started cluster of `workers` workers of `memory` each (see DaskCluster), stopped after."""
     cluster = DaskCluster(folder)
     try:
         for _ in range(workers):
-            cluster.add_worker()
+            cluster.add_worker(memory)
         cluster.wait_for_workers(workers)
         yield cluster
     finally:

@@ -5,6 +5,8 @@ engine, whatever the partitions."""
 from __future__ import annotations
 
 import importlib
+import os
+import shutil
 import signal
 import threading
 import time
@@ -22,7 +24,7 @@ from retrain.params import Params, Paths
 from retrain.pipeline import featurize, train, validate
 from retrain.serving.scorer import COMPILED_ROWS, FLOAT32_TOLERANCE, Scorer
 from tests.machinery.test_validate import BAD
-from tests.support import DaskCluster, dask_cluster
+from tests.support import ROOT, DaskCluster, dask_cluster
 from tests.synthetic import data
 
 DAY = "2024-03-05"
@@ -155,3 +157,23 @@ def test_xgboost_fitted_on_the_cluster_is_the_single_process_fit_within_0_002(
     assert scorer.compiled
     compiled = np.concatenate([scorer(rows.iloc[i : i + COMPILED_ROWS]) for i in range(0, len(rows), COMPILED_ROWS)])
     assert np.max(np.abs(compiled - probabilities)) <= FLOAT32_TOLERANCE
+
+
+def test_a_cluster_whose_workers_run_other_code_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker from an image of another commit (here: the package with one comment added) would write another
+    commit's outputs: connecting names it, before any stage runs."""
+    other = tmp_path / "other"
+    shutil.copytree(ROOT / "src/retrain", other / "retrain", ignore=shutil.ignore_patterns("__pycache__"))
+    with (other / "retrain/errors.py").open("a") as source:
+        source.write("# another commit\n")
+    started = DaskCluster(tmp_path / "dask")
+    try:
+        started.env["PYTHONPATH"] = f"{other}{os.pathsep}{ROOT}"
+        started.add_worker()
+        started.wait_for_workers(1)
+        monkeypatch.setenv(cluster.SCHEDULER, started.address)
+        refused = pytest.raises(cluster.ClusterError, match=r"1 worker\(s\) run another version of the retrain package")
+        with refused, cluster.connect():
+            pass
+    finally:
+        started.stop()

@@ -106,6 +106,8 @@ class Domain:
     label_key: tuple[str, ...]  # what a late label record carries to find its prediction
     timezone: str = "UTC"  # batch periods are cut in this zone
     sides: tuple[Table, ...] = ()
+    # batch rows + side tables -> the rows with the side tables' columns: each batch row once, in order (a left join;
+    # featurize runs it on each partition with engine dask)
     join: Callable[[pd.DataFrame, Mapping[str, pd.DataFrame]], pd.DataFrame] = no_join
     clean: Callable[..., pd.DataFrame] = keep  # the Pipeline's first step, with `Settings.cleaning()`
     leaky: tuple[str, ...] = ()  # known only after the outcome: never a feature

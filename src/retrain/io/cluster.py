@@ -10,12 +10,16 @@ the repository's folders on storage both sides mount at the same path (README: P
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import dask
 from distributed import Client, LocalCluster
+
+from retrain.errors import BadInput
 
 log = logging.getLogger(__name__)
 
@@ -48,4 +52,31 @@ def connect(timeout: float = 30) -> Iterator[Client]:
             )
             client = stack.enter_context(Client(cluster))
         log.info("dask: %d worker(s) at %s", len(client.scheduler_info()["workers"]), client.scheduler.address)
+        _same_code(client)
         yield client
+
+
+def code_md5() -> str:
+    """The md5 of this package's source files (names and contents): what the workers must run too."""
+    package = Path(__file__).resolve().parents[1]
+    digest = hashlib.md5()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(f"{path.relative_to(package)}\n".encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _same_code(client: Client) -> None:
+    """Refuse a cluster whose workers run other code than this checkout (an image of another commit): their
+    outputs would not be this commit's."""
+    ours = code_md5()
+    others = {worker: md5 for worker, md5 in client.run(code_md5).items() if md5 != ours}
+    if others:
+        raise ClusterError(
+            f"${SCHEDULER}: {len(others)} worker(s) run another version of the retrain package than this checkout "
+            f"(source md5 {ours}; {', '.join(f'{w}: {m}' for w, m in sorted(others.items()))}): run the workers "
+            "from an image of this commit (README: Past one machine)"
+        )
+
+
+class ClusterError(BadInput):
+    """The cluster cannot run this checkout's stages."""

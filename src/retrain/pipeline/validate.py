@@ -308,8 +308,8 @@ def check_batches_on_cluster(
     repeated = [_repeated(np.concatenate(found)) if found else None for found in hashes]
     (candidates,) = partitioned.compute(
         [
-            partitioned.tasks(_key_rows, r, key, hashes, columns=key) if hashes is not None else []
-            for r, hashes in zip(ranges, repeated, strict=True)
+            partitioned.tasks(_key_rows, r, key, twice, columns=key) if twice is not None else []
+            for r, twice in zip(ranges, repeated, strict=True)
         ]
     )
     results = []

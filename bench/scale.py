@@ -1,0 +1,143 @@
+"""Past one machine: the dask engine against pandas at 3x, 20x and 100x the bundled flights; prints the tables of
+the README's "Past one machine".
+
+Data: every monthly batch resampled with replacement to the factor (bench.scaling.resample: flight numbers renumbered
+so that the key stays unique), in a committed copy of the repository. Each dask run has a cluster of its own, real
+processes on loopback as the tests start them (`dask scheduler`, single-threaded `dask worker`s without a nanny, 4 GiB
+each), reached through $DASK_SCHEDULER_ADDRESS; a worker's peak is its largest resident set over the run
+(getrusage, asked of each worker at the end). A stage's own peak is the largest process of `retrain <stage>` (wait4).
+Run with `make bench-scale` (about an hour on 2 cores; BENCH_FACTORS="1 1 1" for a quick try); nothing here is a
+timed test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import resource
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from bench.pipeline import repository, timed
+from bench.scaling import resample
+from retrain.io import files
+from tests.support import dask_cluster
+
+FACTORS = tuple(int(factor) for factor in os.environ.get("BENCH_FACTORS", "3 20 100").split())
+WORKER_MEMORY = "4GiB"
+
+
+def _peak_mib() -> float:
+    """This process's largest resident set (a worker's, when the scheduler runs it there)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _set(repo: Path, env: dict[str, str], *pairs: str) -> None:
+    subprocess.run(["retrain", "set-params", *pairs], cwd=repo, env=env, check=True, capture_output=True)
+
+
+def on_cluster(repo: Path, env: dict[str, str], stage: str, workers: int = 2) -> tuple[float, int, float]:
+    """(wall seconds, the stage's peak MiB, the largest worker's peak MiB) of `retrain <stage>` with engine dask."""
+    from distributed import Client
+
+    with (
+        tempfile.TemporaryDirectory(prefix="dask-", dir=repo.parent) as folder,
+        dask_cluster(Path(folder), workers=workers, memory=WORKER_MEMORY) as started,
+    ):
+        seconds, peak = timed(["retrain", stage], repo, env | {"DASK_SCHEDULER_ADDRESS": started.address})
+        with Client(started.address) as client:
+            worker = max(client.run(_peak_mib).values())
+    return seconds, peak, worker
+
+
+def size(repo: Path, env: dict[str, str], originals: dict[Path, Any], factor: int, which: int) -> dict[str, Any]:
+    """Every figure of one data size (`which` of FACTORS: the middle one compares the fits, the last runs every
+    stage)."""
+    for path, batch in originals.items():
+        files.write_frame(resample(batch, factor), path)
+    figures: dict[str, Any] = {"factor": factor}
+    _set(repo, env, "engine=local")
+    figures["validate_local"] = timed(["retrain", "validate"], repo, env)
+    figures["featurize_local"] = timed(["retrain", "featurize"], repo, env)
+    local = {path: files.md5(repo / path) for path in ("data/features/train.parquet", "data/features/test.parquet")}
+    _set(repo, env, "engine=dask")
+    figures["validate_dask"] = on_cluster(repo, env, "validate")
+    figures["featurize_dask"] = on_cluster(repo, env, "featurize")
+    dask = {path: files.md5(repo / path) for path in local}
+    figures["same_tables"] = dask == local
+    figures["validated"] = sum(batch["rows"] for batch in files.read_json(repo / "reports/validation.json")["batches"])
+    if which == 1:
+        figures["featurize_one_worker"] = on_cluster(repo, env, "featurize", workers=1)
+        figures["fits"] = fits(repo, env)
+    if which == len(FACTORS) - 1:
+        figures["stages"] = {stage: on_cluster(repo, env, stage) for stage in ("drift", "tune", "train", "evaluate")}
+        _set(repo, env, "engine=local", "train.estimator=hist_gradient_boosting")
+        figures["hist_gradient_boosting"] = timed(["retrain", "train"], repo, env)
+    return figures
+
+
+def fits(repo: Path, env: dict[str, str]) -> dict[str, dict[str, float]]:
+    """XGBoost fitted in one process and on the cluster, each scored on the test window."""
+    metrics = {}
+    for engine in ("local", "dask"):
+        _set(repo, env, f"engine={engine}")
+        for stage in ("train", "evaluate"):
+            if engine == "dask":
+                on_cluster(repo, env, stage)
+            else:
+                timed(["retrain", stage], repo, env)
+        metrics[engine] = json.loads((repo / "metrics/metrics.json").read_text())
+    return metrics
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="retrain-scale-") as base:
+        repo, env = repository(Path(base))
+        env |= {"MLFLOW_TRACKING_URI": f"sqlite:///{Path(base) / 'mlflow.db'}"}
+        _set(repo, env, "train.estimator=xgboost")
+        originals = {path: files.read_frame(path) for path in sorted((repo / "data/landing").glob("*.parquet"))}
+        results = [size(repo, env, originals, factor, which) for which, factor in enumerate(FACTORS)]
+    report(results)
+
+
+def report(results: list[dict[str, Any]]) -> None:
+    cores = os.cpu_count() or 1
+    print(f"Past one machine: pandas against a Dask cluster of 2 single-threaded workers ({cores} cores)\n")
+    print(
+        "| data | flights | validate pandas | validate dask | featurize pandas | featurize dask "
+        "| rows/s/core dask : pandas | worker peak (validate, featurize) | same tables |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for figures in results:
+        rows = figures["validated"]
+        (vl, vlp), (vd, _, vdw) = figures["validate_local"], figures["validate_dask"]
+        (fl, flp), (fd, _, fdw) = figures["featurize_local"], figures["featurize_dask"]
+        ratio = (rows / fd / 2) / (rows / fl)
+        print(
+            f"| {figures['factor']}x | {rows:,} | {vl:.0f} s, {vlp:,} MiB | {vd:.0f} s | {fl:.0f} s, {flp:,} MiB "
+            f"| {fd:.0f} s | {ratio:.2f} | {vdw:,.0f}, {fdw:,.0f} MiB | {figures['same_tables']} |"
+        )
+    twenty = results[1]
+    one, two = twenty["featurize_one_worker"][0], twenty["featurize_dask"][0]
+    print(f"\nfeaturize at {twenty['factor']}x: 1 worker {one:.0f} s, 2 workers {two:.0f} s ({one / two:.2f}x)\n")
+    fitted = twenty["fits"]
+    print(
+        f"XGBoost at {twenty['factor']}x, fitted in one process and on the cluster\n\n"
+        "| fit | roc_auc | pr_auc | log_loss |\n|---|---|---|---|"
+    )
+    for engine, metrics in fitted.items():
+        print(f"| {engine} | {metrics['roc_auc']:.4f} | {metrics['pr_auc']:.4f} | {metrics['log_loss']:.4f} |")
+    hundred = results[-1]
+    print(f"\n`dvc repro` at {hundred['factor']}x with engine dask and XGBoost, stage by stage\n")
+    print("| stage | wall | stage's peak | largest worker's peak |\n|---|---|---|---|")
+    stages = {"validate": hundred["validate_dask"], "featurize": hundred["featurize_dask"], **hundred["stages"]}
+    for stage, (seconds, peak, worker) in stages.items():
+        print(f"| {stage} | {seconds:.0f} s | {peak:,} MiB | {worker:,.0f} MiB |")
+    seconds, peak = hundred["hist_gradient_boosting"]
+    print(f"\nhist_gradient_boosting trained in one process at {hundred['factor']}x: {seconds:.0f} s, {peak:,} MiB")
+
+
+if __name__ == "__main__":
+    main()
