@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import operator
 import platform
 from importlib.metadata import version
 from pathlib import Path
@@ -54,6 +53,13 @@ def _encoded(frame: pd.DataFrame, steps: Pipeline, domain: Domain) -> pd.DataFra
     return encoded
 
 
+def _prepared(rows: files.Rows, steps: Pipeline, domain: Domain) -> pd.DataFrame:
+    """A training part as the estimator sees it: its encoded model columns, and the target (read and encoded by the
+    worker that holds the result, so that only this stays in its memory)."""
+    frame = files.read_rows(rows, [*domain.features, domain.target])
+    return _encoded(frame, steps, domain).assign(**{domain.target: frame[domain.target].to_numpy()})
+
+
 def fit_on_cluster(ranges: list[files.Rows], params: Train, domain: Domain) -> Pipeline:
     """The Pipeline with an XGBoost estimator fitted on the cluster, by `xgboost.dask`, on the training window's
     parts (never gathered): the steps before it are fitted first (the encoder's categories from the values each part
@@ -66,26 +72,18 @@ def fit_on_cluster(ranges: list[files.Rows], params: Train, domain: Domain) -> P
 
     model = build(domain, params.estimator, params.estimator_params(), params.seed)
     columns, steps = [*domain.features, domain.target], model[:2]  # the domain's cleaning and derived features
-    first = files.read_rows(files.Rows(ranges[0].path, 0, min(ranges[0].stop, 1)), columns)
-    steps.fit(first[list(domain.features)])
+    steps.fit(files.read_rows(files.Rows(ranges[0].path, 0, min(ranges[0].stop, 1)), columns)[list(domain.features)])
     (found,) = partitioned.compute(partitioned.tasks(_derived, ranges, steps, domain, columns=columns))
     model.named_steps["encode"].fit(_catalog(found[0][0], [values for _, values in found], domain))
     prepare, client = model[:-1], get_client()
     workers = sorted(client.scheduler_info()["workers"])
     pinned = [{"workers": [workers[i % len(workers)]], "allow_other_workers": False} for i in range(len(ranges))]
-    frames = [
-        client.submit(files.read_rows, rows, columns, **where) for rows, where in zip(ranges, pinned, strict=True)
+    parts = [
+        client.submit(_prepared, rows, prepare, domain, **where) for rows, where in zip(ranges, pinned, strict=True)
     ]
-    features = [
-        client.submit(_encoded, frame, prepare, domain, **where) for frame, where in zip(frames, pinned, strict=True)
-    ]
-    labels = [
-        client.submit(operator.getitem, frame, domain.target, **where)
-        for frame, where in zip(frames, pinned, strict=True)
-    ]
-    meta = _encoded(first, prepare, domain).iloc[:0]
-    x = dd.from_delayed(features, meta=meta, verify_meta=False)
-    y = dd.from_delayed(labels, meta=pd.Series(dtype="int8", name=domain.target), verify_meta=False)
+    meta = _prepared(files.Rows(ranges[0].path, 0, min(ranges[0].stop, 1)), prepare, domain).iloc[:0]
+    data = dd.from_delayed(parts, meta=meta, verify_meta=False)
+    x, y = data.drop(columns=[domain.target]), data[domain.target]
     estimator = model.named_steps["model"]
     distributed = DaskXGBClassifier(**estimator.get_params())
     distributed.client = client
