@@ -2,7 +2,7 @@
 the README's "Past one machine".
 
 Data: every monthly batch resampled with replacement to the factor (bench.scaling.resample: flight numbers renumbered
-so that the key stays unique), in a committed copy of the repository. Each dask run has a cluster of its own, real
+so that the key stays unique, past 9,999: the domain is `bench.scaled`), in a committed copy of the repository. Each dask run has a cluster of its own, real
 processes on loopback as the tests start them (`dask scheduler`, single-threaded `dask worker`s without a nanny, 4 GiB
 each), reached through $DASK_SCHEDULER_ADDRESS; a worker's peak is its largest resident set over the run
 (getrusage, asked of each worker at the end). A stage's own peak is the largest process of `retrain <stage>` (wait4).
@@ -23,7 +23,7 @@ from typing import Any
 from bench.pipeline import repository, timed
 from bench.scaling import resample
 from retrain.io import files
-from tests.support import dask_cluster
+from tests.support import ROOT, dask_cluster
 
 FACTORS = tuple(int(factor) for factor in os.environ.get("BENCH_FACTORS", "3 20 100").split())
 WORKER_MEMORY = "4GiB"
@@ -95,8 +95,8 @@ def fits(repo: Path, env: dict[str, str]) -> dict[str, dict[str, float]]:
 def main() -> None:
     with tempfile.TemporaryDirectory(prefix="retrain-scale-") as base:
         repo, env = repository(Path(base))
-        env |= {"MLFLOW_TRACKING_URI": f"sqlite:///{Path(base) / 'mlflow.db'}"}
-        _set(repo, env, "train.estimator=xgboost")
+        env |= {"MLFLOW_TRACKING_URI": f"sqlite:///{Path(base) / 'mlflow.db'}", "PYTHONPATH": str(ROOT)}
+        _set(repo, env, "train.estimator=xgboost", "domain.module=bench.scaled")
         originals = {path: files.read_frame(path) for path in sorted((repo / "data/landing").glob("*.parquet"))}
         results = [size(repo, env, originals, factor, which) for which, factor in enumerate(FACTORS)]
     report(results)
