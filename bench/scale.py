@@ -16,7 +16,9 @@ import json
 import os
 import resource
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +36,35 @@ def _peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _tolerant(measure: Any, *args: Any) -> Any:
+    """`measure(*args)`, or why it failed (a process killed for memory, say): the other figures still print."""
+    try:
+        return measure(*args)
+    except SystemExit as failure:
+        return str(failure).splitlines()[-1][:200] if str(failure) else "failed"
+
+
 def _set(repo: Path, env: dict[str, str], *pairs: str) -> None:
     subprocess.run(["retrain", "set-params", *pairs], cwd=repo, env=env, check=True, capture_output=True)
+
+
+def _timed(command: list[str], cwd: Path, env: dict[str, str], limit: float = 1800) -> tuple[float, int]:
+    """`timed`, but a command still running after `limit` seconds is killed and fails (a worker that ran out of
+    memory without a nanny to restart it waits for ever)."""
+    start = time.perf_counter()
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.perf_counter() - start > limit:
+            process.kill()
+            os.wait4(process.pid, 0)
+            raise SystemExit(f"{' '.join(command)} failed: still running after {limit:.0f} s")
+        time.sleep(0.2)
+    if status:
+        raise SystemExit(f"{' '.join(command)} failed: {process.stderr.read().decode() if process.stderr else ''}")
+    return time.perf_counter() - start, usage.ru_maxrss // 1024
 
 
 def on_cluster(repo: Path, env: dict[str, str], stage: str, workers: int = 2) -> tuple[float, int, float]:
@@ -46,7 +75,7 @@ def on_cluster(repo: Path, env: dict[str, str], stage: str, workers: int = 2) ->
         tempfile.TemporaryDirectory(prefix="dask-", dir=repo.parent) as folder,
         dask_cluster(Path(folder), workers=workers, memory=WORKER_MEMORY) as started,
     ):
-        seconds, peak = timed(["retrain", stage], repo, env | {"DASK_SCHEDULER_ADDRESS": started.address})
+        seconds, peak = _timed(["retrain", stage], repo, env | {"DASK_SCHEDULER_ADDRESS": started.address})
         with Client(started.address) as client:
             worker = max(client.run(_peak_mib).values())
     return seconds, peak, worker
@@ -72,9 +101,11 @@ def size(repo: Path, env: dict[str, str], originals: dict[Path, Any], factor: in
         figures["featurize_one_worker"] = on_cluster(repo, env, "featurize", workers=1)
         figures["fits"] = fits(repo, env)
     if which == len(FACTORS) - 1:
-        figures["stages"] = {stage: on_cluster(repo, env, stage) for stage in ("drift", "tune", "train", "evaluate")}
+        figures["stages"] = {
+            stage: _tolerant(on_cluster, repo, env, stage) for stage in ("drift", "tune", "train", "evaluate")
+        }
         _set(repo, env, "engine=local", "train.estimator=hist_gradient_boosting")
-        figures["hist_gradient_boosting"] = timed(["retrain", "train"], repo, env)
+        figures["hist_gradient_boosting"] = _tolerant(_timed, ["retrain", "train"], repo, env)
     return figures
 
 
@@ -98,7 +129,10 @@ def main() -> None:
         env |= {"MLFLOW_TRACKING_URI": f"sqlite:///{Path(base) / 'mlflow.db'}", "PYTHONPATH": str(ROOT)}
         _set(repo, env, "train.estimator=xgboost", "domain.module=bench.scaled")
         originals = {path: files.read_frame(path) for path in sorted((repo / "data/landing").glob("*.parquet"))}
-        results = [size(repo, env, originals, factor, which) for which, factor in enumerate(FACTORS)]
+        results = []
+        for which, factor in enumerate(FACTORS):
+            results.append(size(repo, env, originals, factor, which))
+            print(json.dumps(results[-1], default=str), file=sys.stderr, flush=True)  # as each size ends
     report(results)
 
 
@@ -133,10 +167,15 @@ def report(results: list[dict[str, Any]]) -> None:
     print(f"\n`dvc repro` at {hundred['factor']}x with engine dask and XGBoost, stage by stage\n")
     print("| stage | wall | stage's peak | largest worker's peak |\n|---|---|---|---|")
     stages = {"validate": hundred["validate_dask"], "featurize": hundred["featurize_dask"], **hundred["stages"]}
-    for stage, (seconds, peak, worker) in stages.items():
+    for stage, measured in stages.items():
+        if isinstance(measured, str):
+            print(f"| {stage} | failed: {measured} | | |")
+            continue
+        seconds, peak, worker = measured
         print(f"| {stage} | {seconds:.0f} s | {peak:,} MiB | {worker:,.0f} MiB |")
-    seconds, peak = hundred["hist_gradient_boosting"]
-    print(f"\nhist_gradient_boosting trained in one process at {hundred['factor']}x: {seconds:.0f} s, {peak:,} MiB")
+    measured = hundred["hist_gradient_boosting"]
+    taken = f"{measured[0]:.0f} s, {measured[1]:,} MiB" if isinstance(measured, tuple) else f"failed: {measured}"
+    print(f"\nhist_gradient_boosting trained in one process at {hundred['factor']}x: {taken}")
 
 
 if __name__ == "__main__":
