@@ -22,6 +22,8 @@ from typing import Any
 import pandas as pd
 import yaml
 
+import retrain
+
 ROOT = Path(__file__).resolve().parents[1]
 
 BIN = Path(sys.executable).parent
@@ -246,12 +248,16 @@ def copy_remote(template: Path, tmp_path: Path) -> Path:
 
 class DaskCluster:
     """A Dask cluster of real processes on loopback: `dask scheduler` and single-threaded `dask worker`s without a
-    nanny (so that a killed worker stays dead), each in its own folder under `folder`, importing this repository's
-    tests (a synthetic domain) by PYTHONPATH. Ended by pid."""
+    nanny (so that a killed worker stays dead), each in its own folder under `folder`, importing by PYTHONPATH the
+    `retrain` package this process imports and this repository's tests (a synthetic domain). Ended by pid."""
 
     def __init__(self, folder: Path) -> None:
         self.folder, self.workers = folder, list[subprocess.Popen[bytes]]()
-        self.env = inherited() | {"PYTHONPATH": str(ROOT), "DASK_DATAFRAME__CONVERT_STRING": "False"}
+        package = Path(retrain.__file__).resolve().parents[1]  # the workers import the retrain this process runs
+        self.env = inherited() | {
+            "PYTHONPATH": f"{package}{os.pathsep}{ROOT}",
+            "DASK_DATAFRAME__CONVERT_STRING": "False",
+        }
         file = folder / "scheduler.json"
         self.scheduler = self._start(
             "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard", "--scheduler-file", str(file)
