@@ -405,7 +405,7 @@ bench: setup-dev $(EVIDENTLY)/.installed ## benchmark the pipeline, drift (again
 	python -m bench.drift --evidently $(EVIDENTLY)/bin/python
 	python -m bench.scaling
 
-bench-scale: setup-dev ## engine dask against pandas at 3x, 20x, 100x the bundled data, XGBoost on the cluster; tables (~1 h)
+bench-scale: setup-dev ## engine dask against pandas at 3x, 20x, 100x the bundled data, XGBoost on the cluster; tables (~15 min)
 	python -m bench.scale
 
 bench-serve: setup-dev repro ## the service against `mlflow models serve` of the same model under wrk, and a soak; tables
