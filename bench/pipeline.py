@@ -27,11 +27,20 @@ ROOT = Path(__file__).resolve().parents[1]
 REPEATS = 3
 
 
-def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int]:
-    """Wall seconds and peak RSS (MiB, largest process of the tree) of one command."""
+def timed(command: list[str], cwd: Path, env: dict[str, str], limit: float | None = None) -> tuple[float, int]:
+    """Wall seconds and peak RSS (MiB, largest process of the tree) of one command; one still running after `limit`
+    seconds is killed and fails (bench/scale.py: a worker out of memory, with no nanny to restart it, waits forever)."""
     start = time.perf_counter()
     process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
+    while True:
+        pid, status, usage = os.wait4(process.pid, 0 if limit is None else os.WNOHANG)
+        if pid:
+            break
+        if limit is not None and time.perf_counter() - start > limit:
+            process.kill()
+            os.wait4(process.pid, 0)
+            raise SystemExit(f"{' '.join(command)} failed: still running after {limit:.0f} s")
+        time.sleep(0.2)
     seconds = time.perf_counter() - start
     if status:
         raise SystemExit(f"{' '.join(command)} failed: {process.stderr.read().decode() if process.stderr else ''}")

@@ -20,7 +20,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ from tests.support import ROOT, dask_cluster
 
 FACTORS = tuple(int(factor) for factor in os.environ.get("BENCH_FACTORS", "3 20 100").split())
 WORKER_MEMORY = "4GiB"
+LIMIT = 1800  # seconds a measured command may take
 
 
 def _peak_mib() -> float:
@@ -54,25 +54,6 @@ def _set(repo: Path, env: dict[str, str], *pairs: str) -> None:
     subprocess.run(["retrain", "set-params", *pairs], cwd=repo, env=env, check=True, capture_output=True)
 
 
-def _timed(command: list[str], cwd: Path, env: dict[str, str], limit: float = 1800) -> tuple[float, int]:
-    """`timed`, but a command still running after `limit` seconds is killed and fails (a worker that ran out of
-    memory without a nanny to restart it waits for ever)."""
-    start = time.perf_counter()
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    while True:
-        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-        if pid:
-            break
-        if time.perf_counter() - start > limit:
-            process.kill()
-            os.wait4(process.pid, 0)
-            raise SystemExit(f"{' '.join(command)} failed: still running after {limit:.0f} s")
-        time.sleep(0.2)
-    if status:
-        raise SystemExit(f"{' '.join(command)} failed: {process.stderr.read().decode() if process.stderr else ''}")
-    return time.perf_counter() - start, usage.ru_maxrss // 1024
-
-
 def on_cluster(repo: Path, env: dict[str, str], stage: str, workers: int = 2) -> tuple[float, int, float]:
     """(wall seconds, the stage's peak MiB, the largest worker's peak MiB) of `retrain <stage>` with engine dask."""
     from distributed import Client
@@ -81,7 +62,7 @@ def on_cluster(repo: Path, env: dict[str, str], stage: str, workers: int = 2) ->
         tempfile.TemporaryDirectory(prefix="dask-", dir=repo.parent) as folder,
         dask_cluster(Path(folder), workers=workers, memory=WORKER_MEMORY) as started,
     ):
-        seconds, peak = _timed(["retrain", stage], repo, env | {"DASK_SCHEDULER_ADDRESS": started.address})
+        seconds, peak = timed(["retrain", stage], repo, env | {"DASK_SCHEDULER_ADDRESS": started.address}, LIMIT)
         with Client(started.address) as client:
             worker = max(client.run(_peak_mib).values())
     return seconds, peak, worker
@@ -118,7 +99,7 @@ def size(repo: Path, env: dict[str, str], originals: Path, factor: int, which: i
             stage: _tolerant(on_cluster, repo, env, stage) for stage in ("drift", "tune", "train", "evaluate")
         }
         _set(repo, env, "engine=local", "train.estimator=hist_gradient_boosting")
-        figures["hist_gradient_boosting"] = _tolerant(_timed, ["retrain", "train"], repo, env)
+        figures["hist_gradient_boosting"] = _tolerant(timed, ["retrain", "train"], repo, env, LIMIT)
     return figures
 
 

@@ -47,17 +47,13 @@ def _catalog(first: pd.DataFrame, values: list[dict[str, pd.Series]], domain: Do
     return catalog
 
 
-def _encoded(frame: pd.DataFrame, steps: Pipeline, domain: Domain) -> pd.DataFrame:
-    use(domain)
-    encoded: pd.DataFrame = steps.transform(frame[list(domain.features)])
-    return encoded
-
-
 def _prepared(rows: files.Rows, steps: Pipeline, domain: Domain) -> pd.DataFrame:
     """A training part as the estimator sees it: its encoded model columns, and the target (read and encoded by the
     worker that holds the result, so that only this stays in its memory)."""
+    use(domain)
     frame = files.read_rows(rows, [*domain.features, domain.target])
-    return _encoded(frame, steps, domain).assign(**{domain.target: frame[domain.target].to_numpy()})
+    encoded: pd.DataFrame = steps.transform(frame[list(domain.features)])
+    return encoded.assign(**{domain.target: frame[domain.target].to_numpy()})
 
 
 def fit_on_cluster(ranges: list[files.Rows], params: Train, domain: Domain) -> Pipeline:
