@@ -13,6 +13,7 @@ from typing import Any
 
 import fsspec
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from retrain.errors import BadInput
@@ -24,6 +25,8 @@ class InputError(BadInput):
 
 PART = "part-{:05d}.parquet"
 """The name of a large table's parts, in row order (`write_parts`)."""
+BATCH_ROWS = 1 << 16
+"""The rows `read_rows` decodes at a time."""
 
 
 def read_frame(path: Path) -> pd.DataFrame:
@@ -71,22 +74,28 @@ def row_ranges(path: Path, rows: int) -> list[Rows]:
 
 
 def read_rows(rows: Rows, columns: list[str] | None = None) -> pd.DataFrame:
-    """A range of a parquet file's rows, indexed by their row in the file (only the row groups holding them are
-    read); the same values and dtypes as `read_frame`."""
+    """A range of a parquet file's rows, indexed by their row in the file; the same values and dtypes as
+    `read_frame`. The file's batches are decoded in turn from the first row group holding the range, and reading stops
+    after it: a range of a file written as one large row group costs the range, not the group."""
     file = pq.ParquetFile(rows.path)
     groups: list[int] = []
-    first = offset = 0
+    offset = first = 0
     for number in range(file.metadata.num_row_groups):
         size = file.metadata.row_group(number).num_rows
         if offset < rows.stop and offset + size > rows.start:
-            if not groups:
-                first = offset
+            first = first if groups else offset
             groups.append(number)
         offset += size
-    table = file.read_row_groups(groups, columns) if groups else file.schema_arrow.empty_table()
-    if columns is not None and not groups:
-        table = table.select(columns)
-    frame: pd.DataFrame = table.slice(rows.start - first, rows.stop - rows.start).to_pandas()
+    kept, offset = [], first
+    for batch in file.iter_batches(BATCH_ROWS, groups, columns) if groups else []:
+        if offset + batch.num_rows > rows.start:
+            kept.append(batch.slice(max(rows.start - offset, 0), rows.stop - max(rows.start, offset)))
+        offset += batch.num_rows
+        if offset >= rows.stop:
+            break
+    schema = file.schema_arrow if columns is None else pa.schema([file.schema_arrow.field(name) for name in columns])
+    table = pa.Table.from_batches(kept, schema.with_metadata(file.schema_arrow.metadata))
+    frame: pd.DataFrame = table.to_pandas()
     frame.index = pd.RangeIndex(rows.start, rows.start + len(frame))
     return frame
 

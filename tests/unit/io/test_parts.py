@@ -64,3 +64,26 @@ def test_a_folder_without_parts_is_an_error_naming_it(tmp_path: Path) -> None:
     (tmp_path / "table.parquet").mkdir()
     with pytest.raises(files.InputError, match=r"table\.parquet: no part-\*\.parquet"):
         files.read_frame(tmp_path / "table.parquet")
+
+
+@pytest.mark.parametrize("group_rows", [700, 1 << 20])  # several row groups; one group larger than any range
+def test_ranges_of_a_file_read_back_as_its_rows_whatever_its_row_groups(
+    tmp_path: Path, frame: pd.DataFrame, group_rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "batch.parquet"
+    frame.to_parquet(path, index=False, row_group_size=group_rows)
+    monkeypatch.setattr(files, "BATCH_ROWS", 64)  # ranges start and stop inside decoded batches
+    ranges = files.row_ranges(path, 300)
+    assert [(rows.start, rows.stop) for rows in ranges][-2:] == [(2_100, 2_400), (2_400, 2_503)]
+    read = [files.read_rows(rows) for rows in ranges]
+    pd.testing.assert_frame_equal(pd.concat(read), frame)
+    columns = files.read_rows(ranges[3], ["when", "key"])
+    pd.testing.assert_frame_equal(columns, frame.loc[900:1_199, ["when", "key"]])
+
+
+def test_an_empty_file_is_one_empty_range_with_the_columns(tmp_path: Path, frame: pd.DataFrame) -> None:
+    path = tmp_path / "batch.parquet"
+    files.write_frame(frame.iloc[0:0], path)
+    (rows,) = files.row_ranges(path, 300)
+    pd.testing.assert_frame_equal(files.read_rows(rows), frame.iloc[0:0], check_index_type=False)
+    assert list(files.read_rows(rows, ["count"]).columns) == ["count"]
