@@ -257,6 +257,7 @@ class DaskCluster:
         self.env = inherited() | {
             "PYTHONPATH": f"{package}{os.pathsep}{ROOT}",
             "DASK_DATAFRAME__CONVERT_STRING": "False",
+            "MALLOC_TRIM_THRESHOLD_": "65536",  # as a nanny sets it (distributed.nanny.pre-spawn-environ)
         }
         file = folder / "scheduler.json"
         self.scheduler = self._start(

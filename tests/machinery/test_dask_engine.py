@@ -4,6 +4,7 @@ engine, whatever the partitions."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import os
 import shutil
@@ -19,9 +20,10 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from retrain.domain import Domain
+from retrain.errors import BadInput
 from retrain.io import cluster, files, modelfile
 from retrain.params import Params, Paths
-from retrain.pipeline import featurize, train, validate
+from retrain.pipeline import featurize, partitioned, train, validate
 from retrain.serving.scorer import COMPILED_ROWS, FLOAT32_TOLERANCE, Scorer
 from tests.machinery.test_validate import BAD
 from tests.support import ROOT, DaskCluster, dask_cluster
@@ -126,6 +128,64 @@ def test_a_worker_killed_during_featurize_costs_only_its_tasks(
         assert started.workers[0].wait(timeout=10) == -signal.SIGKILL
     assert seen and seen[0] < len(files.parts(paths.train))  # killed before featurize had written its parts
     assert {path: files.md5(path) for path in expected} == expected
+
+
+def test_the_sort_on_the_cluster_is_pandas_stable_sort(on_cluster: DaskCluster, tmp_path: Path) -> None:
+    """Two files, unsorted, read in ranges of 50 rows: one time shared by more rows than a range, and the same (time,
+    key) in both files (told apart by their payload). The sorted buckets, concatenated, are pandas' stable sort of
+    the files' concatenation, their lengths as announced; and the bucket files are the caller's to remove."""
+    rng = np.random.default_rng(3)
+    times = pd.date_range("2024-03-01", periods=40, freq="h", tz="Asia/Tokyo")
+    tables = [
+        pd.DataFrame(
+            {
+                "when": pd.Series(times[rng.integers(0, 40, 300)]).mask(rng.random(300) < 0.3, times[7]),
+                "key": pd.array([f"k{n % 25}" for n in rng.permutation(300)], dtype="str"),
+                "payload": np.arange(300) + 1000 * file,
+            }
+        )
+        for file in range(2)
+    ]
+    paths = _landing(tmp_path / "landing", {"a": tables[0], "b": tables[1]})
+    ranges = [rows for path in paths for rows in files.row_ranges(path, 50)]
+    expected = pd.concat(tables, ignore_index=True).sort_values(["when", "key"], kind="stable")
+    with cluster.connect():
+        buckets, lengths = partitioned.sort(ranges, ["when", "key"], tmp_path / "buckets")
+        (found,) = partitioned.compute(buckets)
+    assert len(found) > 3 and [len(bucket) for bucket in found] == lengths
+    assert max(lengths) > 50  # the shared time's rows stay in one bucket
+    sorted_rows = pd.concat(found, ignore_index=True)
+    pd.testing.assert_frame_equal(sorted_rows, expected.reset_index(drop=True))
+    assert (tmp_path / "buckets").is_dir()
+    empty = _landing(tmp_path / "empty", {"a": tables[0].iloc[0:0]})
+    with cluster.connect():
+        buckets, lengths = partitioned.sort(files.row_ranges(empty[0], 50), ["when", "key"], tmp_path / "none")
+        (found,) = partitioned.compute(buckets)
+    assert lengths == [0] and list(found[0].columns) == ["when", "key", "payload"]
+
+
+def test_a_join_that_changes_a_partitions_rows_is_refused_and_nothing_written(
+    on_cluster: DaskCluster,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    synthetic_params: Params,
+    synthetic: Domain,
+) -> None:
+    """featurize on the cluster cuts the windows by the rows it counted first: a domain whose join drops a row breaks
+    that, and is a clear error naming the rule; the windows of the last run stay."""
+    monkeypatch.chdir(tmp_path)
+    paths = synthetic_params.paths
+    _landing(paths.landing, {day: data.batch(day) for day in data.days("2024-03-01", 4)})
+    params = synthetic_params.model_copy(update={"engine": "dask", "partition_rows": 97})
+    validate.run(params, tmp_path)
+    featurize.run(params, tmp_path)
+    before = {path: files.md5(path) for path in (paths.train, paths.test, paths.data_metrics)}
+    dropping = dataclasses.replace(synthetic, join=lambda rows, sides: rows.iloc[1:])
+    monkeypatch.setattr(featurize, "load_domain", lambda params: dropping)
+    with pytest.raises(BadInput, match="the domain's join changed the number of rows of a partition"):
+        featurize.run(params, tmp_path)
+    assert {path: files.md5(path) for path in before} == before
+    assert not list(paths.train.parent.glob("*.tmp"))
 
 
 def test_xgboost_fitted_on_the_cluster_is_the_single_process_fit_within_0_002(

@@ -7,6 +7,7 @@ raw rows with the same object.
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,18 +156,6 @@ def run(params: Params, root: Path) -> None:
     log.info("featurize: %d training rows, %d test rows", len(split.train), len(split.test))
 
 
-def _windows(
-    rows: pd.DataFrame, sides: Mapping[str, pd.DataFrame], domain: Domain, window: Bounds, lengths: tuple[int, int]
-) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
-    train, test, sums = windows(rows, sides, domain, window)
-    if (len(train), len(test)) != lengths:
-        raise BadInput(
-            f"{domain.name}: the domain's join changed the number of rows of a partition (on the dask engine it "
-            "must keep each batch row once, in order)"
-        )
-    return train, test, sums
-
-
 def run_on_cluster(params: Params) -> None:
     """Stage featurize on the cluster (`engine: dask`): each worker reads, joins, labels and cuts its own partitions
     of the validated batches, and writes the parts of the windows they fall in: the same files as `run`."""
@@ -186,15 +175,19 @@ def run_on_cluster(params: Params) -> None:
             for part in counts
         ]
         sides = delayed(side_tables)(paths.sides.resolve(), domain)  # one task: the workers share what it read
-        parts = [
-            delayed(_windows, nout=3)(task, sides, domain, window, expected)
-            for task, expected in zip(partitioned.frames(ranges), lengths, strict=True)
-        ]
+        parts: list[Any] = partitioned.tasks(windows, ranges, sides, domain, window)  # each a (train, test, sums)
         staged = {path: files.staging(path) for path in (paths.train, paths.test)}
         *_, sums = partitioned.compute(
             partitioned.write_parts([part[0] for part in parts], [n for n, _ in lengths], staged[paths.train], rows),
             partitioned.write_parts([part[1] for part in parts], [n for _, n in lengths], staged[paths.test], rows),
             [part[2] for part in parts],
+        )
+    if [(part["train"]["rows"], part["test"]["rows"]) for part in sums] != lengths:
+        for folder in staged.values():
+            shutil.rmtree(folder)
+        raise BadInput(
+            f"{domain.name}: the domain's join changed the number of rows of a partition (on the dask engine it "
+            "must keep each batch row once, in order)"
         )
     for path, folder in staged.items():
         files.replace(folder, path)

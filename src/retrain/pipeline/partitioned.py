@@ -8,32 +8,101 @@ so that the scheduler reads each input once and frees a partition as soon as the
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from dask.base import annotate
 from dask.base import compute as dask_compute
 from dask.delayed import Delayed, delayed
 
 from retrain.io import files
 
 
+def in_order(number: int) -> contextlib.AbstractContextManager[None]:
+    """Tasks made in this block run before those made for a later `number` (Dask's priority; the tasks of one
+    number keep the order Dask gives them). Ranges are read in row order, so that a part that `write_parts` cuts
+    from two neighbouring ranges is written as soon as both are made: the workers hold a few ranges, not the table."""
+    return annotate(priority=-number)
+
+
 def frames(ranges: Sequence[files.Rows], columns: list[str] | None = None) -> list[Delayed]:
-    """Each range's rows (of `columns`, else all), read by the worker that needs them."""
-    return [delayed(files.read_rows)(rows, columns) for rows in ranges]
+    """Each range's rows (of `columns`, else all), read by the worker that needs them, in row order (`in_order`)."""
+    work = []
+    for number, rows in enumerate(ranges):
+        with in_order(number):
+            work.append(delayed(files.read_rows)(rows, columns))
+    return work
 
 
 def tasks(
     function: Callable[..., Any], ranges: Sequence[files.Rows], *args: Any, columns: list[str] | None = None
 ) -> list[Delayed]:
-    """`function(frame, *args)` on each range's rows (`frames`)."""
-    return [delayed(function)(frame, *args) for frame in frames(ranges, columns)]
+    """`function(frame, *args)` on each range's rows (`frames`), in row order."""
+    work = []
+    for number, frame in enumerate(frames(ranges, columns)):
+        with in_order(number):
+            work.append(delayed(function)(frame, *args))
+    return work
 
 
 def compute(*work: Any) -> Any:
     """Run tasks (lists of them, nested) on the default cluster; their results, in the same shape."""
     return dask_compute(*work)
+
+
+SAMPLES = 16
+"""Values of the sort's first column taken from each range, to cut the buckets by (`sort`)."""
+
+
+def _samples(frame: pd.DataFrame, column: str) -> pd.Series:
+    ordered = frame[column].sort_values()
+    return ordered.iloc[np.linspace(0, len(ordered) - 1, SAMPLES).astype(int)] if len(ordered) else ordered
+
+
+def _spread(frame: pd.DataFrame, column: str, bounds: pd.Index, folder: str, number: int) -> dict[int, int]:
+    """Write a range's rows into the buckets their `column` falls in (bucket/part-<number>); the rows per bucket."""
+    which = bounds.searchsorted(frame[column], side="right")
+    counts = {}
+    for bucket in np.unique(which).tolist():
+        rows = frame[which == bucket]
+        files.write_frame(rows, Path(folder) / f"{bucket:05d}" / files.PART.format(number))
+        counts[bucket] = len(rows)
+    return counts
+
+
+def _bucket(folder: str, by: list[str]) -> pd.DataFrame:
+    return files.read_frame(Path(folder)).sort_values(by, kind="stable")
+
+
+def sort(ranges: Sequence[files.Rows], by: list[str], folder: Path) -> tuple[list[Delayed], list[int]]:
+    """The rows of `ranges` in the order of a stable sort of their concatenation by `by` (pandas' order), as tasks of
+    sorted buckets and their lengths (for `write_parts`), no worker holding more than about a range: every range is
+    spread by its `by[0]` into buckets cut at values sampled from all ranges (written in `folder`, which the caller
+    removes), then each bucket is read in range order and sorted. (Dask's `sort_values`, measured here, grows each
+    worker's memory with the table until its shuffle's barrier: 2.1 GiB at 100x the bundled data; and it does not
+    keep the order of ties.)"""
+    column = by[0]
+    (samples,) = compute(tasks(_samples, ranges, column, columns=[column]))
+    every = pd.concat(samples).sort_values()
+    bounds = pd.Index(every.iloc[SAMPLES::SAMPLES].drop_duplicates())  # a range's rows per bucket, but for ties
+    shutil.rmtree(folder, ignore_errors=True)
+    spread = [
+        delayed(_spread)(frame, column, bounds, str(folder.resolve()), n) for n, frame in enumerate(frames(ranges))
+    ]
+    (counts,) = compute(spread)
+    lengths = {bucket: sum(found.get(bucket, 0) for found in counts) for bucket in sorted(set().union(*counts))}
+    if not lengths:  # no rows: one empty frame, with the columns
+        return frames(ranges[:1]), [0]
+    buckets = []
+    for bucket in lengths:
+        with in_order(bucket):
+            buckets.append(delayed(_bucket)(str(folder.resolve() / f"{bucket:05d}"), by))
+    return buckets, list(lengths.values())
 
 
 def _write(pieces: list[tuple[pd.DataFrame, int, int]], target: str) -> int:
@@ -53,5 +122,6 @@ def write_parts(frames: Sequence[Delayed], lengths: Sequence[int], staged: Path,
             for frame, offset, length in zip(frames, offsets, lengths, strict=True)
             if offset < stop and offset + length > start
         ] or [(frames[0], 0, 0)]  # an empty table: one empty part, with the table's columns
-        work.append(delayed(_write)(pieces, str(staged.resolve() / files.PART.format(number))))
+        with annotate(priority=1):  # before any other range is read: then its pieces are freed
+            work.append(delayed(_write)(pieces, str(staged.resolve() / files.PART.format(number))))
     return work

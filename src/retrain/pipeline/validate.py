@@ -10,15 +10,14 @@ writes the report, and the landing folder is never touched.
 from __future__ import annotations
 
 import logging
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import dask.dataframe as dd
 import numpy as np
 import pandas as pd
-from dask.delayed import delayed
 
 from retrain.domain import Column, Domain, Kind, Table, load_domain, periods
 from retrain.errors import BadInput
@@ -379,15 +378,16 @@ def combine(batches: Mapping[str, pd.DataFrame], domain: Domain) -> pd.DataFrame
 
 
 def combine_on_cluster(paths: list[Path], domain: Domain, partition_rows: int, target: Path) -> None:
-    """`combine` on the cluster, written as `target`'s parts: the batches sorted by Dask (a distributed sort; the
-    key makes the order total, so it is the local engine's order), then cut into parts of `partition_rows` rows."""
+    """`combine` on the cluster, written as `target`'s parts of `partition_rows` rows: the batches sorted by
+    `partitioned.sort`, whose order is the local engine's stable sort."""
     ranges = [rows for path in paths for rows in files.row_ranges(path, partition_rows)]
-    frame = dd.from_delayed(partitioned.frames(ranges), meta=files.schema_frame(paths[0]), verify_meta=False)
-    ordered = frame.sort_values([domain.time, *domain.batch.key]).persist()
-    parts = ordered.to_delayed()
-    (lengths,) = partitioned.compute([delayed(len)(part) for part in parts])
-    staged = files.staging(target)
-    partitioned.compute(partitioned.write_parts(parts, lengths, staged, partition_rows))
+    buckets = target.with_name(target.name + ".buckets")
+    try:
+        frames, lengths = partitioned.sort(ranges, [domain.time, *domain.batch.key], buckets)
+        staged = files.staging(target)
+        partitioned.compute(partitioned.write_parts(frames, lengths, staged, partition_rows))
+    finally:
+        shutil.rmtree(buckets, ignore_errors=True)
     files.replace(staged, target)
 
 
