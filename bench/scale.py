@@ -1,14 +1,14 @@
 """Past one machine: the dask engine against pandas at 3x, 20x and 100x the bundled flights; prints the tables of
 the README's "Past one machine".
 
-Data: every monthly batch resampled with replacement to the factor (bench.scaling.resample: flight numbers renumbered
-so that the key stays unique, past 9,999: the domain is `bench.scaled`), in a committed copy of the repository. Each
-dask run has a cluster of its own, real processes on loopback as the tests start them (`dask scheduler`,
-single-threaded `dask worker`s without a nanny, 4 GiB each), reached through $DASK_SCHEDULER_ADDRESS; a worker's peak
-is its largest resident set over the run (VmHWM, asked of each worker at the end). A stage's own peak is the largest
-process of `retrain <stage>` (wait4; the batches are resampled in a process of their own, since a child reports the
-resident set of the process it was forked from as its own peak). Run with `make bench-scale` (about 15 minutes on 2
-cores; BENCH_FACTORS="1 1 1" for a quick try); nothing here is a timed test.
+Data: every monthly batch resampled with replacement to the factor (bench.scaling.resample: flight numbers renumbered so
+that the key stays unique, past 9,999: the domain is `bench.scaled`), in a committed copy of the repository. Each dask
+run has a cluster of its own, real processes on loopback as the tests start them (`dask scheduler`, single-threaded
+`dask worker`s without a nanny but malloc trimmed as one sets it, 4 GiB each), reached through $DASK_SCHEDULER_ADDRESS;
+a worker's peak is its largest resident set over the run (VmHWM, asked of each worker at the end). A stage's own peak is
+the largest process of `retrain <stage>` (wait4; the batches are resampled in a process of their own, since a child
+reports the resident set of the process it was forked from as its own peak). Run with `make bench-scale` (about 15
+minutes on 2 cores; BENCH_FACTORS="1 1 1" for a quick try); nothing here is a timed test.
 """
 
 from __future__ import annotations
