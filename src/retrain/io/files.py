@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import os
 import shutil
@@ -110,6 +111,16 @@ def write_frame(frame: pd.DataFrame, path: Path) -> None:
     """Write a frame as parquet, deterministically (same frame, same bytes)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_parquet(path, index=False, compression="zstd")
+
+
+def write_groups(frame: pd.DataFrame, sizes: list[int], path: Path) -> None:
+    """Write a frame as one parquet file whose row groups hold its rows `sizes` at a time, in order, so that
+    `read_rows` reads one group back alone; as `write_frame` writes it otherwise."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    with pq.ParquetWriter(path, table.schema, compression="zstd") as writer:
+        for start, size in zip(itertools.accumulate([0, *sizes]), sizes, strict=False):
+            writer.write_table(table.slice(start, size), row_group_size=size)
 
 
 def write_parts(frame: pd.DataFrame, path: Path, rows: int) -> None:

@@ -9,6 +9,7 @@ so that the scheduler reads each input once and frees a partition as soon as the
 from __future__ import annotations
 
 import contextlib
+import itertools
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -64,45 +65,46 @@ def _samples(frame: pd.DataFrame, column: str) -> pd.Series:
     return ordered.iloc[np.linspace(0, len(ordered) - 1, SAMPLES).astype(int)] if len(ordered) else ordered
 
 
-def _spread(frame: pd.DataFrame, column: str, bounds: pd.Index, folder: str, number: int) -> dict[int, int]:
-    """Write a range's rows into the buckets their `column` falls in (bucket/part-<number>); the rows per bucket."""
+def _spread(frame: pd.DataFrame, column: str, bounds: pd.Index, path: str) -> dict[int, int]:
+    """Write a range's rows as the file `path`, ordered (stably) by the bucket their `column` falls in, a row group
+    per bucket; the rows per bucket, in bucket order."""
     which = bounds.searchsorted(frame[column], side="right")
-    counts = {}
-    for bucket in np.unique(which).tolist():
-        rows = frame[which == bucket]
-        files.write_frame(rows, Path(folder) / f"{bucket:05d}" / files.PART.format(number))
-        counts[bucket] = len(rows)
-    return counts
+    buckets, counts = np.unique(which, return_counts=True)
+    files.write_groups(frame.iloc[np.argsort(which, kind="stable")], counts.tolist(), Path(path))
+    return dict(zip(buckets.tolist(), counts.tolist(), strict=True))
 
 
-def _bucket(folder: str, by: list[str]) -> pd.DataFrame:
-    return files.read_frame(Path(folder)).sort_values(by, kind="stable")
+def _bucket(pieces: list[files.Rows], by: list[str]) -> pd.DataFrame:
+    return pd.concat([files.read_rows(rows) for rows in pieces], ignore_index=True).sort_values(by, kind="stable")
 
 
 def sort(ranges: Sequence[files.Rows], by: list[str], folder: Path) -> tuple[list[Delayed], list[int]]:
     """The rows of `ranges` in the order of a stable sort of their concatenation by `by` (pandas' order), as tasks of
     sorted buckets and their lengths (for `write_parts`), no worker holding more than about a range: every range is
-    spread by its `by[0]` into buckets cut at values sampled from all ranges (written in `folder`, which the caller
-    removes), then each bucket is read in range order and sorted. (Dask's `sort_values`, measured here, grows each
-    worker's memory with the table until its shuffle's barrier: 2.1 GiB at 100x the bundled data; and it does not
-    keep the order of ties.)"""
+    written again in `folder` (which the caller removes) with its rows grouped by the bucket their `by[0]` falls in,
+    the buckets cut at values sampled from all ranges; then each bucket's groups are read, in range order, and
+    sorted. (Dask's `sort_values`, measured here, grows each worker's memory with the table until its shuffle's
+    barrier: 2.1 GiB at 100x the bundled data; and it does not keep the order of ties.)"""
     column = by[0]
     (samples,) = compute(tasks(_samples, ranges, column, columns=[column]))
     every = pd.concat(samples).sort_values()
     bounds = pd.Index(every.iloc[SAMPLES::SAMPLES].drop_duplicates())  # a range's rows per bucket, but for ties
     shutil.rmtree(folder, ignore_errors=True)
-    spread = [
-        delayed(_spread)(frame, column, bounds, str(folder.resolve()), n) for n, frame in enumerate(frames(ranges))
-    ]
-    (counts,) = compute(spread)
-    lengths = {bucket: sum(found.get(bucket, 0) for found in counts) for bucket in sorted(set().union(*counts))}
-    if not lengths:  # no rows: one empty frame, with the columns
+    written = [str(folder.resolve() / files.PART.format(number)) for number in range(len(ranges))]
+    (counts,) = compute(
+        [delayed(_spread)(frame, column, bounds, path) for frame, path in zip(frames(ranges), written, strict=True)]
+    )
+    pieces: dict[int, list[files.Rows]] = {}
+    for path, found in zip(written, counts, strict=True):
+        for start, (bucket, size) in zip(itertools.accumulate([0, *found.values()]), found.items(), strict=False):
+            pieces.setdefault(bucket, []).append(files.Rows(path, start, start + size))
+    if not pieces:  # no rows: one empty frame, with the columns
         return frames(ranges[:1]), [0]
     buckets = []
-    for bucket in lengths:
-        with in_order(bucket):
-            buckets.append(delayed(_bucket)(str(folder.resolve() / f"{bucket:05d}"), by))
-    return buckets, list(lengths.values())
+    for number, bucket in enumerate(sorted(pieces)):
+        with in_order(number):
+            buckets.append(delayed(_bucket)(pieces[bucket], by))
+    return buckets, [sum(rows.stop - rows.start for rows in pieces[bucket]) for bucket in sorted(pieces)]
 
 
 def _write(pieces: list[tuple[pd.DataFrame, int, int]], target: str) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 from retrain.io import files
@@ -87,3 +88,12 @@ def test_an_empty_file_is_one_empty_range_with_the_columns(tmp_path: Path, frame
     (rows,) = files.row_ranges(path, 300)
     pd.testing.assert_frame_equal(files.read_rows(rows), frame.iloc[0:0], check_index_type=False)
     assert list(files.read_rows(rows, ["count"]).columns) == ["count"]
+
+
+def test_a_frame_written_in_groups_reads_back_whole_and_a_group_alone(tmp_path: Path, frame: pd.DataFrame) -> None:
+    path = tmp_path / "grouped.parquet"
+    files.write_groups(frame, [1, 1_500, 1_002], path)
+    assert [pq.ParquetFile(path).metadata.row_group(n).num_rows for n in range(3)] == [1, 1_500, 1_002]
+    pd.testing.assert_frame_equal(files.read_frame(path), frame)
+    group = files.read_rows(files.Rows(str(path), 1, 1_501))
+    pd.testing.assert_frame_equal(group, frame.iloc[1:1_501])
