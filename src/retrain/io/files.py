@@ -80,11 +80,12 @@ def read_rows(rows: Rows, columns: list[str] | None = None) -> pd.DataFrame:
     after it: a range of a file written as one large row group costs the range, not the group."""
     file = pq.ParquetFile(rows.path)
     groups: list[int] = []
-    offset = first = 0
+    first = offset = 0
     for number in range(file.metadata.num_row_groups):
         size = file.metadata.row_group(number).num_rows
         if offset < rows.stop and offset + size > rows.start:
-            first = first if groups else offset
+            if not groups:
+                first = offset
             groups.append(number)
         offset += size
     kept, offset = [], first
@@ -94,8 +95,9 @@ def read_rows(rows: Rows, columns: list[str] | None = None) -> pd.DataFrame:
         offset += batch.num_rows
         if offset >= rows.stop:
             break
-    schema = file.schema_arrow if columns is None else pa.schema([file.schema_arrow.field(name) for name in columns])
-    table = pa.Table.from_batches(kept, schema.with_metadata(file.schema_arrow.metadata))
+    whole = file.schema_arrow  # its metadata: the pandas dtypes
+    schema = whole if columns is None else pa.schema([whole.field(name) for name in columns], metadata=whole.metadata)
+    table = pa.Table.from_batches(kept, schema)
     frame: pd.DataFrame = table.to_pandas()
     frame.index = pd.RangeIndex(rows.start, rows.start + len(frame))
     return frame

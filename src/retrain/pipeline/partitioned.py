@@ -9,7 +9,6 @@ so that the scheduler reads each input once and frees a partition as soon as the
 from __future__ import annotations
 
 import contextlib
-import itertools
 import shutil
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -65,13 +64,17 @@ def _samples(frame: pd.DataFrame, column: str) -> pd.Series:
     return ordered.iloc[np.linspace(0, len(ordered) - 1, SAMPLES).astype(int)] if len(ordered) else ordered
 
 
-def _spread(frame: pd.DataFrame, column: str, bounds: pd.Index, path: str) -> dict[int, int]:
+def _spread(frame: pd.DataFrame, column: str, bounds: pd.Index, path: str) -> dict[int, files.Rows]:
     """Write a range's rows as the file `path`, ordered (stably) by the bucket their `column` falls in, a row group
-    per bucket; the rows per bucket, in bucket order."""
+    per bucket; each bucket's rows in that file, in bucket order."""
     which = bounds.searchsorted(frame[column], side="right")
     buckets, counts = np.unique(which, return_counts=True)
     files.write_groups(frame.iloc[np.argsort(which, kind="stable")], counts.tolist(), Path(path))
-    return dict(zip(buckets.tolist(), counts.tolist(), strict=True))
+    stops = np.cumsum(counts).tolist()
+    return {
+        bucket: files.Rows(path, stop - count, stop)
+        for bucket, count, stop in zip(buckets.tolist(), counts.tolist(), stops, strict=True)
+    }
 
 
 def _bucket(pieces: list[files.Rows], by: list[str]) -> pd.DataFrame:
@@ -90,21 +93,22 @@ def sort(ranges: Sequence[files.Rows], by: list[str], folder: Path) -> tuple[lis
     every = pd.concat(samples).sort_values()
     bounds = pd.Index(every.iloc[SAMPLES::SAMPLES].drop_duplicates())  # a range's rows per bucket, but for ties
     shutil.rmtree(folder, ignore_errors=True)
-    written = [str(folder.resolve() / files.PART.format(number)) for number in range(len(ranges))]
-    (counts,) = compute(
-        [delayed(_spread)(frame, column, bounds, path) for frame, path in zip(frames(ranges), written, strict=True)]
+    target = str(folder.resolve() / files.PART)
+    (spread,) = compute(
+        [delayed(_spread)(frame, column, bounds, target.format(number)) for number, frame in enumerate(frames(ranges))]
     )
     pieces: dict[int, list[files.Rows]] = {}
-    for path, found in zip(written, counts, strict=True):
-        for start, (bucket, size) in zip(itertools.accumulate([0, *found.values()]), found.items(), strict=False):
-            pieces.setdefault(bucket, []).append(files.Rows(path, start, start + size))
+    for found in spread:  # in range order
+        for bucket, rows in found.items():
+            pieces.setdefault(bucket, []).append(rows)
     if not pieces:  # no rows: one empty frame, with the columns
         return frames(ranges[:1]), [0]
-    buckets = []
+    buckets, lengths = [], []
     for number, bucket in enumerate(sorted(pieces)):
         with in_order(number):
             buckets.append(delayed(_bucket)(pieces[bucket], by))
-    return buckets, [sum(rows.stop - rows.start for rows in pieces[bucket]) for bucket in sorted(pieces)]
+        lengths.append(sum(rows.stop - rows.start for rows in pieces[bucket]))
+    return buckets, lengths
 
 
 def _write(pieces: list[tuple[pd.DataFrame, int, int]], target: str) -> int:
